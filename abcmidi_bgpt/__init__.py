@@ -1,0 +1,3 @@
+"""abcmidi-bgpt: ABC notation <-> MIDI, by a symbolic converter and by a byte-level bGPT model."""
+
+__version__ = "0.1.0"

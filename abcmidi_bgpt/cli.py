@@ -1,0 +1,154 @@
+"""The ``abcmidi-bgpt`` command line: a thin layer over the library."""
+
+from __future__ import annotations
+
+import enum
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .batch import DEFAULT_TIMEOUT_S, BatchPlan, BatchReport, JobResult, convert_paths
+from .engines import EngineSpec
+
+app = typer.Typer(
+    help="Convert between ABC notation and MIDI, with a symbolic converter or a bGPT model.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+@app.callback()
+def _main() -> None:
+    """Convert between ABC notation and MIDI, with a symbolic converter or a bGPT model."""
+
+
+class Format(enum.StrEnum):
+    mid = "mid"
+    abc = "abc"
+
+
+@app.command()
+def convert(
+    paths: Annotated[
+        list[Path], typer.Argument(help="ABC or MIDI files, or folders (searched recursively).")
+    ],
+    to: Annotated[
+        Format, typer.Option(help="Target format: 'mid' (from ABC) or 'abc' (from MIDI).")
+    ] = Format.mid,
+    out: Annotated[Path, typer.Option(help="Output folder (created if needed).")] = Path("out"),
+    engine: Annotated[
+        str, typer.Option(help="Engine: symbolic, abc2midi (if installed), bgpt.")
+    ] = "symbolic",
+    jobs: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    force: Annotated[bool, typer.Option(help="Overwrite existing outputs.")] = False,
+    chords: Annotated[
+        bool, typer.Option(help="Play chord symbols as an accompaniment track.")
+    ] = False,
+    track: Annotated[
+        int | None, typer.Option(help="MIDI->ABC: take the melody from this track.")
+    ] = None,
+    channel: Annotated[
+        int | None, typer.Option(help="MIDI->ABC: take the melody from this channel.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds allowed per tune.")] = DEFAULT_TIMEOUT_S,
+) -> None:
+    """Convert ABC tunes to MIDI (one .mid per tune) or MIDI files to ABC.
+
+    Bad inputs fail one at a time with a one-line reason; the rest of the batch goes on and the
+    exit code is 1 if anything failed. Outputs are written atomically, never outside --out, and
+    existing ones are kept unless --force.
+    """
+    options = {"chords": chords} if to == Format.mid else {"track": track, "channel": channel}
+    if engine != "symbolic":
+        options = {}
+    spec = EngineSpec.of(engine, **options)
+    report = run_with_progress(paths, to.value, out, spec, force, jobs, timeout)
+    print_report(report, out)
+    if report.count("failed"):
+        raise typer.Exit(1)
+
+
+def run_with_progress(paths, to, out, spec, force, jobs, timeout) -> BatchReport:
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[last]}", style="dim"),
+        console=err_console,
+        transient=False,
+    )
+    task = progress.add_task("converting", total=None, last="")
+
+    def planned(plan: BatchPlan) -> None:
+        progress.update(task, total=len(plan.jobs))
+
+    def step(result: JobResult) -> None:
+        progress.update(task, advance=1, last=Path(result.label).name[:40])
+
+    cancel = threading.Event()
+    with progress:
+        try:
+            return convert_paths(
+                paths,
+                to,
+                out,
+                spec,
+                force,
+                jobs,
+                timeout,
+                on_planned=planned,
+                on_result=step,
+                cancel=cancel,
+            )
+        except KeyboardInterrupt:
+            cancel.set()
+            err_console.print("[red]interrupted[/red]")
+            raise typer.Exit(130) from None
+
+
+def print_report(report: BatchReport, out: Path) -> None:
+    converted, failed, skipped = (report.count(s) for s in ("converted", "failed", "skipped"))
+    warned = sum(1 for r in report.results if r.status == "converted" and r.warnings)
+    total_s = report.seconds
+    rate = converted / total_s if total_s > 0 else 0.0
+    table = Table(title=f"Conversion summary ({out})", show_header=True, header_style="bold")
+    table.add_column("result")
+    table.add_column("count", justify="right")
+    table.add_row("[green]converted[/green]", str(converted))
+    table.add_row("  with warnings", str(warned))
+    table.add_row("[yellow]skipped[/yellow]", str(skipped))
+    table.add_row("[red]failed[/red]", str(failed))
+    table.add_row("time", f"{total_s:.1f} s ({rate:.1f} per s)")
+    console.print(table)
+    if report.failed:
+        fails = Table(title="Failures", show_header=True, header_style="bold red")
+        fails.add_column("input")
+        fails.add_column("reason")
+        for r in report.failed[:50]:
+            reason = r.message[len(r.label) + 2 :] if r.message.startswith(r.label) else r.message
+            fails.add_row(r.label, reason)
+        console.print(fails)
+        if len(report.failed) > 50:
+            console.print(f"... and {len(report.failed) - 50} more failures")
+    if skipped:
+        console.print(
+            f"[yellow]{skipped} existing output(s) kept; use --force to overwrite[/yellow]"
+        )
+
+
+def main() -> None:  # pragma: no cover - entry point for python -m
+    app(prog_name="abcmidi-bgpt")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Conversion engines behind one small interface, so the CLI, the batch runner, the comparison
+and the TUI treat the symbolic converter, bGPT and external tools alike.
+
+An engine converts one ABC tune to MIDI bytes and/or one MIDI file to ABC text. Engines are
+named by an :class:`EngineSpec` (name + options), which is cheap to pickle, so worker processes
+build their own engine from it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from .abc_text import AbcTune
+from .errors import ConversionError
+
+EXTERNAL_TIMEOUT_S = 60
+
+
+@dataclass(slots=True)
+class EngineOutput:
+    """What an engine made of one input: the output file's bytes and any warnings."""
+
+    data: bytes
+    warnings: list[str] = field(default_factory=list)
+
+
+class Engine(Protocol):
+    name: str
+
+    def abc_to_midi(self, tune: AbcTune) -> EngineOutput: ...
+
+    def midi_to_abc(self, data: bytes, source: str = "") -> EngineOutput: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSpec:
+    """An engine's name and options, e.g. ``EngineSpec("symbolic", {"chords": True})``."""
+
+    name: str = "symbolic"
+    options: tuple[tuple[str, object], ...] = ()
+
+    @classmethod
+    def of(cls, name: str, **options) -> EngineSpec:
+        return cls(name, tuple(sorted((k, v) for k, v in options.items() if v is not None)))
+
+    def build(self) -> Engine:
+        factory = _FACTORIES.get(self.name)
+        if factory is None:
+            raise ConversionError(f"unknown engine {self.name!r} (known: {', '.join(_FACTORIES)})")
+        return factory(**dict(self.options))
+
+
+class SymbolicEngine:
+    """The rule-based converter of this package."""
+
+    name = "symbolic"
+
+    def __init__(self, chords: bool = False, track: int | None = None, channel: int | None = None):
+        self.chords = chords
+        self.track = track
+        self.channel = channel
+
+    def abc_to_midi(self, tune: AbcTune) -> EngineOutput:
+        from .symbolic import abc_to_midi
+
+        result = abc_to_midi(tune, chords=self.chords)
+        return EngineOutput(result.midi, result.warnings)
+
+    def midi_to_abc(self, data: bytes, source: str = "") -> EngineOutput:
+        try:
+            from .transcribe import midi_to_abc
+        except ImportError:
+            raise ConversionError("MIDI -> ABC transcription is not available yet") from None
+        result = midi_to_abc(data, source=source, track=self.track, channel=self.channel)
+        return EngineOutput(result.abc.encode("utf-8"), result.warnings)
+
+
+class Abc2MidiEngine:
+    """James Allwright's and Seymour Shlien's abc2midi / midi2abc (Debian package ``abcmidi``),
+    run as external programs for comparison; only available where they are installed."""
+
+    name = "abc2midi"
+
+    def abc_to_midi(self, tune: AbcTune) -> EngineOutput:
+        with tempfile.TemporaryDirectory(prefix="abc2midi-") as tmp:
+            src, out = Path(tmp, "tune.abc"), Path(tmp, "tune.mid")
+            src.write_text(tune.full_text, encoding="utf-8")
+            proc = _run(["abc2midi", str(src), "-o", str(out), "-silent"], tune.label)
+            if not out.exists() or out.stat().st_size == 0:
+                raise ConversionError(f"{tune.label}: abc2midi wrote no MIDI: {_last_line(proc)}")
+            return EngineOutput(out.read_bytes(), _warnings(proc))
+
+    def midi_to_abc(self, data: bytes, source: str = "") -> EngineOutput:
+        with tempfile.TemporaryDirectory(prefix="midi2abc-") as tmp:
+            src, out = Path(tmp, "in.mid"), Path(tmp, "out.abc")
+            src.write_bytes(data)
+            proc = _run(["midi2abc", str(src), "-o", str(out)], source)
+            if not out.exists() or out.stat().st_size == 0:
+                raise ConversionError(f"{source}: midi2abc wrote no ABC: {_last_line(proc)}")
+            return EngineOutput(out.read_bytes(), _warnings(proc))
+
+
+def _run(cmd: list[str], label: str) -> subprocess.CompletedProcess:
+    if shutil.which(cmd[0]) is None:
+        raise ConversionError(f"{cmd[0]} is not installed (Debian package 'abcmidi')")
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=EXTERNAL_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise ConversionError(f"{label}: {cmd[0]} ran over {EXTERNAL_TIMEOUT_S} s") from None
+
+
+def _last_line(proc: subprocess.CompletedProcess) -> str:
+    lines = (proc.stderr + proc.stdout).strip().splitlines()
+    return lines[-1] if lines else f"exit code {proc.returncode}"
+
+
+def _warnings(proc: subprocess.CompletedProcess) -> list[str]:
+    text = proc.stderr + proc.stdout
+    return [ln.strip() for ln in text.splitlines() if ln.lower().startswith(("warning", "error"))]
+
+
+def external_tools_available() -> bool:
+    return shutil.which("abc2midi") is not None and shutil.which("midi2abc") is not None
+
+
+_FACTORIES = {
+    "symbolic": SymbolicEngine,
+    "abc2midi": Abc2MidiEngine,
+}
+
+
+def engine_names() -> list[str]:
+    return list(_FACTORIES)

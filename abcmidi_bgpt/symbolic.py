@@ -1,0 +1,79 @@
+"""The symbolic (rule-based) ABC -> MIDI converter: ABC -> MusicXML -> performance -> MIDI."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .abc_text import AbcTune, check_tune_size, split_tunes
+from .errors import ConversionError
+from .midi_file import render_midi
+from .musicxml import abc_to_musicxml
+from .performance import Performance
+from .playback import perform
+
+_K_FIELD = re.compile(r"^[ \t]*K:", re.M)
+_JUNK_WARNING = re.compile(r"^(?:misplaced symbol|unhandled note decorations: (\[.*\]))")
+
+
+@dataclass(slots=True)
+class AbcToMidi:
+    """A rendered tune: canonical MIDI bytes, the performance they encode, and warnings."""
+
+    midi: bytes
+    performance: Performance
+    warnings: list[str] = field(default_factory=list)
+
+
+def abc_to_midi(tune: AbcTune | str, chords: bool = False) -> AbcToMidi:
+    """Render one ABC tune to canonical MIDI.
+
+    ``tune`` is an :class:`AbcTune` or the text of a single tune. With ``chords``, chord symbols
+    ("G", "Am7") are played as an accompaniment track. Raises :class:`ConversionError` with a
+    one-line reason when the tune cannot be rendered.
+    """
+    if isinstance(tune, str):
+        tunes = split_tunes(tune)
+        if len(tunes) != 1:
+            raise ConversionError(f"expected one tune, found {len(tunes)}")
+        tune = tunes[0]
+    label = tune.label
+    check_tune_size(tune)
+    text = tune.full_text
+    if not _K_FIELD.search(text):
+        raise ConversionError(f"{label}: no K: field (the key line that ends the tune header)")
+    score = abc_to_musicxml(text, label)
+    played = perform(score.root, chords=chords, part_order=_header_field(text, "P"), label=label)
+    junk = _junk_symbols(score.warnings)
+    notes = sum(len(v.notes) for v in played.performance.voices)
+    if junk > max(8, notes):
+        raise ConversionError(
+            f"{label}: not ABC music: {junk} symbols could not be read, against {notes} notes"
+        )
+    warnings = _summarise(score.warnings) + played.warnings
+    return AbcToMidi(render_midi(played.performance), played.performance, warnings)
+
+
+def _header_field(text: str, letter: str) -> str:
+    """The first value of a field in the tune header (before the K: line), '' when absent."""
+    header = text[: _K_FIELD.search(text).start()]
+    m = re.search(rf"^[ \t]*{letter}:[ \t]*(.*)$", header, re.M)
+    return m.group(1).split("%")[0].strip() if m else ""
+
+
+def _junk_symbols(warnings: list[str]) -> int:
+    count = 0
+    for w in warnings:
+        m = _JUNK_WARNING.match(w)
+        if m:
+            count += w.count("'") // 2 if m.group(1) else 1
+    return count
+
+
+def _summarise(warnings: list[str]) -> list[str]:
+    """abc2xml's messages, one line each, repeated ones counted once."""
+    seen: dict[str, int] = {}
+    for w in warnings:
+        line = w.splitlines()[0][:160]
+        seen[line] = seen.get(line, 0) + 1
+    return [f"{w} (x{n})" if n > 1 else w for w, n in seen.items()]
