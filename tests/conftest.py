@@ -1,0 +1,41 @@
+"""Shared helpers: real tunes from the music21 corpus and the repository's examples."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from abcmidi_bgpt.midi_file import read_performance
+from abcmidi_bgpt.symbolic import abc_to_midi
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+
+
+def music21_corpus() -> Path:
+    import music21
+
+    return Path(music21.__file__).parent / "corpus"
+
+
+def rendered(abc: str, **options):
+    """Render ABC to MIDI bytes and read the bytes back: the whole path, as a user gets it."""
+    result = abc_to_midi(abc, **options)
+    return result, read_performance(result.midi)
+
+
+def note_triples(
+    abc: str, voice: int | None = 0, **options
+) -> list[tuple[int, Fraction, Fraction]]:
+    """(pitch, onset, duration) in beats of one voice (all voices with ``voice=None``), as
+    read back from the rendered MIDI file."""
+    _, perf = rendered(abc, **options)
+    notes = perf.notes() if voice is None else perf.voices[voice].notes
+    return [(n.pitch, n.onset, n.duration) for n in sorted(notes)]
+
+
+@pytest.fixture
+def examples_dir() -> Path:
+    return EXAMPLES
