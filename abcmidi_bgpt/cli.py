@@ -146,6 +146,13 @@ def print_report(report: BatchReport, out: Path) -> None:
         )
 
 
+from .model_cli import evaluate_command, import_official_command, train_command  # noqa: E402
+
+app.command("train")(train_command)
+app.command("evaluate")(evaluate_command)
+app.command("import-official")(import_official_command)
+
+
 def main() -> None:  # pragma: no cover - entry point for python -m
     app(prog_name="abcmidi-bgpt")
 

@@ -21,6 +21,7 @@ SPECIAL = 256
 VOCAB = 257  # 256 byte values + the special id
 EXTENSIONS = {"abc": "abc", "mid": "mid"}
 DIRECTIONS = {"abc2mid": ("abc", "mid"), "mid2abc": ("mid", "abc")}
+DIRECTION_NAMES = list(DIRECTIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,3 +134,153 @@ def split_sequence(
     patches = rest[: len(rest) - len(rest) % p].reshape(-1, p)
     end = next((i for i in range(1, len(patches)) if (patches[i] == SPECIAL).all()), len(patches))
     return source, decode_file(patches[:end].reshape(-1), layout)
+
+
+# --- What training and evaluation need: scored positions, sequence sets, batches. ---
+
+
+def scored_spans(pair: EncodedPair, layout: PatchLayout = DEFAULT_LAYOUT) -> tuple[range, range]:
+    """Indices into ``pair.ids`` of the positions that bits-per-byte counts for the source and
+    for the target file.
+
+    Each file counts its bytes plus one end-of-file position: the index right after its last
+    byte, where the model has to say that the file ends (a padding id, or the first id of the
+    next patch when the file fills its last patch). The rest of the padding, the extension
+    patches and the end patch are not counted.
+    """
+    p = layout.patch_size
+    target_body = pair.target_start + p
+    return (
+        range(p, p + pair.source_len + 1),
+        range(target_body, target_body + pair.target_len + 1),
+    )
+
+
+@dataclass(slots=True)
+class SequenceSet:
+    """The conversion sequences of ABC/MIDI pairs in one or more directions.
+
+    Each pair gives one sequence per direction (with both directions, an ABC->MIDI and a
+    MIDI->ABC sequence). Sequences are encoded when asked for, so a large corpus costs its
+    files' bytes in memory, not its int16 sequences. Pairs that do not fit the context in a
+    direction are left out of that direction and counted in ``skipped``.
+    """
+
+    abc: list[bytes]
+    midi: list[bytes]
+    layout: PatchLayout
+    pair_index: np.ndarray  # (n,) pair of each sequence
+    direction: np.ndarray  # (n,) index into DIRECTION_NAMES
+    n_patches: np.ndarray  # (n,) patches of each sequence, end patch included
+    skipped: int = 0
+
+    @classmethod
+    def from_pairs(
+        cls,
+        pairs: list[tuple[bytes, bytes]],
+        directions: list[str],
+        layout: PatchLayout = DEFAULT_LAYOUT,
+    ) -> SequenceSet:
+        abc = [a for a, _ in pairs]
+        midi = [m for _, m in pairs]
+        index, direction, n_patches, skipped = [], [], [], 0
+        for i, (a, m) in enumerate(pairs):
+            for d in directions:
+                src, tgt = (len(a), len(m)) if d == "abc2mid" else (len(m), len(a))
+                if not fits(src, tgt, layout):
+                    skipped += 1
+                    continue
+                index.append(i)
+                direction.append(DIRECTION_NAMES.index(d))
+                n_patches.append(pair_patches(src, tgt, layout))
+        return cls(
+            abc,
+            midi,
+            layout,
+            np.array(index, dtype=np.int64),
+            np.array(direction, dtype=np.int64),
+            np.array(n_patches, dtype=np.int64),
+            skipped,
+        )
+
+    def __len__(self) -> int:
+        return len(self.pair_index)
+
+    def direction_of(self, i: int) -> str:
+        return DIRECTION_NAMES[self.direction[i]]
+
+    def encode(self, i: int) -> EncodedPair:
+        p = self.pair_index[i]
+        return encode_direction(self.abc[p], self.midi[p], self.direction_of(i), self.layout)
+
+    def select(self, indices: np.ndarray) -> SequenceSet:
+        """The sequences at ``indices`` (same files, no copy)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        return SequenceSet(
+            self.abc,
+            self.midi,
+            self.layout,
+            self.pair_index[indices],
+            self.direction[indices],
+            self.n_patches[indices],
+            0,
+        )
+
+
+def round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+def pad_batch(
+    sequences: list[np.ndarray], layout: PatchLayout = DEFAULT_LAYOUT, multiple: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sequences padded with the special id to the longest one, rounded up to ``multiple``
+    patches: ids ``(B, P * patch_size)`` as int64 and the real patches of each ``(B,)``."""
+    p = layout.patch_size
+    n_patches = np.array([len(s) // p for s in sequences], dtype=np.int64)
+    width = round_up(int(n_patches.max()), multiple) * p
+    ids = np.full((len(sequences), width), SPECIAL, dtype=np.int64)
+    for row, s in zip(ids, sequences, strict=True):
+        row[: len(s)] = s
+    return ids, n_patches
+
+
+def length_batches(
+    n_patches: np.ndarray,
+    batch_patches: int,
+    rng: np.random.Generator | None = None,
+    pool: int = 64,
+    multiple: int = 1,
+) -> list[np.ndarray]:
+    """Micro-batches of sequence indices whose padded size (sequences x longest, in patches,
+    the longest rounded up to ``multiple``) stays within ``batch_patches``.
+
+    With ``rng``, the sequences are shuffled, sorted by length within pools of about ``pool``
+    batches, so that a batch holds sequences of similar length and padding stays small, and
+    the batches are shuffled again. Without it they are batched in length order (evaluation).
+    """
+    n_patches = np.asarray(n_patches)
+    if len(n_patches) == 0:
+        return []
+    longest = round_up(int(n_patches.max()), multiple)
+    if longest > batch_patches:
+        raise ValueError(f"a sequence of {longest} patches exceeds the batch of {batch_patches}")
+    order = rng.permutation(len(n_patches)) if rng is not None else np.arange(len(n_patches))
+    pool_size = len(order) if rng is None else max(1, pool * batch_patches // longest)
+    batches: list[np.ndarray] = []
+    for start in range(0, len(order), pool_size):
+        chunk = order[start : start + pool_size]
+        chunk = chunk[np.argsort(-n_patches[chunk], kind="stable")]
+        current: list[int] = []
+        width = 0
+        for i in chunk:
+            size = round_up(int(n_patches[i]), multiple)
+            if current and max(width, size) * (len(current) + 1) > batch_patches:
+                batches.append(np.array(current, dtype=np.int64))
+                current, width = [], 0
+            current.append(int(i))
+            width = max(width, size)
+        batches.append(np.array(current, dtype=np.int64))
+    if rng is not None:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
