@@ -152,6 +152,10 @@ app.command("train")(train_command)
 app.command("evaluate")(evaluate_command)
 app.command("import-official")(import_official_command)
 
+from tui.command import tui_command  # noqa: E402  (imports Textual only when it runs)
+
+app.command("tui")(tui_command)
+
 
 def main() -> None:  # pragma: no cover - entry point for python -m
     app(prog_name="abcmidi-bgpt")

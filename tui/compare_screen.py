@@ -1,0 +1,189 @@
+"""The compare view: each engine's output for the selection side by side, with its validity
+and its fidelity (note F1) against a reference."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+from textual.worker import get_current_worker
+
+from abcmidi_bgpt.abc_text import AbcTune
+from abcmidi_bgpt.engines import EngineSpec
+from abcmidi_bgpt.errors import ConversionError
+from abcmidi_bgpt.midi_file import read_performance
+from abcmidi_bgpt.performance import Note
+
+from .abc_editor import AbcEditor
+from .piano_roll import PianoRoll
+from .tasks import (
+    ComparedOutput,
+    EngineCache,
+    compare_abc_to_midi,
+    compare_midi_to_abc,
+    describe_engine,
+    reference_notes_for_tune,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CompareSubject:
+    """What to compare the engines on: a tune (ABC -> MIDI) or MIDI bytes (MIDI -> ABC)."""
+
+    label: str
+    tune: AbcTune | None = None
+    midi: bytes = b""
+
+    @property
+    def direction(self) -> str:
+        return "mid" if self.tune is not None else "abc"
+
+
+class CompareColumn(Vertical):
+    """One engine's output, its validity and fidelity."""
+
+    def __init__(self, spec: EngineSpec | None, name: str, direction: str) -> None:
+        super().__init__(classes="compare-column")
+        self.spec = spec
+        self.engine_name = name
+        self.direction = direction
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("converting…", style="dim"), classes="compare-status")
+        if self.direction == "mid":
+            yield PianoRoll()
+        else:
+            yield AbcEditor(read_only=True)
+
+    def on_mount(self) -> None:
+        self.border_title = describe_engine(self.spec) if self.spec else self.engine_name
+
+    def show_unavailable(self, reason: str) -> None:
+        self.query_one(".compare-status", Static).update(Text(reason, style="dim italic"))
+
+    def show(self, out: ComparedOutput, reference_is_self: bool) -> None:
+        self.query_one(".compare-status", Static).update(compared_status(out, reference_is_self))
+        if out.error or not out.data:
+            return
+        if self.direction == "mid":
+            if out.validity:
+                self.query_one(PianoRoll).show(read_performance(out.data))
+        else:
+            self.query_one(AbcEditor).load(out.text, read_only=True)
+
+
+def compared_status(out: ComparedOutput, reference_is_self: bool) -> Text:
+    text = Text()
+    if out.error:
+        text.append("✗ failed: ", style="bold red")
+        text.append(out.error, style="red")
+        return text
+    if out.validity:
+        text.append("✓ valid", style="bold green")
+    else:
+        text.append("✗ invalid: ", style="bold red")
+        text.append(out.validity.message if out.validity else "not checked", style="red")
+    what = "output" if out.direction == "mid" else "re-rendered"
+    if reference_is_self:
+        text.append("\nreference for the others", style="dim")
+    elif out.score is not None:
+        s = out.score
+        style = "bold green" if s.f1 >= 0.99 else "bold yellow" if s.f1 >= 0.9 else "bold red"
+        text.append("\nnote F1 ")
+        text.append(f"{s.f1:.3f}", style=style)
+        text.append(f" (P {s.precision:.3f} R {s.recall:.3f}, {what} {s.estimate} notes)")
+    else:
+        text.append("\nnot scored", style="dim")
+    warned = f" · {len(out.warnings)} warnings" if out.warnings else ""
+    text.append(f"\n{len(out.data):,} bytes{warned}", style="dim")
+    return text
+
+
+class CompareScreen(Screen[None]):
+    """Runs every available engine on one tune or MIDI file, each in its own worker."""
+
+    BINDINGS = [Binding("escape,q", "app.pop_screen", "Back")]
+
+    def __init__(
+        self, subject: CompareSubject, engines: list[tuple[str, EngineSpec | None, str]], cache
+    ) -> None:
+        """``engines``: (name, spec or None when it cannot run, reason it cannot)."""
+        super().__init__()
+        self.subject = subject
+        self.engines = engines
+        self.cache: EngineCache = cache
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        direction = "ABC → MIDI" if self.subject.direction == "mid" else "MIDI → ABC"
+        reference = (
+            "note F1 against the symbolic rendering of the tune"
+            if self.subject.direction == "mid"
+            else "validity by music21 (and abc2midi); note F1 of the ABC re-rendered "
+            "by the symbolic converter against the input MIDI"
+        )
+        yield Static(
+            Text.assemble(
+                ("Compare ", "bold"), (f"{self.subject.label}", "bold #d7af87"), f"  {direction}"
+            ),
+            id="compare-title",
+        )
+        yield Static(Text(reference, style="dim"), id="compare-reference")
+        with Horizontal(id="compare-columns"):
+            for name, spec, _ in self.engines:
+                yield CompareColumn(spec, name, self.subject.direction)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.run_comparison()
+
+    @work(thread=True, exclusive=True, group="compare")
+    def run_comparison(self) -> None:
+        worker = get_current_worker()
+        columns = list(self.query(CompareColumn))
+        try:
+            reference = self._reference()
+        except ConversionError as err:
+            self.app.call_from_thread(self._fail_all, columns, f"no reference: {err}")
+            return
+        for column, (name, spec, reason) in zip(columns, self.engines, strict=True):
+            if worker.is_cancelled:
+                return
+            if spec is None:
+                self.app.call_from_thread(column.show_unavailable, reason)
+                continue
+            out = self._compare(name, spec, reference)
+            self.app.call_from_thread(column.show, out, self._is_reference(spec))
+
+    def _reference(self) -> list[Note]:
+        if self.subject.tune is not None:
+            return reference_notes_for_tune(self.subject.tune)
+        return read_performance(self.subject.midi, self.subject.label).notes()
+
+    def _is_reference(self, spec: EngineSpec) -> bool:
+        return self.subject.direction == "mid" and spec.name == "symbolic"
+
+    def _compare(self, name: str, spec: EngineSpec, reference: list[Note]) -> ComparedOutput:
+        try:
+            engine = self.cache.get(spec)
+            if self.subject.tune is not None:
+                return compare_abc_to_midi(name, engine, self.subject.tune, reference)
+            return compare_midi_to_abc(
+                name, engine, self.subject.midi, self.subject.label, reference
+            )
+        except ConversionError as err:
+            return ComparedOutput(name, self.subject.direction, error=str(err))
+        except Exception as err:  # an engine's bug shows in its column, not as a traceback
+            return ComparedOutput(
+                name, self.subject.direction, error=f"internal error: {type(err).__name__}: {err}"
+            )
+
+    def _fail_all(self, columns: list[CompareColumn], message: str) -> None:
+        for column in columns:
+            column.show_unavailable(message)

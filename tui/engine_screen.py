@@ -1,0 +1,101 @@
+"""Choosing the conversion engine: symbolic, abc2midi/midi2abc, or bGPT with a checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet, Static
+
+from abcmidi_bgpt.engines import EngineSpec, engine_names
+
+from .tasks import NEEDS_CHECKPOINT, available_engines
+
+ENGINE_NOTES = {
+    "symbolic": "rule-based converter of this package (deterministic)",
+    "abc2midi": "abc2midi / midi2abc programs (Debian package abcmidi)",
+    "bgpt": "byte-level model; needs a checkpoint",
+}
+
+
+class EngineScreen(ModalScreen[EngineSpec | None]):
+    """A dialog that returns the chosen :class:`EngineSpec`, or None when cancelled."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "choose", "Use engine", priority=True),
+    ]
+
+    def __init__(self, current: EngineSpec) -> None:
+        super().__init__()
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        options = dict(self.current.options)
+        usable = set(available_engines())
+        with Vertical(id="dialog"):
+            yield Label("Conversion engine", classes="dialog-title")
+            with RadioSet(id="engine-choice"):
+                for name in engine_names():
+                    note = ENGINE_NOTES.get(name, "")
+                    if name not in usable:
+                        note = "not installed"
+                    yield RadioButton(
+                        f"{name:<9} {note}",
+                        value=name == self.current.name,
+                        disabled=name not in usable,
+                        name=name,
+                    )
+            yield Checkbox(
+                "play chord symbols as accompaniment (symbolic, ABC → MIDI)",
+                value=bool(options.get("chords")),
+                id="chords",
+            )
+            yield Label("Checkpoint (bgpt):")
+            yield Input(
+                str(options.get("checkpoint") or ""),
+                placeholder="path to a model checkpoint",
+                id="checkpoint",
+            )
+            yield Static(id="engine-error")
+            with Horizontal(classes="buttons"):
+                yield Button("Use engine", variant="primary", id="use")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one(RadioSet).focus()
+
+    def _chosen_name(self) -> str:
+        pressed = self.query_one(RadioSet).pressed_button
+        return pressed.name if pressed is not None and pressed.name else self.current.name
+
+    @on(Button.Pressed, "#use")
+    @on(Input.Submitted, "#checkpoint")
+    def action_choose(self) -> None:
+        name = self._chosen_name()
+        checkpoint = self.query_one("#checkpoint", Input).value.strip()
+        if name in NEEDS_CHECKPOINT:
+            if not checkpoint:
+                self._error(f"the {name} engine needs a checkpoint")
+                return
+            if not Path(checkpoint).expanduser().exists():
+                self._error(f"no such checkpoint: {checkpoint}")
+                return
+        chords = self.query_one("#chords", Checkbox).value
+        spec = EngineSpec.of(
+            name,
+            chords=True if chords and name == "symbolic" else None,
+            checkpoint=str(Path(checkpoint).expanduser()) if name in NEEDS_CHECKPOINT else None,
+        )
+        self.dismiss(spec)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def _error(self, message: str) -> None:
+        self.query_one("#engine-error", Static).update(f"✗ {message}")

@@ -1,0 +1,344 @@
+"""The library calls behind the app's actions, as plain functions that take and return data.
+
+Nothing here imports Textual: the screens run these functions in worker threads and display
+what they return, and the tests call them directly. Conversions go through engines
+(:mod:`abcmidi_bgpt.engines`); checks through :mod:`abcmidi_bgpt.validate` and
+:mod:`abcmidi_bgpt.metrics`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from abcmidi_bgpt.abc_text import AbcTune, decode_abc, split_tunes
+from abcmidi_bgpt.batch import write_atomic
+from abcmidi_bgpt.engines import Engine, EngineSpec, engine_names, external_tools_available
+from abcmidi_bgpt.errors import ConversionError
+from abcmidi_bgpt.metrics import ONSET_TOLERANCE, NoteScore, note_f1
+from abcmidi_bgpt.midi_file import read_midi, read_performance
+from abcmidi_bgpt.performance import Note, Performance, key_name
+from abcmidi_bgpt.validate import Validity, validate_abc, validate_midi
+
+NEEDS_CHECKPOINT = {"bgpt"}  # engines that cannot run without a model checkpoint
+EXTERNAL_ENGINES = {"abc2midi"}  # engines that run abc2midi / midi2abc
+
+
+def available_engines() -> list[str]:
+    """Engines this machine can run: all registered ones, the external tools where installed."""
+    have_tools = external_tools_available()
+    return [name for name in engine_names() if name not in EXTERNAL_ENGINES or have_tools]
+
+
+class EngineCache:
+    """One engine per spec, built on first use (building bgpt loads a model), safe to share
+    between worker threads."""
+
+    def __init__(self) -> None:
+        self._engines: dict[EngineSpec, Engine] = {}
+        self._lock = threading.Lock()
+
+    def get(self, spec: EngineSpec) -> Engine:
+        with self._lock:
+            engine = self._engines.get(spec)
+            if engine is None:
+                if spec.name in NEEDS_CHECKPOINT and not dict(spec.options).get("checkpoint"):
+                    raise ConversionError(f"the {spec.name} engine needs a checkpoint (press e)")
+                engine = self._engines[spec] = spec.build()
+            return engine
+
+
+def describe_engine(spec: EngineSpec) -> str:
+    """The engine as the header shows it: 'symbolic', 'symbolic +chords', 'bgpt (small.pt)'."""
+    options = dict(spec.options)
+    text = spec.name
+    if options.get("checkpoint"):
+        text += f" ({Path(str(options['checkpoint'])).name})"
+    if options.get("chords"):
+        text += " +chords"
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class MidiFacts:
+    """What the MIDI pane says about a file before drawing it."""
+
+    format: int
+    tracks: int
+    ticks_per_beat: int
+    tempo: str  # '♩=120', '♩=120 (3 changes)'
+    meter: str
+    key: str
+    bars: int
+    seconds: float
+    notes: int
+    voices: int
+
+    def summary(self) -> str:
+        minutes, seconds = divmod(round(self.seconds), 60)
+        tracks = "track" if self.tracks == 1 else "tracks"
+        voices = f" in {self.voices} voices" if self.voices > 1 else ""
+        return (
+            f"format {self.format} · {self.tracks} {tracks} · {self.ticks_per_beat} tpq · "
+            f"{self.tempo} · {self.meter} · {self.key} · {self.bars} bars · "
+            f"{minutes}:{seconds:02d} · {self.notes} notes{voices}"
+        )
+
+
+@dataclass(slots=True)
+class MidiView:
+    """A MIDI file read for display: its bytes, header facts and notes."""
+
+    data: bytes
+    facts: MidiFacts
+    performance: Performance
+
+
+def read_midi_view(data: bytes, source: str = "") -> MidiView:
+    """Read MIDI bytes for the MIDI pane; raises :class:`ConversionError` on a bad file."""
+    midi = read_midi(data, source)
+    perf = read_performance(data, source)
+    try:
+        seconds = midi.length
+    except (ValueError, TypeError):  # format 2 files have no single timeline
+        seconds = 0.0
+    facts = MidiFacts(
+        format=midi.type,
+        tracks=len(midi.tracks),
+        ticks_per_beat=midi.ticks_per_beat,
+        tempo=_changes([f"♩={t.qpm:.0f}" for t in perf.tempos], "♩=120"),
+        meter=_changes([f"{m.numerator}/{m.denominator}" for m in perf.meters], "no meter"),
+        key=_changes([key_name(k.fifths, k.minor) for k in perf.keys], "no key"),
+        bars=len(bar_starts(perf)),
+        seconds=seconds,
+        notes=sum(len(v.notes) for v in perf.voices),
+        voices=sum(1 for v in perf.voices if v.notes),
+    )
+    return MidiView(data, facts, perf)
+
+
+def _changes(values: list[str], absent: str) -> str:
+    if not values:
+        return absent
+    distinct = [v for i, v in enumerate(values) if i == 0 or v != values[i - 1]]
+    more = len(distinct) - 1
+    return distinct[0] + (f" (+{more} change{'s' if more > 1 else ''})" if more else "")
+
+
+def bar_starts(perf: Performance) -> list[Fraction]:
+    """Onsets (in beats) of the bars of a performance, from its meters (4/4 where it has
+    none), up to the end of its last note."""
+    end = perf.end
+    meters = sorted(perf.meters, key=lambda m: m.onset) or []
+    starts: list[Fraction] = []
+    at = Fraction(0)
+    index = 0
+    length = Fraction(4)
+    while at < end or not starts:
+        while index < len(meters) and meters[index].onset <= at:
+            m = meters[index]
+            length = Fraction(4 * m.numerator, m.denominator) or Fraction(4)
+            index += 1
+        starts.append(at)
+        following = meters[index].onset if index < len(meters) else None
+        at = at + length if following is None else min(at + length, following)
+    return starts
+
+
+def tune_from_text(text: str, original: AbcTune | None, source: str = "") -> AbcTune:
+    """The text of the ABC pane as a tune, keeping the file header and place of the tune it
+    was loaded from; raises :class:`ConversionError` when the text is not one tune."""
+    tunes = split_tunes(text, source)
+    if len(tunes) != 1:
+        raise ConversionError(
+            f"{source}: the ABC pane holds {len(tunes)} tunes; convert one at a time"
+        )
+    tune = tunes[0]
+    if original is None:
+        return tune
+    return dataclasses.replace(
+        tune, header=original.header, index=original.index, line=original.line
+    )
+
+
+@dataclass(slots=True)
+class RoundTrip:
+    """MIDI -> ABC -> MIDI with one engine, and how close the result came to the input."""
+
+    abc: str
+    midi: bytes
+    reference: list[Note]
+    output: list[Note]
+    score: NoteScore
+    score_with_offsets: NoteScore
+    missing: list[Note]  # input notes the round trip lost
+    extra: list[Note]  # output notes the input did not have
+    warnings: list[str] = field(default_factory=list)
+
+
+def round_trip(engine: Engine, data: bytes, source: str = "") -> RoundTrip:
+    """Transcribe MIDI to ABC and render it back with the same engine; compare the notes."""
+    reference = read_performance(data, source).notes()
+    transcribed = engine.midi_to_abc(data, source)
+    abc = decode_abc(transcribed.data, f"{source} as ABC")
+    tunes = split_tunes(abc, f"{source} as ABC")
+    rendered = engine.abc_to_midi(tunes[0])
+    output = read_performance(rendered.data, f"{source} round trip").notes()
+    missing, extra = note_differences(reference, output)
+    notes = (
+        [f"the transcription holds {len(tunes)} tunes; the first was rendered"]
+        if len(tunes) > 1
+        else []
+    )
+    return RoundTrip(
+        abc=abc,
+        midi=rendered.data,
+        reference=reference,
+        output=output,
+        score=note_f1(reference, output),
+        score_with_offsets=note_f1(reference, output, with_offsets=True),
+        missing=missing,
+        extra=extra,
+        warnings=transcribed.warnings + rendered.warnings + notes,
+    )
+
+
+def note_differences(reference: list[Note], estimate: list[Note]) -> tuple[list[Note], list[Note]]:
+    """The notes left unmatched by the matching behind :func:`note_f1` (pitch equal, onset
+    within its tolerance): (reference notes missing from the estimate, estimate notes that
+    the reference lacks)."""
+    import mir_eval.transcription  # slow to import; only needed here
+
+    if not reference or not estimate:
+        return list(reference), list(estimate)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pairs = mir_eval.transcription.match_notes(
+            *_intervals_and_hz(reference),
+            *_intervals_and_hz(estimate),
+            onset_tolerance=ONSET_TOLERANCE,
+            pitch_tolerance=1.0,
+            offset_ratio=None,
+        )
+    matched_ref = {i for i, _ in pairs}
+    matched_est = {j for _, j in pairs}
+    missing = [n for i, n in enumerate(reference) if i not in matched_ref]
+    extra = [n for j, n in enumerate(estimate) if j not in matched_est]
+    return missing, extra
+
+
+def _intervals_and_hz(notes: list[Note]) -> tuple[np.ndarray, np.ndarray]:
+    onsets = np.array([float(n.onset) for n in notes])
+    offsets = np.maximum(np.array([float(n.offset) for n in notes]), onsets + 1e-6)
+    hz = 440.0 * 2.0 ** ((np.array([n.pitch for n in notes], dtype=float) - 69) / 12)
+    return np.stack([onsets, offsets], axis=1), hz
+
+
+@dataclass(slots=True)
+class ComparedOutput:
+    """One engine's output for the compare view, checked and scored."""
+
+    engine: str
+    direction: str  # "mid" (ABC -> MIDI) or "abc" (MIDI -> ABC)
+    data: bytes = b""
+    validity: Validity | None = None
+    score: NoteScore | None = None  # against the reference notes
+    error: str = ""
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8", "replace") if self.direction == "abc" else ""
+
+
+def compare_abc_to_midi(
+    name: str, engine: Engine, tune: AbcTune, reference: list[Note]
+) -> ComparedOutput:
+    """Convert a tune with one engine; check the MIDI and score its notes against the
+    reference (the symbolic converter's rendering)."""
+    start = time.perf_counter()
+    try:
+        out = engine.abc_to_midi(tune)
+    except ConversionError as err:
+        return ComparedOutput(name, "mid", error=str(err), seconds=time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    validity = validate_midi(out.data)
+    score = note_f1(reference, read_performance(out.data).notes()) if validity else None
+    return ComparedOutput(name, "mid", out.data, validity, score, "", out.warnings, seconds)
+
+
+def compare_midi_to_abc(
+    name: str, engine: Engine, data: bytes, source: str, reference: list[Note]
+) -> ComparedOutput:
+    """Transcribe MIDI with one engine; check the ABC (music21, abc2midi where installed)
+    and score it by rendering it with the symbolic converter against the input notes."""
+    from abcmidi_bgpt.symbolic import abc_to_midi
+
+    start = time.perf_counter()
+    try:
+        out = engine.midi_to_abc(data, source)
+    except ConversionError as err:
+        return ComparedOutput(name, "abc", error=str(err), seconds=time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    result = ComparedOutput(name, "abc", out.data, warnings=out.warnings, seconds=seconds)
+    try:
+        text = decode_abc(out.data, f"{name} output")
+    except ConversionError as err:
+        result.validity = Validity(False, str(err))
+        return result
+    result.validity = validate_abc(text)
+    try:
+        rendered = abc_to_midi(split_tunes(text)[0])
+    except ConversionError as err:
+        result.warnings.append(f"not scored: {err}")
+        return result
+    result.score = note_f1(reference, rendered.performance.notes())
+    return result
+
+
+def reference_notes_for_tune(tune: AbcTune) -> list[Note]:
+    """The notes of a tune as the symbolic converter plays it (the compare view's reference)."""
+    from abcmidi_bgpt.symbolic import abc_to_midi
+
+    return abc_to_midi(tune).performance.notes()
+
+
+def suggest_output_path(
+    source: Path, tune: AbcTune | None, suffix: str, tunes_in_file: int
+) -> Path:
+    """Where to save a converted or edited item by default: beside its source, named after
+    it, with the tune's X: number when its file holds several tunes."""
+    stem = source.stem
+    if tune is not None and tunes_in_file > 1:
+        stem = f"{stem}_{tune.number or tune.index + 1}"
+    return source.with_name(f"{stem}{suffix}")
+
+
+def save_output(path: Path, data: bytes, overwrite: bool = False) -> None:
+    """Write a file atomically; an existing file is kept unless ``overwrite``."""
+    if path.is_dir():
+        raise ConversionError(f"{path} is a folder")
+    if path.exists() and not overwrite:
+        raise ConversionError(f"{path.name} exists; confirm to overwrite it")
+    write_atomic(path, data)
+
+
+def replace_tune(book: str, tune: AbcTune, new_text: str) -> str:
+    """The text of a tune book with one tune (as :func:`split_tunes` found it) replaced and
+    everything else kept; raises :class:`ConversionError` when the book no longer holds the
+    tune where it was (the file changed since it was read)."""
+    start = sum(len(line) + 1 for line in book.split("\n")[: tune.line - 1])
+    old = tune.text.rstrip("\n")
+    if book[start : start + len(old)] != old:
+        raise ConversionError(
+            f"{tune.source or 'the file'} changed since it was read; reload (f5) and try again"
+        )
+    return book[:start] + new_text.rstrip("\n") + book[start + len(old) :]
