@@ -166,6 +166,8 @@ def status_line(check: TuneCheck, validity: Validity | None) -> tuple[Text, str]
     if check.warnings:
         count = len(check.warnings)
         text.append(f"\n⚠ {count} warning{'s' if count > 1 else ''}: ", style="bold yellow")
-        text.append(str(check.warnings[0]), style="yellow")
+        # a warning that points at a place in the text helps most
+        first = next((w for w in check.warnings if w.line is not None), check.warnings[0])
+        text.append(str(first), style="yellow")
         state = state if state == "error" else "warning"
     return text, state

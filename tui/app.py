@@ -85,6 +85,18 @@ class AbcMidiApp(App[None]):
         Binding("escape", "focus_pane('library')", "Files", show=False),
     ]
 
+    # Actions on the selection in the main screen; other screens have their own keys.
+    MAIN_SCREEN_ACTIONS = {
+        "convert",
+        "round_trip",
+        "compare",
+        "batch",
+        "choose_engine",
+        "save",
+        "quit",
+        "focus_pane",
+    }
+
     engine_spec: reactive[EngineSpec] = reactive(EngineSpec("symbolic"))
 
     def __init__(self, folder: Path, engine: EngineSpec | None = None) -> None:
@@ -115,6 +127,9 @@ class AbcMidiApp(App[None]):
     def watch_engine_spec(self, spec: EngineSpec) -> None:
         self.sub_title = f"{self.folder.name}/ · engine: {describe_engine(spec)}"
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return action not in self.MAIN_SCREEN_ACTIONS or len(self.screen_stack) == 1
+
     @property
     def abc_pane(self) -> AbcPane:
         return self.query_one(AbcPane)
@@ -137,6 +152,8 @@ class AbcMidiApp(App[None]):
         """Show an entry of the file tree in the panes."""
         if isinstance(entry, AbcFileEntry) and len(entry.tunes) == 1:
             entry = TuneEntry(entry.path, entry.tunes[0], 1)
+        if entry == self.selected:  # the tree was read again: keep what the panes show
+            return
         self.selected = entry
         self.midi_output = None
         self.abc_output = None

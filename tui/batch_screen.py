@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import (
@@ -30,7 +30,7 @@ from textual.widgets import (
 from abcmidi_bgpt.batch import BatchPlan, BatchReport, JobResult, convert_paths
 from abcmidi_bgpt.engines import EngineSpec
 
-from .tasks import describe_engine
+from .tasks import describe_engine, start_process_helpers
 
 STATUS_STYLES = {"converted": "green", "failed": "bold red", "skipped": "yellow"}
 
@@ -67,17 +67,20 @@ class BatchScreen(Screen[bool]):
             ),
             id="batch-title",
         )
-        with Horizontal(id="batch-form"):
-            with RadioSet(id="batch-direction"):
-                yield RadioButton("ABC → MIDI", value=True, name="mid")
-                yield RadioButton("MIDI → ABC", name="abc")
-            with Horizontal(id="batch-out"):
-                yield Label("Output folder")
+        with Vertical(id="batch-form"):
+            with Horizontal(classes="batch-row"):
+                yield Label("Direction", classes="batch-label")
+                with RadioSet(id="batch-direction"):
+                    yield RadioButton("ABC → MIDI", value=True, name="mid")
+                    yield RadioButton("MIDI → ABC", name="abc")
+            with Horizontal(classes="batch-row"):
+                yield Label("Output folder", classes="batch-label")
                 yield Input(self._shown(self.root / "out"), id="batch-out-dir")
-                yield Checkbox("overwrite", id="batch-force")
-            yield Button("Start", variant="primary", id="batch-start")
-            yield Button("Cancel", variant="error", id="batch-cancel", disabled=True)
-        yield ProgressBar(total=None, show_eta=False, id="batch-progress")
+                yield Checkbox("overwrite existing", id="batch-force")
+            with Horizontal(classes="batch-row buttons"):
+                yield Button("Start", variant="primary", id="batch-start")
+                yield Button("Cancel", variant="error", id="batch-cancel", disabled=True)
+        yield ProgressBar(total=1, show_eta=False, id="batch-progress")
         yield Static(Text("Press Start (s) to convert.", style="dim"), id="batch-summary")
         yield DataTable(id="batch-results", cursor_type="row", zebra_stripes=True)
         yield Footer()
@@ -86,6 +89,9 @@ class BatchScreen(Screen[bool]):
         table = self.query_one(DataTable)
         table.add_columns("input", "result", "output", "message")
         self.query_one("#batch-start", Button).focus()
+
+    def on_unmount(self) -> None:
+        self.cancel_event.set()  # leaving (or quitting) stops the batch after the jobs under way
 
     def _shown(self, path: Path | str) -> str:
         """Paths relative to the folder the app was opened on (stable and short)."""
@@ -144,6 +150,7 @@ class BatchScreen(Screen[bool]):
         checks ``cancel_event`` between them."""
         call = self.app.call_from_thread
         try:
+            start_process_helpers()
             report = convert_paths(
                 [self.folder],
                 to,

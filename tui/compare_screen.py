@@ -21,7 +21,7 @@ from abcmidi_bgpt.midi_file import read_performance
 from abcmidi_bgpt.performance import Note
 
 from .abc_editor import AbcEditor
-from .piano_roll import PianoRoll
+from .piano_roll import EXTRA_COLOUR, MISSING_COLOUR, PianoRoll
 from .tasks import (
     ComparedOutput,
     EngineCache,
@@ -73,7 +73,8 @@ class CompareColumn(Vertical):
             return
         if self.direction == "mid":
             if out.validity:
-                self.query_one(PianoRoll).show(read_performance(out.data))
+                roll = self.query_one(PianoRoll)
+                roll.show(read_performance(out.data), out.missing, out.extra)
         else:
             self.query_one(AbcEditor).load(out.text, read_only=True)
 
@@ -98,6 +99,10 @@ def compared_status(out: ComparedOutput, reference_is_self: bool) -> Text:
         text.append("\nnote F1 ")
         text.append(f"{s.f1:.3f}", style=style)
         text.append(f" (P {s.precision:.3f} R {s.recall:.3f}, {what} {s.estimate} notes)")
+        if out.missing or out.extra:
+            text.append(f"\n■ {len(out.missing)} missing", style=MISSING_COLOUR)
+            text.append(" · ")
+            text.append(f"■ {len(out.extra)} extra", style=EXTRA_COLOUR)
     else:
         text.append("\nnot scored", style="dim")
     warned = f" · {len(out.warnings)} warnings" if out.warnings else ""

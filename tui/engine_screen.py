@@ -25,10 +25,7 @@ ENGINE_NOTES = {
 class EngineScreen(ModalScreen[EngineSpec | None]):
     """A dialog that returns the chosen :class:`EngineSpec`, or None when cancelled."""
 
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+s", "choose", "Use engine", priority=True),
-    ]
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, current: EngineSpec) -> None:
         super().__init__()
@@ -75,7 +72,7 @@ class EngineScreen(ModalScreen[EngineSpec | None]):
 
     @on(Button.Pressed, "#use")
     @on(Input.Submitted, "#checkpoint")
-    def action_choose(self) -> None:
+    def choose(self) -> None:
         name = self._chosen_name()
         checkpoint = self.query_one("#checkpoint", Input).value.strip()
         if name in NEEDS_CHECKPOINT:

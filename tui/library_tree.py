@@ -169,29 +169,41 @@ class LibraryTree(Tree[Entry]):
         return None
 
     def action_reload(self) -> None:
-        """Read the folders again, keeping open folders open and the cursor where it was."""
+        """Read the folders again, keeping open folders open and the cursor where it was.
+
+        The cursor passes over other nodes while the tree is rebuilt; those moves are not
+        announced, so the panes keep showing (and converting) what they showed.
+        """
         opened = {
             n.data.path
             for n in self._all_nodes()
             if isinstance(n.data, FolderEntry | AbcFileEntry) and n.is_expanded
         }
         cursor = self.cursor_node.data if self.cursor_node else None
-        self._loaded.clear()
-        self.load_folder(self.root)
-        pending = [self.root]
-        while pending:
-            node = pending.pop(0)
-            for child in node.children:
-                entry = child.data
-                if isinstance(entry, FolderEntry | AbcFileEntry) and entry.path in opened:
-                    if isinstance(entry, FolderEntry):
-                        self.load_folder(child)
-                    child.expand()
-                    pending.append(child)
-        if cursor is not None:
-            target = self.find_node(lambda e: _same_place(e, cursor))
+        with self.prevent(Tree.NodeHighlighted):
+            self._loaded.clear()
+            self.load_folder(self.root)
+            pending = [self.root]
+            while pending:
+                node = pending.pop(0)
+                for child in node.children:
+                    entry = child.data
+                    if isinstance(entry, FolderEntry | AbcFileEntry) and entry.path in opened:
+                        if isinstance(entry, FolderEntry):
+                            self.load_folder(child)
+                        child.expand()
+                        pending.append(child)
+            target = None
+            if cursor is not None:
+                target = self.find_node(lambda e: _same_place(e, cursor))
             if target is not None:
                 self.move_cursor(target)
+        if target is None or target.data != cursor:  # it moved or changed: show what is there
+            self.call_after_refresh(self._announce_cursor)
+
+    def _announce_cursor(self) -> None:
+        if self.cursor_node is not None:
+            self.post_message(Tree.NodeHighlighted(self.cursor_node))
 
     def _all_nodes(self) -> list[TreeNode[Entry]]:
         nodes, stack = [], [self.root]

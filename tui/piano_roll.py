@@ -59,6 +59,7 @@ class PianoRoll(Widget, can_focus=True):
         self.missing: list[Note] = []
         self.extra: list[Note] = []
         self.bars: list[Fraction] = []
+        self.end = Fraction(0)
         self.message = ""
 
     def show(
@@ -69,6 +70,7 @@ class PianoRoll(Widget, can_focus=True):
         self.missing = list(missing)
         self.extra = list(extra)
         self.bars = bar_starts(perf)
+        self.end = perf.end
         self.message = "" if self.notes else "no notes"
         self.first_bar = 0
         self.top_pitch = self._default_top()
@@ -123,8 +125,15 @@ class PianoRoll(Widget, can_focus=True):
         self.first_bar = 0
 
     def action_last_bar(self) -> None:
-        if self.bars:
-            self.first_bar = len(self.bars) - 1
+        """Scroll so that the last bar ends at the right edge."""
+        if not self.bars:
+            return
+        width = Fraction(max(1, self.size.width - LABEL_WIDTH), self.cells_per_beat)
+        end = max(self.bars[-1], self.end)
+        first = len(self.bars) - 1
+        while first > 0 and end - self.bars[first - 1] <= width:
+            first -= 1
+        self.first_bar = first
 
     def action_scroll_pitch(self, delta: int) -> None:
         self.top_pitch = max(0, min(127, self.top_pitch + delta))

@@ -9,6 +9,8 @@ what they return, and the tests call them directly. Conversions go through engin
 from __future__ import annotations
 
 import dataclasses
+import os
+import sys
 import threading
 import time
 import warnings
@@ -253,6 +255,8 @@ class ComparedOutput:
     error: str = ""
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    missing: list[Note] = field(default_factory=list)  # reference notes the output lacks
+    extra: list[Note] = field(default_factory=list)  # output notes the reference lacks
 
     @property
     def text(self) -> str:
@@ -270,9 +274,13 @@ def compare_abc_to_midi(
     except ConversionError as err:
         return ComparedOutput(name, "mid", error=str(err), seconds=time.perf_counter() - start)
     seconds = time.perf_counter() - start
-    validity = validate_midi(out.data)
-    score = note_f1(reference, read_performance(out.data).notes()) if validity else None
-    return ComparedOutput(name, "mid", out.data, validity, score, "", out.warnings, seconds)
+    result = ComparedOutput(name, "mid", out.data, validate_midi(out.data), None, "", out.warnings)
+    result.seconds = seconds
+    if result.validity:
+        notes = read_performance(out.data).notes()
+        result.score = note_f1(reference, notes)
+        result.missing, result.extra = note_differences(reference, notes)
+    return result
 
 
 def compare_midi_to_abc(
@@ -342,3 +350,23 @@ def replace_tune(book: str, tune: AbcTune, new_text: str) -> str:
             f"{tune.source or 'the file'} changed since it was read; reload (f5) and try again"
         )
     return book[:start] + new_text.rstrip("\n") + book[start + len(old) :]
+
+
+def start_process_helpers() -> None:
+    """Start multiprocessing's resource tracker and fork server, which the batch runner's
+    process pool needs, with standard error on /dev/null.
+
+    Under Textual ``sys.stderr`` captures prints and has no file descriptor, and the resource
+    tracker fails to start without one ("bad value(s) in fds_to_keep"); /dev/null also keeps
+    anything the helpers print off the screen.
+    """
+    from multiprocessing import forkserver, resource_tracker
+
+    saved = sys.stderr
+    with open(os.devnull, "w") as devnull:
+        sys.stderr = devnull
+        try:
+            resource_tracker.ensure_running()
+            forkserver.ensure_running()
+        finally:
+            sys.stderr = saved
