@@ -1,0 +1,165 @@
+"""tui.tasks: the library calls behind the app's actions, tested without Textual."""
+
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from abcmidi_bgpt.abc_text import read_abc_file, split_tunes
+from abcmidi_bgpt.engines import EngineSpec
+from abcmidi_bgpt.errors import ConversionError
+from abcmidi_bgpt.metrics import note_f1
+from abcmidi_bgpt.midi_file import read_performance
+from abcmidi_bgpt.performance import MeterChange, Note, Performance, Voice
+from abcmidi_bgpt.symbolic import abc_to_midi
+from tui import tasks
+
+
+def oneills() -> list:
+    import music21
+
+    path = Path(music21.__file__).parent / "corpus" / "oneills1850" / "0001-0050.abc"
+    return split_tunes(read_abc_file(path), "0001-0050.abc")
+
+
+@pytest.fixture(scope="module")
+def tune():
+    return next(t for t in oneills() if t.number == "38")  # Good Morning Fair Maid, 3/4
+
+
+@pytest.fixture(scope="module")
+def midi(tune) -> bytes:
+    return abc_to_midi(tune).midi
+
+
+def test_available_engines_leave_out_external_tools_that_are_missing(monkeypatch):
+    monkeypatch.setattr(tasks, "external_tools_available", lambda: False)
+    assert "abc2midi" not in tasks.available_engines()
+    assert "symbolic" in tasks.available_engines()
+
+
+def test_engine_cache_builds_each_engine_once_and_asks_bgpt_for_a_checkpoint():
+    cache = tasks.EngineCache()
+    assert cache.get(EngineSpec("symbolic")) is cache.get(EngineSpec("symbolic"))
+    assert cache.get(EngineSpec.of("symbolic", chords=True)) is not cache.get(EngineSpec())
+    with pytest.raises(ConversionError, match="needs a checkpoint"):
+        cache.get(EngineSpec("bgpt"))
+
+
+def test_midi_view_reads_the_header_facts(midi, tune):
+    view = tasks.read_midi_view(midi, "good-morning.mid")
+    facts = view.facts
+    notes = read_performance(midi).notes()
+    assert (facts.format, facts.tracks, facts.ticks_per_beat) == (0, 1, 120)
+    assert (facts.meter, facts.key, facts.tempo) == ("3/4", "G", "♩=120")
+    assert facts.notes == len(notes) and facts.voices == 1
+    last_offset = max(n.offset for n in notes)
+    assert facts.bars == -(-last_offset // 3)  # 3/4: three beats a bar, the last one partial
+    assert facts.seconds == pytest.approx(float(last_offset) / 2, abs=0.01)  # 120 beats/min
+    assert "3/4 · G · " in facts.summary()
+
+
+def test_midi_view_of_a_truncated_file_is_a_conversion_error(midi):
+    with pytest.raises(ConversionError, match="corrupt.mid"):
+        tasks.read_midi_view(midi[:30], "corrupt.mid")
+
+
+def test_bar_starts_follow_meter_changes():
+    notes = [Note(Fraction(0), 60, Fraction(10))]
+    perf = Performance(
+        [Voice(notes)],
+        meters=[MeterChange(Fraction(0), 3, 4), MeterChange(Fraction(6), 6, 8)],
+    )
+    assert tasks.bar_starts(perf) == [0, 3, 6, 9]
+    assert tasks.bar_starts(Performance([Voice(notes)])) == [0, 4, 8]  # 4/4 when none
+
+
+def test_note_differences_name_the_lost_and_the_added_notes(midi):
+    reference = read_performance(midi).notes()
+    changed = dataclasses.replace(reference[5], pitch=reference[5].pitch + 1)
+    estimate = reference[:5] + [changed] + reference[6:-1]
+    missing, extra = tasks.note_differences(reference, estimate)
+    assert missing == [reference[5], reference[-1]]
+    assert extra == [changed]
+    score = note_f1(reference, estimate)
+    assert score.matched == len(reference) - len(missing) == len(estimate) - len(extra)
+
+
+def test_tune_from_text_keeps_the_file_header_and_refuses_two_tunes(tune):
+    original = dataclasses.replace(tune, header="%%MIDI program 73")
+    edited = tasks.tune_from_text(tune.text.replace("G2 D", "G2 E"), original, "book.abc")
+    assert edited.header == "%%MIDI program 73" and edited.line == tune.line
+    with pytest.raises(ConversionError, match="2 tunes"):
+        tasks.tune_from_text(tune.text + "\n" + tune.text, original, "book.abc")
+
+
+def test_replace_tune_changes_one_tune_of_a_book_and_nothing_else():
+    tunes = oneills()[:3]
+    book = "% my tunes\n\n" + "\n\n".join(t.text for t in tunes) + "\n"
+    second = split_tunes(book)[1]
+    edited = second.text.replace("T:", "T: Edited", 1)
+    new_book = tasks.replace_tune(book, second, edited)
+    assert new_book.replace(edited.rstrip("\n"), second.text.rstrip("\n")) == book
+    assert [t.text for t in split_tunes(new_book)][0::2] == [t.text for t in split_tunes(book)][
+        0::2
+    ]
+    with pytest.raises(ConversionError, match="changed since it was read"):
+        tasks.replace_tune(book.replace("X: 2", "X: 22"), second, edited)
+
+
+def test_suggested_output_names_follow_the_batch_naming(tune, tmp_path):
+    assert tasks.suggest_output_path(tmp_path / "book.abc", tune, ".mid", 3).name == "book_38.mid"
+    assert tasks.suggest_output_path(tmp_path / "reel.abc", tune, ".mid", 1).name == "reel.mid"
+
+
+def test_save_output_keeps_an_existing_file_unless_asked(tmp_path):
+    path = tmp_path / "tune.mid"
+    path.write_bytes(b"old")
+    with pytest.raises(ConversionError, match="exists"):
+        tasks.save_output(path, b"new")
+    assert path.read_bytes() == b"old"
+    tasks.save_output(path, b"new", overwrite=True)
+    assert path.read_bytes() == b"new"
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_compare_symbolic_with_itself_is_a_perfect_score(tune):
+    engine = EngineSpec("symbolic").build()
+    reference = tasks.reference_notes_for_tune(tune)
+    out = tasks.compare_abc_to_midi("symbolic", engine, tune, reference)
+    assert out.validity and not out.error
+    # notes read back from the MIDI file are on its tick grid: onsets agree within tolerance
+    assert out.score.f1 == 1.0 and not out.missing and not out.extra
+
+
+def test_compare_reports_an_engine_failure_as_its_error(tune):
+    class Failing:
+        def abc_to_midi(self, tune):
+            raise ConversionError("no output today")
+
+    out = tasks.compare_abc_to_midi("failing", Failing(), tune, [])
+    assert out.error == "no output today" and out.score is None
+
+
+def test_round_trip_scores_agree_with_its_differences(midi):
+    pytest.importorskip("abcmidi_bgpt.transcribe")
+    trip = tasks.round_trip(EngineSpec("symbolic").build(), midi, "good-morning.mid")
+    assert trip.abc.startswith("X:")
+    assert trip.score == note_f1(trip.reference, trip.output)
+    assert trip.score.matched == len(trip.reference) - len(trip.missing)
+    assert trip.score.matched == len(trip.output) - len(trip.extra)
+    assert trip.output == read_performance(trip.midi).notes()
+
+
+def test_compare_midi_to_abc_validates_and_rerenders(midi):
+    pytest.importorskip("abcmidi_bgpt.transcribe")
+    reference = read_performance(midi).notes()
+    out = tasks.compare_midi_to_abc(
+        "symbolic", EngineSpec("symbolic").build(), midi, "good-morning.mid", reference
+    )
+    assert out.text.startswith("X:") and out.validity is not None
+    rendered = abc_to_midi(split_tunes(out.text)[0]).performance.notes()
+    assert out.score == note_f1(reference, rendered)
