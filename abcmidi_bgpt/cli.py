@@ -156,6 +156,10 @@ from tui.command import tui_command  # noqa: E402  (imports Textual only when it
 
 app.command("tui")(tui_command)
 
+from corpus.cli import corpus_app  # noqa: E402  (imports the builder only when it runs)
+
+app.add_typer(corpus_app, name="corpus")
+
 
 def main() -> None:  # pragma: no cover - entry point for python -m
     app(prog_name="abcmidi-bgpt")

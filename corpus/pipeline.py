@@ -1,0 +1,217 @@
+"""The work on one tune: normalise through MusicXML, render the paired MIDI, validate both.
+
+For a tune's own key (:func:`render_tune`) and for its transpositions
+(:func:`render_transpositions`). Both are pure functions of the tune's text and the settings, run
+in worker processes, and never raise for a bad tune: a failure comes back as the stage it
+happened in and a one-line reason. A per-unit time limit stops pathological inputs.
+
+Stages, in order: ``musicxml`` (abc2xml reads the tune), ``normalise`` (xml2abc writes it back,
+natural language dropped), ``transpose``, ``midi`` (the symbolic converter renders the normalised ABC), ``validate-abc`` (music21 parses
+the normalised ABC and finds notes), ``validate-midi`` (mido parses the MIDI and finds notes);
+``timeout`` and ``internal`` (a bug, reported with its exception type) can happen anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+from abcmidi_bgpt.batch import time_limit
+from abcmidi_bgpt.errors import ConversionError
+from abcmidi_bgpt.musicxml import abc_to_musicxml, musicxml_to_abc
+from abcmidi_bgpt.performance import Performance
+from abcmidi_bgpt.symbolic import abc_to_midi
+from abcmidi_bgpt.validate import validate_abc, validate_midi
+
+from .normalise import header_value, strip_musicxml_text, strip_natural_language
+from .transpose import key_fifths, shift_interval, transpose_score
+
+PIPELINE_VERSION = 1  # bump when a change here alters results (cached ones are then redone)
+DEFAULT_TIMEOUT_S = 60.0
+UNCACHED_STAGES = frozenset({"timeout", "crash"})  # may pass on another run: never cached
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSettings:
+    """What decides the pairs made from a tune (all of it goes into the cache key but the time
+    limit, whose failures are not cached)."""
+
+    unit_length: int = 0  # L:1/unit_length; 0: xml2abc chooses, as for IrishMAN
+    chords: bool = True  # chord symbols kept in the ABC and played in the MIDI
+    timeout_s: float | None = DEFAULT_TIMEOUT_S
+
+    def cache_fields(self) -> dict:
+        return {"unit_length": self.unit_length, "chords": self.chords}
+
+
+@dataclass(slots=True)
+class Rendered:
+    """One ABC/MIDI pair of a tune (its own key when ``transpose`` is 0), or why there is none."""
+
+    transpose: int
+    abc: str = ""
+    midi: bytes = b""
+    key: str = ""
+    meter: str = ""
+    stage: str = ""  # where it failed; '' when it did not
+    reason: str = ""
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.stage
+
+
+@dataclass(slots=True)
+class TuneOutcome:
+    """A tune in its own key, with the name of the tune shared by all its transpositions."""
+
+    rendered: Rendered
+    tune_id: str = ""  # see :func:`tune_id`; '' when the tune failed
+    fifths: int = 0  # its key signature
+
+
+class StageError(Exception):
+    def __init__(self, stage: str, reason: str):
+        super().__init__(f"{stage}: {reason}")
+        self.stage, self.reason = stage, reason
+
+
+def render_tune(text: str, settings: PipelineSettings, label: str = "") -> TuneOutcome:
+    """Normalise a tune, name it, and render its pair in its own key."""
+    start = time.perf_counter()
+    outcome = TuneOutcome(Rendered(0))
+    try:
+        with time_limit(settings.timeout_s, label):
+            root = _stage("musicxml", lambda: _parse(text, settings, label), label)
+            abc = _stage("normalise", lambda: _normalised(root, settings))
+            outcome.fifths = key_fifths(root)
+            outcome.rendered, outcome.tune_id = _pair(abc, 0, settings)
+    except StageError as err:
+        outcome.rendered = Rendered(0, stage=err.stage, reason=err.reason)
+    except ConversionError as err:  # the time limit
+        outcome.rendered = Rendered(0, stage="timeout", reason=_reason(err, label))
+    outcome.rendered.seconds = time.perf_counter() - start
+    _blame_time_limit(outcome.rendered, settings)
+    return outcome
+
+
+def _blame_time_limit(rendered: Rendered, settings: PipelineSettings) -> None:
+    """A failure at the time limit is a time-out, whatever the stage says: abc2xml and music21
+    catch every exception, the time limit's too, and report it as a parse error."""
+    limit = settings.timeout_s
+    if rendered.stage and rendered.stage != "timeout" and limit and rendered.seconds >= limit:
+        rendered.reason = f"conversion took over {limit:g} s ({rendered.stage}: {rendered.reason})"
+        rendered.stage = "timeout"
+
+
+def render_transpositions(
+    text: str, shifts: list[int], settings: PipelineSettings, label: str = ""
+) -> list[Rendered]:
+    """The tune moved by each of ``shifts`` semitones, each spelled in the key with the fewest
+    accidentals, as pairs (or failures, one per shift)."""
+    start = time.perf_counter()
+    try:
+        with time_limit(settings.timeout_s, label):
+            root = _stage("musicxml", lambda: _parse(text, settings, label), label)
+    except StageError as err:
+        failed = Rendered(0, stage=err.stage, reason=err.reason)
+    except ConversionError as err:
+        failed = Rendered(0, stage="timeout", reason=_reason(err, label))
+    else:
+        failed = None
+    if failed is not None:
+        failed.seconds = time.perf_counter() - start
+        _blame_time_limit(failed, settings)
+        return [Rendered(s, stage=failed.stage, reason=failed.reason) for s in shifts]
+    fifths = key_fifths(root)
+    results = []
+    for shift in shifts:
+        try:
+            with time_limit(settings.timeout_s, label):
+                interval = shift_interval(fifths, shift)
+                moved = _stage("transpose", lambda i=interval: transpose_score(root, i))
+                abc = _stage("normalise", lambda m=moved: _normalised(m, settings))
+                rendered, _ = _pair(abc, shift, settings)
+        except StageError as err:
+            rendered = Rendered(shift, stage=err.stage, reason=err.reason)
+        except ConversionError as err:
+            rendered = Rendered(shift, stage="timeout", reason=_reason(err, label))
+        rendered.seconds = time.perf_counter() - start
+        _blame_time_limit(rendered, settings)
+        start = time.perf_counter()
+        results.append(rendered)
+    return results
+
+
+def _parse(text: str, settings: PipelineSettings, label: str) -> ET.Element:
+    root = abc_to_musicxml(text, label).root
+    return strip_musicxml_text(root, keep_chords=settings.chords)
+
+
+def _normalised(root: ET.Element, settings: PipelineSettings) -> str:
+    abc = musicxml_to_abc(root, unit_length=settings.unit_length, line_breaks=False)
+    return strip_natural_language(abc, keep_chords=settings.chords)
+
+
+def tune_id(performance: Performance) -> str:
+    """The name of a tune whatever its key: a hash of its notes (voice, onset, duration, and
+    pitch above the lowest note), so every transposition of a tune -- made here or found in
+    another collection -- and every notation of the same notes gets the same name."""
+    notes = [n for v in performance.voices for n in v.notes]
+    low = min((n.pitch for n in notes), default=0)
+    digest = hashlib.sha256()
+    for n in sorted(notes, key=lambda n: (n.voice, n.onset, n.pitch, n.duration)):
+        digest.update(f"{n.voice} {n.onset} {n.duration} {n.pitch - low};".encode())
+    return digest.hexdigest()[:16]
+
+
+def _pair(abc: str, transpose: int, settings: PipelineSettings) -> tuple[Rendered, str]:
+    rendered = _stage("midi", lambda: abc_to_midi(abc, chords=settings.chords))
+    valid = validate_abc(abc, with_abc2midi=False)  # abc2midi may be absent: same corpus anywhere
+    if not valid:
+        if _is_time_limit(valid.message):  # music21 caught the time limit's exception
+            raise ConversionError(valid.message)
+        raise StageError("validate-abc", valid.message)
+    valid = validate_midi(rendered.midi)
+    if not valid:
+        raise StageError("validate-midi", valid.message)
+    key, meter = header_value(abc, "K"), header_value(abc, "M")
+    return Rendered(transpose, abc, rendered.midi, key, meter), tune_id(rendered.performance)
+
+
+def _stage(name: str, work, label: str = ""):
+    """Run one stage; a failure of the tune becomes a StageError naming the stage."""
+    try:
+        return work()
+    except StageError:
+        raise
+    except ConversionError as err:
+        if _is_time_limit(str(err)):
+            raise  # reported by the caller as a time-out
+        raise StageError(name, _reason(err, label)) from None
+    except (RecursionError, MemoryError) as err:
+        raise StageError(name, f"{type(err).__name__}: {_reason(err, label)}") from None
+    except Exception as err:  # a bug in a converter must not stop the build either
+        reason = f"{name}: {type(err).__name__}: {_reason(err, label)}"
+        raise StageError("internal", reason) from None
+
+
+def _is_time_limit(message: str) -> bool:
+    """The message of :func:`abcmidi_bgpt.batch.time_limit`, possibly wrapped by a caller."""
+    return "conversion took over" in message and message.rstrip().endswith("stopped")
+
+
+_LABEL = re.compile(r"^(?:<text>|[^:\s]*):\d+ (?:X:\S*|tune \d+): ")
+
+
+def _reason(err: BaseException, label: str) -> str:
+    """The error's first line without the tune label the converters put in front."""
+    text = str(err).strip()
+    line = text.splitlines()[0] if text else type(err).__name__
+    if label and line.startswith(label + ": "):
+        line = line[len(label) + 2 :]
+    return _LABEL.sub("", line)[:300]

@@ -1,0 +1,67 @@
+"""What a built corpus holds: length distributions, drawn as histograms (matplotlib)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from abcmidi_bgpt.batch import write_atomic
+from abcmidi_bgpt.patches import PatchLayout, pair_patches
+from abcmidi_bgpt.records import load_corpus, load_manifest
+
+HISTOGRAMS = "lengths.png"
+
+
+def split_lengths(corpus_dir: str | Path) -> dict[str, dict[str, list[int]]]:
+    """Per split: ABC bytes, MIDI bytes and patches per conversion sequence of every row."""
+    manifest = load_manifest(corpus_dir)
+    settings = manifest["settings"]
+    layout = PatchLayout(settings["patch_size"], settings["max_patches"])
+    corpus = load_corpus(corpus_dir)
+    lengths = {}
+    for split, ds in corpus.items():
+        abc = ds["abc_bytes"] if len(ds) else []
+        midi = ds["midi_bytes"] if len(ds) else []
+        lengths[split] = {
+            "abc_bytes": list(abc),
+            "midi_bytes": list(midi),
+            "patches": [pair_patches(a, m, layout) for a, m in zip(abc, midi, strict=True)],
+        }
+    return lengths
+
+
+def write_histograms(corpus_dir: str | Path, out_path: str | Path | None = None) -> Path:
+    """Histograms of ABC bytes, MIDI bytes and patches per pair, one colour per split, with the
+    model's context marked; written as PNG (default ``<corpus>/stats/lengths.png``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; no display on the machines this runs on
+    import matplotlib.pyplot as plt
+
+    corpus_dir = Path(corpus_dir)
+    out_path = Path(out_path) if out_path else corpus_dir / "stats" / HISTOGRAMS
+    manifest = load_manifest(corpus_dir)
+    lengths = split_lengths(corpus_dir)
+    panels = [
+        ("abc_bytes", "normalised ABC (bytes)"),
+        ("midi_bytes", "MIDI (bytes)"),
+        ("patches", "conversion sequence (16-byte patches)"),
+    ]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for ax, (column, title) in zip(axes, panels, strict=True):
+        for split, data in lengths.items():
+            if data[column]:
+                ax.hist(data[column], bins=40, alpha=0.55, label=f"{split} ({len(data[column])})")
+        if column == "patches":
+            limit = manifest["settings"]["max_patches"]
+            ax.axvline(limit, color="black", linestyle="--", linewidth=1, label="context")
+        ax.set_title(title)
+        ax.set_ylabel("pairs")
+        ax.legend(fontsize=8)
+    fig.suptitle(f"{corpus_dir.name}: lengths per split", fontsize=11)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    write_atomic(out_path, buffer.getvalue())
+    return out_path
