@@ -79,6 +79,7 @@ class BuildSettings:
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     layout: PatchLayout = DEFAULT_LAYOUT
     export_files: bool = False
+    limit: int = 0  # only the first N tunes of the sources (0: all), for trials
 
     def __post_init__(self) -> None:
         transpose_rounds(self.transpose)  # validates
@@ -95,6 +96,7 @@ class BuildSettings:
             "unit_length": self.pipeline.unit_length,
             "chords": self.pipeline.chords,
             "timeout_s": self.pipeline.timeout_s,
+            "limit": self.limit,
             "patch_size": self.layout.patch_size,
             "max_patches": self.layout.max_patches,
             "normalisation": "abc2xml -> xml2abc (-x, L: chosen by xml2abc), natural language "
@@ -179,7 +181,6 @@ def build_corpus(
     out.mkdir(parents=True, exist_ok=True)
     report_progress = progress or (lambda stage, done, total: None)
     timings: dict[str, float] = {}
-    _mark_incomplete(out, settings)
 
     clock = time.perf_counter()
     read: list[SourceTunes] = []
@@ -188,8 +189,12 @@ def build_corpus(
         read.append(read_source(spec, cache_dir=out / CACHE_DIR / "hf"))
     report_progress("reading sources", len(sources), len(sources))
     tunes = [t for s in read for t in s.tunes]
+    if settings.limit:
+        tunes = tunes[: settings.limit]
     failures = [Failure(p.key, "read", p.reason) for s in read for p in s.problems]
     timings["read"] = time.perf_counter() - clock
+    # The sources are readable: from here on the folder is not a finished corpus until the end.
+    _mark_incomplete(out, settings)
 
     code = code_fingerprint()
     cache_fields = {**settings.pipeline.cache_fields(), "pipeline": PIPELINE_VERSION}
@@ -697,6 +702,9 @@ class _Workers:
     def _start(self) -> ProcessPoolExecutor:
         if self._pool is None:
             ctx = multiprocessing.get_context("forkserver")
+            # Workers fork from a server that has imported the converters and music21 once,
+            # instead of each importing them (seconds apiece); no effect if the server runs.
+            ctx.set_forkserver_preload(["corpus.pipeline", "music21"])
             self._pool = ProcessPoolExecutor(
                 max_workers=self.jobs, mp_context=ctx, initializer=_ignore_interrupts
             )

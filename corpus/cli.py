@@ -68,6 +68,9 @@ def build_command(
         typer.Option(help="Also write files/<split>/<id>.abc + .mid, as the bGPT scripts read."),
     ] = False,
     timeout: Annotated[float, typer.Option(help="Seconds allowed per tune and key.")] = 60.0,
+    limit: Annotated[
+        int, typer.Option(min=0, help="Only the first N tunes of the sources (0: all).")
+    ] = 0,
     cache: Annotated[
         Path | None, typer.Option(help="Result cache file (default: OUT/cache/results.sqlite).")
     ] = None,
@@ -101,6 +104,7 @@ def build_command(
             split_seed=seed,
             pipeline=PipelineSettings(chords=chords, timeout_s=timeout),
             export_files=export_files,
+            limit=limit,
         )
     except ValueError as err:
         err_console.print(f"[red]error:[/red] {err}")

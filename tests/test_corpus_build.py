@@ -23,7 +23,7 @@ from abcmidi_bgpt.records import load_manifest, load_split
 from corpus.build import BuildSettings, build_corpus
 from corpus.cache import ResultCache
 from corpus.pipeline import PipelineSettings
-from corpus.sources import music21_corpus_dir
+from corpus.sources import SourceError, music21_corpus_dir
 
 SETTINGS = BuildSettings(
     scales=(4, 8),
@@ -293,6 +293,14 @@ def test_an_interrupted_rebuild_does_not_leave_a_corpus_that_looks_complete(buil
         load_manifest(out)
 
 
+def test_a_source_that_cannot_be_read_leaves_an_existing_corpus_alone(built, workspace):
+    out = workspace / "kept"
+    shutil.copytree(built.out_dir, out)
+    with pytest.raises(SourceError, match="no such folder"):
+        build_corpus([str(workspace / "typo")], out, SETTINGS)
+    assert load_manifest(out)["content_hash"] == built.manifest["content_hash"]
+
+
 def test_a_rebuild_with_one_more_source_only_processes_its_tunes(workspace):
     first, second = workspace / "first", workspace / "second"
     first.mkdir()
@@ -321,9 +329,10 @@ def test_the_time_limit_stops_a_tune_and_its_failure_is_retried(workspace):
     report = build_corpus([str(tunes)], workspace / "slow-out", hurried, cache_path=cache)
     assert {f.stage for f in report.failures} == {"timeout"}
     assert all("over 0.001 s" in f.reason for f in report.failures)
-    relaxed = BuildSettings(scales=(1,), validation_fraction=0.0, test_fraction=0.0)
+    relaxed = BuildSettings(scales=(1,), validation_fraction=0.0, test_fraction=0.0, limit=1)
     again = build_corpus([str(tunes)], workspace / "slow-out", relaxed, cache_path=cache)
-    assert again.computed == 2 and again.manifest["counts"]["tunes_converted"] == 2
+    assert again.computed == 1 and again.manifest["counts"]["tunes_converted"] == 1
+    assert again.manifest["settings"]["limit"] == 1
 
 
 def test_worker_processes_make_the_same_corpus(workspace, cache):
