@@ -220,12 +220,16 @@ def build_corpus(
                 for i, meta in enumerate(bases)
                 if not meta["stage"]
             ]
+            # Transpositions only of training tunes kept in their own key: a duplicate's or
+            # an over-long tune's would be dropped too.
+            kept, _ = _select_rows(candidates, split_of, settings)
+            to_transpose = sorted(c.tune_index for c in kept["train"])
             variant_metas: list[tuple[int, dict]] = []
-            rounds = _plan_rounds(settings, candidates, split_of)
+            rounds = _plan_rounds(settings, candidates, split_of, len(to_transpose))
             done_rounds = 0
             while rounds > done_rounds:
                 new = _render_variants(
-                    tunes, bases, split_of, done_rounds, rounds, cache, workers, code,
+                    tunes, bases, to_transpose, done_rounds, rounds, cache, workers, code,
                     cache_fields, settings, progress,
                 )  # fmt: skip
                 variant_metas.extend(new)
@@ -234,7 +238,9 @@ def build_corpus(
                         candidates.append(_candidate(meta, i, tunes[i].key, meta["round"]))
                 done_rounds = rounds
                 if transpose_rounds(settings.transpose) is None:  # auto: enough yet?
-                    rounds = _plan_rounds(settings, candidates, split_of, done_rounds)
+                    rounds = _plan_rounds(
+                        settings, candidates, split_of, len(to_transpose), done_rounds
+                    )
             timings["transpose"] = time.perf_counter() - clock
         cache.commit()
 
@@ -305,16 +311,14 @@ def _render_bases(tunes, cache, workers, code, cache_fields, settings, progress)
 
 
 def _render_variants(
-    tunes, bases, split_of, first_round, last_round, cache, workers, code, cache_fields,
+    tunes, bases, indices, first_round, last_round, cache, workers, code, cache_fields,
     settings, progress,
 ) -> list[tuple[int, dict]]:  # fmt: skip
-    """Transpositions of rounds first_round+1 .. last_round of every training tune."""
+    """Transpositions of rounds first_round+1 .. last_round of the tunes at ``indices``."""
     found: list[tuple[int, dict]] = []
     todo: list[tuple[int, list[tuple[int, int, str]]]] = []  # tune, [(round, shift, key)]
-    for i, meta in enumerate(bases):
-        if meta["stage"] or split_of[meta["tune_id"]] != "train":
-            continue
-        order = shift_order(meta["tune_id"], settings.split_seed)
+    for i in indices:
+        order = shift_order(bases[i]["tune_id"], settings.split_seed)
         missing = []
         for r in range(first_round + 1, last_round + 1):
             shift = order[r - 1]
@@ -383,8 +387,9 @@ def _candidate(meta: dict, index: int, source: str, round_: int) -> _Candidate:
     )
 
 
-def _plan_rounds(settings, candidates, split_of, done_rounds: int = 0) -> int:
-    """How many transposition rounds to render; for 'auto', enough to fill the largest scale."""
+def _plan_rounds(settings, candidates, split_of, per_round: int, done_rounds: int = 0) -> int:
+    """How many transposition rounds to render; for 'auto', enough to fill the largest scale
+    (``per_round``: the training tunes that get transposed)."""
     fixed = transpose_rounds(settings.transpose)
     if fixed is not None:
         return fixed
@@ -392,7 +397,6 @@ def _plan_rounds(settings, candidates, split_of, done_rounds: int = 0) -> int:
     have, target = len(rows["train"]), max(settings.scales, default=0)
     if have >= target or done_rounds >= MAX_ROUNDS:
         return done_rounds
-    per_round = sum(1 for c in candidates if c.round == 0 and split_of[c.tune_id] == "train")
     if per_round == 0:
         return done_rounds
     # A round yields a little less than round 0 (failures, duplicates): ask for 5% more.

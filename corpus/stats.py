@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
+
 from abcmidi_bgpt.batch import write_atomic
 from abcmidi_bgpt.patches import PatchLayout, pair_patches
 from abcmidi_bgpt.records import load_corpus, load_manifest
@@ -49,14 +51,18 @@ def write_histograms(corpus_dir: str | Path, out_path: str | Path | None = None)
     ]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     for ax, (column, title) in zip(axes, panels, strict=True):
+        values = [v for data in lengths.values() for v in data[column]]
+        bins = np.histogram_bin_edges(values or [0], bins=40)
         for split, data in lengths.items():
             if data[column]:
-                ax.hist(data[column], bins=40, alpha=0.55, label=f"{split} ({len(data[column])})")
+                # Densities, so the small held-out sets compare with the training set.
+                ax.hist(data[column], bins=bins, density=True, histtype="step", linewidth=1.4,
+                        label=f"{split} ({len(data[column])})")  # fmt: skip
         if column == "patches":
             limit = manifest["settings"]["max_patches"]
             ax.axvline(limit, color="black", linestyle="--", linewidth=1, label="context")
         ax.set_title(title)
-        ax.set_ylabel("pairs")
+        ax.set_ylabel("share of pairs per unit")
         ax.legend(fontsize=8)
     fig.suptitle(f"{corpus_dir.name}: lengths per split", fontsize=11)
     fig.tight_layout()
