@@ -575,3 +575,24 @@ def test_snapshot_help_screen(tunes_dir, snap_compare, two_engines):
 
 def test_snapshot_engine_dialog(tunes_dir, snap_compare, two_engines):
     assert snap_compare(snapshot_app(tunes_dir), terminal_size=SIZE, press=["e"])
+
+
+@pilot_test
+async def test_f8_puts_the_cursor_on_the_problem_and_letters_type_while_editing(tunes_dir):
+    app = AbcMidiApp(tunes_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "acacia.abc")
+        await pilot.press("2")
+        editor = app.abc_pane.editor
+        assert app.focused is editor
+        await pilot.press("end", "c", "v")  # typed, not convert and compare
+        editor.move_cursor((10, 0))
+        await pilot.press("number_sign")
+        await settle(pilot)
+        assert editor.document.lines[0] == "X: 1cv"
+        assert editor.document.lines[10].startswith("#")
+        assert not isinstance(app.screen, CompareScreen)
+        assert "line 11, col 1: misplaced symbol: #" in status(app)
+        editor.move_cursor((0, 0))
+        await pilot.press("f8")
+        assert editor.cursor_location == (10, 0)

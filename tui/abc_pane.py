@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.timer import Timer
@@ -36,6 +37,8 @@ class AbcSource:
 
 class AbcPane(Vertical):
     """Shows one tune; edits are reported with :class:`AbcPane.Edited`."""
+
+    BINDINGS = [Binding("f8", "next_problem", "Next problem")]
 
     class Edited(Message):
         """The user changed the text of a tune."""
@@ -110,6 +113,22 @@ class AbcPane(Vertical):
         if self._timer is not None:
             self._timer.stop()
         self._timer = self.set_timer(CHECK_DELAY_S, self._start_check)
+
+    def action_next_problem(self) -> None:
+        """Put the cursor on the next problem the last check placed, after the cursor."""
+        check = self.last_check
+        places = sorted(
+            (d.line - 1, d.column - 1)
+            for d in (check.diagnostics if check else [])
+            if d.line is not None and d.column is not None
+        )
+        if not places:
+            self.app.notify("No problem with a place in the text.", markup=False)
+            return
+        cursor = self.editor.cursor_location
+        target = next((p for p in places if p > cursor), places[0])
+        self.editor.focus()
+        self.editor.move_cursor(target, center=True)
 
     def _start_check(self) -> None:
         if self.source is not None:

@@ -17,7 +17,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
-from textual.widgets import Footer, Header, Tree
+from textual.widgets import Footer, Header, TextArea, Tree
 
 from abcmidi_bgpt.abc_text import AbcTune, read_abc_file
 from abcmidi_bgpt.batch import write_atomic
@@ -82,7 +82,7 @@ class AbcMidiApp(App[None]):
         Binding("1", "focus_pane('library')", "Files", show=False),
         Binding("2", "focus_pane('abc-editor')", "ABC", show=False),
         Binding("3", "focus_pane('piano-roll')", "Piano roll", show=False),
-        Binding("escape", "focus_pane('library')", "Files", show=False),
+        Binding("escape", "leave_pane", "Files", show=False),
     ]
 
     # Actions on the selection in the main screen; other screens have their own keys.
@@ -95,6 +95,8 @@ class AbcMidiApp(App[None]):
         "save",
         "quit",
         "focus_pane",
+        "leave_pane",
+        "help",
     }
 
     engine_spec: reactive[EngineSpec] = reactive(EngineSpec("symbolic"))
@@ -127,8 +129,14 @@ class AbcMidiApp(App[None]):
     def watch_engine_spec(self, spec: EngineSpec) -> None:
         self.sub_title = f"{self.folder.name}/ · engine: {describe_engine(spec)}"
 
+    # Letter and digit keys type into the ABC editor; their actions wait until it is left.
+    LETTER_ACTIONS = {"convert", "round_trip", "compare", "batch", "choose_engine", "quit"}
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return action not in self.MAIN_SCREEN_ACTIONS or len(self.screen_stack) == 1
+        if action in self.MAIN_SCREEN_ACTIONS and len(self.screen_stack) > 1:
+            return False
+        typing = isinstance(self.focused, TextArea) and not self.focused.read_only
+        return not (typing and (action in self.LETTER_ACTIONS or action == "focus_pane"))
 
     @property
     def abc_pane(self) -> AbcPane:
@@ -483,6 +491,9 @@ class AbcMidiApp(App[None]):
                 self.exit()
 
         self.push_screen(ConfirmScreen(question, yes="Quit", no="Stay"), answered)
+
+    def action_leave_pane(self) -> None:
+        self.tree.focus()
 
     def action_focus_pane(self, widget_id: str) -> None:
         widget = self.query_one(f"#{widget_id}")

@@ -19,6 +19,7 @@ KEYS = [
     ("e", "choose the engine (symbolic, abc2midi, bgpt + checkpoint)"),
     ("ctrl+s", "save the ABC pane's tune or the converted MIDI"),
     ("1 2 3", "focus the file tree, the ABC pane, the piano roll"),
+    ("escape", "back to the file tree"),
     ("tab / shift+tab", "next / previous pane"),
     ("f5", "read the folder again"),
     ("? or f1", "this help"),
@@ -27,7 +28,7 @@ KEYS = [
     ("↑ ↓ enter", "move, open a folder or tune book; the panes follow the cursor"),
     ("ABC pane", ""),
     ("typing", "edits the tune; the status line re-checks it after a pause"),
-    ("escape", "back to the file tree"),
+    ("f8", "cursor to the next problem the status line found"),
     ("ctrl+z / ctrl+y", "undo / redo"),
     ("Piano roll", ""),
     ("← → (h l)", "one bar back / on"),
@@ -51,11 +52,14 @@ def keys_table() -> Table:
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark,f1", "app.pop_screen", "Close")]
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close"),
+        Binding("q,question_mark,f1", "dismiss", "Close", show=False),
+    ]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="dialog"):
-            yield Label("abcmidi-bgpt · keys", classes="dialog-title")
+            yield Label("abcmidi-bgpt · keys  (escape closes)", classes="dialog-title")
             yield Static(keys_table())
             yield Static(
                 Text(

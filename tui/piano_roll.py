@@ -60,6 +60,7 @@ class PianoRoll(Widget, can_focus=True):
         self.extra: list[Note] = []
         self.bars: list[Fraction] = []
         self.end = Fraction(0)
+        self.auto_pitch = True
         self.message = ""
 
     def show(
@@ -73,7 +74,7 @@ class PianoRoll(Widget, can_focus=True):
         self.end = perf.end
         self.message = "" if self.notes else "no notes"
         self.first_bar = 0
-        self.top_pitch = self._default_top()
+        self.auto_pitch = True  # choose the pitch window when drawing, at the final size
         self.refresh()
 
     def clear(self, message: str = "") -> None:
@@ -109,10 +110,6 @@ class PianoRoll(Widget, can_focus=True):
             return min(127, high + (rows - (high - low + 1)) // 2)
         return min(127, high, pitches[len(pitches) // 2] + rows // 2)
 
-    def on_resize(self) -> None:
-        if self.notes:
-            self.top_pitch = self._default_top()
-
     def action_scroll_bars(self, delta: int) -> None:
         if self.bars:
             self.first_bar = max(0, min(len(self.bars) - 1, self.first_bar + delta))
@@ -136,7 +133,9 @@ class PianoRoll(Widget, can_focus=True):
         self.first_bar = first
 
     def action_scroll_pitch(self, delta: int) -> None:
-        self.top_pitch = max(0, min(127, self.top_pitch + delta))
+        top = self._default_top() if self.auto_pitch else self.top_pitch
+        self.auto_pitch = False
+        self.top_pitch = max(0, min(127, top + delta))
 
     def action_zoom(self, direction: int) -> None:
         i = ZOOMS.index(self.cells_per_beat) if self.cells_per_beat in ZOOMS else 2
@@ -154,6 +153,8 @@ class PianoRoll(Widget, can_focus=True):
             return Text(self.message, style="dim italic")
         columns = max(1, width - LABEL_WIDTH)
         cpb = self.cells_per_beat
+        if self.auto_pitch:
+            self.set_reactive(PianoRoll.top_pitch, self._default_top())
         origin = self.bars[self.first_bar] if self.bars else Fraction(0)
         grid_style = Style(color="grey35")
         lines = [self._ruler(columns, origin)]
