@@ -101,7 +101,8 @@ class BuildSettings:
             "max_patches": self.layout.max_patches,
             "normalisation": "abc2xml -> xml2abc (-x, L: chosen by xml2abc), natural language "
             "removed",
-            "validation": "music21 parses the ABC with notes; mido parses the MIDI with notes",
+            "validation": "music21 parses the ABC (beaming off) and finds notes; mido parses "
+            "the MIDI and finds notes",
         }
 
 

@@ -24,7 +24,7 @@ from abcmidi_bgpt.errors import ConversionError
 from abcmidi_bgpt.musicxml import abc_to_musicxml, musicxml_to_abc
 from abcmidi_bgpt.performance import Performance
 from abcmidi_bgpt.symbolic import abc_to_midi
-from abcmidi_bgpt.validate import validate_abc, validate_midi
+from abcmidi_bgpt.validate import Validity, validate_abc, validate_midi
 
 from .normalise import header_value, strip_musicxml_text, strip_natural_language
 from .transpose import key_fifths, shift_interval, transpose_score
@@ -171,7 +171,7 @@ def tune_id(performance: Performance) -> str:
 
 def _pair(abc: str, transpose: int, settings: PipelineSettings) -> tuple[Rendered, str]:
     rendered = _stage("midi", lambda: abc_to_midi(abc, chords=settings.chords))
-    valid = validate_abc(abc, with_abc2midi=False)  # abc2midi may be absent: same corpus anywhere
+    valid = validate_abc_without_beaming(abc)
     if not valid:
         if _is_time_limit(valid.message):  # music21 caught the time limit's exception
             raise ConversionError(valid.message)
@@ -181,6 +181,31 @@ def _pair(abc: str, transpose: int, settings: PipelineSettings) -> tuple[Rendere
         raise StageError("validate-midi", valid.message)
     key, meter = header_value(abc, "K"), header_value(abc, "M")
     return Rendered(transpose, abc, rendered.midi, key, meter), tune_id(rendered.performance)
+
+
+def validate_abc_without_beaming(abc: str) -> Validity:
+    """:func:`abcmidi_bgpt.validate.validate_abc` (music21 parses the ABC and finds notes), with
+    music21's beaming step turned off while it runs.
+
+    music21 ends every ABC import by grouping notes into beams, a display step that takes 58%
+    of its parse time (measured on music21's folk tunes; see docs/benchmarks.md) and whose own
+    errors music21 ignores; the notes, measures and bar checks are all still parsed. Without
+    abc2midi's check: the corpus must come out the same on machines without abc2midi.
+    Meant for the builder's single-threaded workers: other threads calling music21 meanwhile
+    would get no beams either.
+    """
+    from music21 import stream
+
+    original = stream.Stream.makeBeams
+    stream.Stream.makeBeams = _no_beams
+    try:
+        return validate_abc(abc, with_abc2midi=False)
+    finally:
+        stream.Stream.makeBeams = original
+
+
+def _no_beams(self, *, inPlace=False, **_):
+    return None if inPlace else self
 
 
 def _stage(name: str, work, label: str = ""):

@@ -5,9 +5,11 @@ from __future__ import annotations
 import random
 
 import pytest
+from music21 import stream
 
 from abcmidi_bgpt.midi_file import read_performance
 from abcmidi_bgpt.musicxml import abc_to_musicxml
+from abcmidi_bgpt.validate import validate_abc
 from corpus.normalise import header_value, strip_natural_language
 from corpus.pipeline import (
     PipelineSettings,
@@ -16,6 +18,7 @@ from corpus.pipeline import (
     render_transpositions,
     render_tune,
     tune_id,
+    validate_abc_without_beaming,
 )
 from corpus.sources import music21_tunes
 from corpus.transpose import (
@@ -164,3 +167,13 @@ def pitched_onsets(text: str) -> list:
     from abcmidi_bgpt.symbolic import abc_to_midi
 
     return [(n.onset, n.pitch) for n in abc_to_midi(text).performance.notes()]
+
+
+def test_validation_without_beaming_agrees_with_music21s_full_parse():
+    texts = [normalised(t.text) for t in sample_tunes(8, seed=5)]
+    texts += ["X:1\nK:C\nz4|z4|\n", "X:1\nL:1/8\nK:C\n(3abc (3\n"]
+    beaming = stream.Stream.makeBeams
+    for text in texts:
+        assert validate_abc_without_beaming(text).ok == validate_abc(text, with_abc2midi=False).ok
+    assert not validate_abc_without_beaming(texts[-2]).ok  # no notes
+    assert stream.Stream.makeBeams is beaming  # put back
