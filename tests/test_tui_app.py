@@ -596,3 +596,27 @@ async def test_f8_puts_the_cursor_on_the_problem_and_letters_type_while_editing(
         editor.move_cursor((0, 0))
         await pilot.press("f8")
         assert editor.cursor_location == (10, 0)
+
+
+@pilot_test
+async def test_names_with_markup_characters_are_shown_as_they_are(tmp_path):
+    """Brackets in folder, file and tune names are text, not Textual markup."""
+    root = tmp_path / "[b]tunes"
+    (root / "[old]").mkdir(parents=True)
+    tune = oneills()["38"].text.replace("T: Good Morning Fair Maid", "T: Maid [G] [/] [bold]")
+    (root / "[old]" / "a[1].abc").write_text(tune)
+    app = AbcMidiApp(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "[old]/", "a[1].abc")
+        assert "[old]/a[1].abc" in app.abc_pane.border_title
+        await pilot.press("c")
+        await settle(pilot)
+        assert "a[1].abc → MIDI" in app.midi_pane.border_title
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert validate_midi((root / "[old]" / "a[1].mid").read_bytes())
+        await pilot.press("b", "s")
+        await settle(pilot)
+        assert [r.status for r in app.screen.results] == ["converted"]

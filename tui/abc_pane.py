@@ -10,6 +10,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.markup import escape
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Static, TextArea
@@ -80,7 +81,7 @@ class AbcPane(Vertical):
         """Show a tune (``original_text`` is its text on disk when ``text`` holds edits)."""
         self.source = source
         self.original_text = text if original_text is None else original_text
-        self.border_title = f"ABC · {source.label}"
+        self.border_title = f"ABC · {escape(source.label)}"
         self.last_check = None
         self.editor.load(text)
         self._set_status(Text("checking…", style="dim"))
@@ -89,7 +90,7 @@ class AbcPane(Vertical):
         """A file that is no ABC tune: its text (read-only) and the reason in the status."""
         self.source = None
         self.original_text = text
-        self.border_title = f"ABC · {label}"
+        self.border_title = f"ABC · {escape(label)}"
         self.editor.load(text, read_only=True)
         self._set_status(Text.assemble(("✗ ", "bold red"), (message, "red")), "error")
 
@@ -134,7 +135,7 @@ class AbcPane(Vertical):
         if self.source is not None:
             self.run_check(self.text, self.source)
 
-    @work(thread=True, exclusive=True, group="abc-check")
+    @work(thread=True, exclusive=True, group="abc-check", exit_on_error=False)
     def run_check(self, text: str, source: AbcSource) -> None:
         """Convert the text with the symbolic converter and validate it with music21."""
         worker = get_current_worker()
@@ -144,9 +145,12 @@ class AbcPane(Vertical):
         except ConversionError as err:
             check = TuneCheck([_diagnostic(str(err), source.label)])
         else:
-            check = check_tune(tune)
-            if check.ok:
-                validity = validate_abc(tune.full_text)
+            try:
+                check = check_tune(tune)
+                if check.ok:
+                    validity = validate_abc(tune.full_text)
+            except Exception as err:  # a converter bug: say so on the status line
+                check = TuneCheck([Diagnostic("error", f"internal error: {_one_line(err)}")])
         if not worker.is_cancelled:
             self.app.call_from_thread(self._show_check, text, check, validity)
 
@@ -190,3 +194,8 @@ def status_line(check: TuneCheck, validity: Validity | None) -> tuple[Text, str]
         text.append(str(first), style="yellow")
         state = state if state == "error" else "warning"
     return text, state
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")

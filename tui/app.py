@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widgets import Footer, Header, TextArea, Tree
+from textual.worker import Worker, WorkerState
 
 from abcmidi_bgpt.abc_text import AbcTune, read_abc_file
 from abcmidi_bgpt.batch import write_atomic
@@ -186,13 +187,17 @@ class AbcMidiApp(App[None]):
             self.midi_pane.clear("reading…")
             self.load_midi(entry)
 
-    @work(thread=True, exclusive=True, group="load")
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def load_midi(self, entry: MidiFileEntry) -> None:
         name = self._shown_name(entry.path)
         try:
             view = read_midi_view(entry.path.read_bytes(), name)
         except (ConversionError, OSError) as err:
             self._call(self._show_midi_error, entry, name, _one_line(err))
+            return
+        except Exception as err:  # a reader bug must not take the app down
+            message = f"internal error: {type(err).__name__}: {_one_line(err)}"
+            self._call(self._show_midi_error, entry, name, message)
             return
         self._call(self._show_midi, entry, view, name)
 
@@ -203,6 +208,14 @@ class AbcMidiApp(App[None]):
     def _show_midi_error(self, entry: Entry, label: str, message: str) -> None:
         if self.selected == entry:
             self.midi_pane.show_error(label, message)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that failed despite its own error handling: a bug; say it in one line."""
+        if event.state == WorkerState.ERROR:
+            self.abc_pane.loading = self.midi_pane.loading = False
+            error = event.worker.error or RuntimeError("unknown")
+            message = f"internal error in {event.worker.name}: {type(error).__name__}: {error}"
+            self.notify(message.splitlines()[0], severity="error", markup=False)
 
     def on_abc_pane_edited(self, event: AbcPane.Edited) -> None:
         if event.modified:
@@ -224,7 +237,7 @@ class AbcMidiApp(App[None]):
         else:
             self.notify("Select a tune or a MIDI file to convert.", severity="warning")
 
-    @work(thread=True, exclusive=True, group="convert")
+    @work(thread=True, exclusive=True, group="convert", exit_on_error=False)
     def convert_tune(self, entry: TuneEntry, tune: AbcTune) -> None:
         """ABC -> MIDI with the chosen engine; the MIDI pane shows the result."""
         spec = self.engine_spec
@@ -248,7 +261,7 @@ class AbcMidiApp(App[None]):
             self.midi_output = output
             self.midi_pane.show(view, label)
 
-    @work(thread=True, exclusive=True, group="convert")
+    @work(thread=True, exclusive=True, group="convert", exit_on_error=False)
     def transcribe(self, entry: MidiFileEntry) -> None:
         """MIDI -> ABC with the chosen engine; the ABC pane shows the result, editable."""
         spec = self.engine_spec
@@ -283,7 +296,7 @@ class AbcMidiApp(App[None]):
         else:
             self.notify("Select a MIDI file (or a tune) for a round trip.", severity="warning")
 
-    @work(thread=True, exclusive=True, group="convert")
+    @work(thread=True, exclusive=True, group="convert", exit_on_error=False)
     def run_round_trip(self, entry: TuneEntry | MidiFileEntry, tune: AbcTune | None) -> None:
         """MIDI -> ABC -> MIDI with the chosen engine (a tune is rendered to MIDI first)."""
         spec = self.engine_spec
@@ -384,7 +397,7 @@ class AbcMidiApp(App[None]):
         def chosen(spec: EngineSpec | None) -> None:
             if spec is not None:
                 self.engine_spec = spec
-                self.notify(f"Engine: {describe_engine(spec)}")
+                self.notify(f"Engine: {describe_engine(spec)}", markup=False)
 
         self.push_screen(EngineScreen(self.engine_spec), chosen)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -144,11 +145,15 @@ class BatchScreen(Screen[bool]):
         else:
             self.dismiss(self.wrote)
 
-    @work(thread=True, exclusive=True, group="batch")
+    @work(thread=True, exclusive=True, group="batch", exit_on_error=False)
     def run_batch(self, to: str, out_dir: Path, force: bool) -> None:
         """convert_paths in a worker thread: it runs the conversions in a process pool and
         checks ``cancel_event`` between them."""
-        call = self.app.call_from_thread
+
+        def call(callback, *args) -> None:
+            with contextlib.suppress(RuntimeError):  # the app closed while the batch ran
+                self.app.call_from_thread(callback, *args)
+
         try:
             start_process_helpers()
             report = convert_paths(
@@ -190,10 +195,10 @@ class BatchScreen(Screen[bool]):
                 f" (+{len(result.warnings) - 1})" if len(result.warnings) > 1 else ""
             )
         table.add_row(
-            self._shown(result.label),
+            Text(self._shown(result.label)),
             Text(result.status, style=STATUS_STYLES.get(result.status, "")),
-            self._shown(result.output) if result.output else "",
-            message,
+            Text(self._shown(result.output) if result.output else ""),
+            Text(message),
         )
 
     def _finished(self, report: BatchReport) -> None:

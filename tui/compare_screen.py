@@ -10,6 +10,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual.worker import get_current_worker
@@ -62,7 +63,7 @@ class CompareColumn(Vertical):
             yield AbcEditor(read_only=True)
 
     def on_mount(self) -> None:
-        self.border_title = describe_engine(self.spec) if self.spec else self.engine_name
+        self.border_title = escape(describe_engine(self.spec) if self.spec else self.engine_name)
 
     def show_unavailable(self, reason: str) -> None:
         self.query_one(".compare-status", Static).update(Text(reason, style="dim italic"))
@@ -148,13 +149,13 @@ class CompareScreen(Screen[None]):
     def on_mount(self) -> None:
         self.run_comparison()
 
-    @work(thread=True, exclusive=True, group="compare")
+    @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
     def run_comparison(self) -> None:
         worker = get_current_worker()
         columns = list(self.query(CompareColumn))
         try:
             reference = self._reference()
-        except ConversionError as err:
+        except Exception as err:  # a bad input, or a converter bug: say so in every column
             self.app.call_from_thread(self._fail_all, columns, f"no reference: {err}")
             return
         for column, (name, spec, reason) in zip(columns, self.engines, strict=True):

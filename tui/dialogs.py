@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -29,7 +30,7 @@ class SaveScreen(ModalScreen[tuple[Path, bool] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(f"Save {self.what}", classes="dialog-title")
+            yield Label(Text(f"Save {self.what}"), classes="dialog-title")
             yield Input(_shown(self.suggestion, self.root), id="save-path")
             yield Static(id="save-note")
             with Horizontal(classes="buttons"):
@@ -48,7 +49,7 @@ class SaveScreen(ModalScreen[tuple[Path, bool] | None]):
         path = self._path()
         note = self.query_one("#save-note", Static)
         if path.exists():
-            note.update(f"⚠ {path.name} exists: saving replaces it (Enter twice)")
+            note.update(Text(f"⚠ {path.name} exists: saving replaces it (Enter twice)"))
         else:
             note.update("")
         self._confirmed = None
@@ -62,7 +63,7 @@ class SaveScreen(ModalScreen[tuple[Path, bool] | None]):
         if path.exists() and self._confirmed != path:
             self._confirmed = path
             self.query_one("#save-note", Static).update(
-                f"⚠ {path.name} exists: press Enter again to overwrite it"
+                Text(f"⚠ {path.name} exists: press Enter again to overwrite it")
             )
             return
         self.dismiss((path, path.exists()))
@@ -94,7 +95,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.question, classes="dialog-title")
+            yield Label(Text(self.question), classes="dialog-title")
             with Horizontal(classes="buttons"):
                 yield Button(self.yes, variant="error", id="yes")
                 yield Button(self.no, variant="primary", id="no")

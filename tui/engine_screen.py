@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -95,4 +96,4 @@ class EngineScreen(ModalScreen[EngineSpec | None]):
         self.dismiss(None)
 
     def _error(self, message: str) -> None:
-        self.query_one("#engine-error", Static).update(f"✗ {message}")
+        self.query_one("#engine-error", Static).update(Text(f"✗ {message}"))

@@ -81,7 +81,7 @@ class LibraryTree(Tree[Entry]):
 
     def __init__(self, root: Path, *, id: str | None = None) -> None:
         self.folder = root
-        super().__init__(f"{root.name or root}/", FolderEntry(root), id=id)
+        super().__init__(Text(f"{root.name or root}/"), FolderEntry(root), id=id)
         self.modified: set[tuple[Path, int]] = set()
         self._loaded: set[Path] = set()
 
@@ -105,7 +105,7 @@ class LibraryTree(Tree[Entry]):
                 continue
             suffix = path.suffix.lower()
             if path.is_dir():
-                node.add(f"{path.name}/", FolderEntry(path))
+                node.add(Text(f"{path.name}/"), FolderEntry(path))
             elif suffix in ABC_SUFFIXES:
                 self._add_abc_file(node, read_abc_entry(path, self.folder))
             elif suffix in MIDI_SUFFIXES:

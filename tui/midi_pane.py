@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.markup import escape
 from textual.widgets import Static
 
 from .piano_roll import EXTRA_COLOUR, MISSING_COLOUR, PianoRoll
@@ -32,7 +33,7 @@ class MidiPane(Vertical):
 
     def show(self, view: MidiView, label: str) -> None:
         self.view = view
-        self.border_title = f"MIDI · {label}"
+        self.border_title = f"MIDI · {escape(label)}"
         self._facts(Text(view.facts.summary()))
         self._result(Text())
         self.roll.show(view.performance)
@@ -56,7 +57,7 @@ class MidiPane(Vertical):
 
     def show_error(self, label: str, message: str) -> None:
         self.view = None
-        self.border_title = f"MIDI · {label}"
+        self.border_title = f"MIDI · {escape(label)}"
         self._facts(Text.assemble(("✗ ", "bold red"), (message, "red")))
         self._result(Text())
         self.roll.clear()
