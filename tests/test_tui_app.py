@@ -620,3 +620,29 @@ async def test_names_with_markup_characters_are_shown_as_they_are(tmp_path):
         await pilot.press("b", "s")
         await settle(pilot)
         assert [r.status for r in app.screen.results] == ["converted"]
+
+
+@pilot_test
+async def test_enter_on_a_tune_goes_into_its_text(tunes_dir):
+    app = AbcMidiApp(tunes_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "acacia.abc")
+        await pilot.press("enter")
+        assert app.focused is app.abc_pane.editor
+        await pilot.press("escape")
+        assert app.focused is app.query_one(LibraryTree)
+
+
+def test_tui_command_checks_its_folder_and_the_cli_starts_without_textual(tmp_path):
+    import subprocess
+    import sys
+
+    from typer.testing import CliRunner
+
+    from abcmidi_bgpt.cli import app as cli
+
+    result = CliRunner().invoke(cli, ["tui", str(tmp_path / "missing")])
+    assert result.exit_code == 2 and "Invalid value for FOLDER" in result.output
+    probe = "import sys, abcmidi_bgpt.cli; print('textual' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -20,7 +20,7 @@ from textual.reactive import reactive
 from textual.widgets import Footer, Header, TextArea, Tree
 from textual.worker import Worker, WorkerState
 
-from abcmidi_bgpt.abc_text import AbcTune, read_abc_file
+from abcmidi_bgpt.abc_text import AbcTune, decode_abc, read_abc_file
 from abcmidi_bgpt.batch import write_atomic
 from abcmidi_bgpt.engines import EngineSpec, engine_names
 from abcmidi_bgpt.errors import ConversionError
@@ -100,6 +100,9 @@ class AbcMidiApp(App[None]):
         "help",
     }
 
+    # Letter and digit keys type into the ABC editor; their actions wait until it is left.
+    LETTER_ACTIONS = {"convert", "round_trip", "compare", "batch", "choose_engine", "quit"}
+
     engine_spec: reactive[EngineSpec] = reactive(EngineSpec("symbolic"))
 
     def __init__(self, folder: Path, engine: EngineSpec | None = None) -> None:
@@ -124,14 +127,11 @@ class AbcMidiApp(App[None]):
 
     def on_mount(self) -> None:
         self.watch_engine_spec(self.engine_spec)
-        self.tree.border_title = "Files"
-        self.tree.focus()
+        self.library.border_title = "Files"
+        self.library.focus()
 
     def watch_engine_spec(self, spec: EngineSpec) -> None:
         self.sub_title = f"{self.folder.name}/ · engine: {describe_engine(spec)}"
-
-    # Letter and digit keys type into the ABC editor; their actions wait until it is left.
-    LETTER_ACTIONS = {"convert", "round_trip", "compare", "batch", "choose_engine", "quit"}
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.MAIN_SCREEN_ACTIONS and len(self.screen_stack) > 1:
@@ -148,7 +148,7 @@ class AbcMidiApp(App[None]):
         return self.query_one(MidiPane)
 
     @property
-    def tree(self) -> LibraryTree:
+    def library(self) -> LibraryTree:
         return self.query_one(LibraryTree)
 
     # --- selection -------------------------------------------------------------------------
@@ -156,6 +156,16 @@ class AbcMidiApp(App[None]):
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
         if event.node.data is not None:
             self.open_entry(event.node.data)
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
+        """Enter on a tune goes into its text; on a MIDI file, into its piano roll."""
+        entry = event.node.data
+        if isinstance(entry, TuneEntry) or (
+            isinstance(entry, AbcFileEntry) and len(entry.tunes) == 1
+        ):
+            self.abc_pane.editor.focus()
+        elif isinstance(entry, MidiFileEntry):
+            self.midi_pane.roll.focus()
 
     def open_entry(self, entry: Entry) -> None:
         """Show an entry of the file tree in the panes."""
@@ -222,7 +232,7 @@ class AbcMidiApp(App[None]):
             self.edits[event.key] = event.text
         else:
             self.edits.pop(event.key, None)
-        self.tree.mark_modified(event.key, event.modified)
+        self.library.mark_modified(event.key, event.modified)
 
     # --- conversions -----------------------------------------------------------------------
 
@@ -269,7 +279,7 @@ class AbcMidiApp(App[None]):
         self._call(self._busy, self.abc_pane, True)
         try:
             out = self.cache.get(spec).midi_to_abc(entry.path.read_bytes(), name)
-            text = out.data.decode("utf-8")
+            text = decode_abc(out.data, f"{name} as ABC")
         except Exception as err:
             self._call(self._failed, err, "transcribing to ABC", self.abc_pane)
             return
@@ -389,7 +399,7 @@ class AbcMidiApp(App[None]):
 
         def finished(wrote: bool | None) -> None:
             if wrote:
-                self.tree.action_reload()
+                self.library.action_reload()
 
         self.push_screen(BatchScreen(folder, self.folder, self.engine_spec), finished)
 
@@ -466,7 +476,7 @@ class AbcMidiApp(App[None]):
             self.notify(_one_line(err), severity="error", markup=False)
             return
         self.notify(f"Saved {self._shown_name(path)}", markup=False)
-        self.tree.action_reload()
+        self.library.action_reload()
 
     def _write_tune(self, entry: TuneEntry, text: str, path: Path, overwrite: bool) -> None:
         """Save a tune: into its own file, replacing only that tune, or alone to a new file."""
@@ -482,10 +492,10 @@ class AbcMidiApp(App[None]):
             return
         if path.resolve() == entry.path.resolve():
             self.edits.pop(entry.key, None)
-            self.tree.modified.discard(entry.key)
+            self.library.modified.discard(entry.key)
             self.abc_pane.original_text = text
         self.notify(f"Saved {self._shown_name(path)}", markup=False)
-        self.tree.action_reload()
+        self.library.action_reload()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -506,7 +516,7 @@ class AbcMidiApp(App[None]):
         self.push_screen(ConfirmScreen(question, yes="Quit", no="Stay"), answered)
 
     def action_leave_pane(self) -> None:
-        self.tree.focus()
+        self.library.focus()
 
     def action_focus_pane(self, widget_id: str) -> None:
         widget = self.query_one(f"#{widget_id}")

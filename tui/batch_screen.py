@@ -34,6 +34,17 @@ from abcmidi_bgpt.engines import EngineSpec
 from .tasks import describe_engine, start_process_helpers
 
 STATUS_STYLES = {"converted": "green", "failed": "bold red", "skipped": "yellow"}
+MAX_WORKERS = 4
+
+
+def batch_workers() -> int:
+    """Worker processes for a batch: the CPUs this process may use, less one for the
+    interface, at most MAX_WORKERS."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 2
+    return max(1, min(MAX_WORKERS, cpus - 1))
 
 
 class BatchScreen(Screen[bool]):
@@ -162,7 +173,7 @@ class BatchScreen(Screen[bool]):
                 out_dir,
                 self.spec,
                 force=force,
-                workers=max(1, (os.cpu_count() or 2) - 1),
+                workers=batch_workers(),
                 on_planned=lambda plan: call(self._planned, plan),
                 on_result=lambda result: call(self._add_result, result),
                 cancel=self.cancel_event,
