@@ -646,3 +646,18 @@ def test_tui_command_checks_its_folder_and_the_cli_starts_without_textual(tmp_pa
     probe = "import sys, abcmidi_bgpt.cli; print('textual' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pilot_test
+async def test_reading_the_folder_again_keeps_the_cursor_on_its_file(tunes_dir):
+    app = AbcMidiApp(tunes_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "good-morning.mid")
+        (tunes_dir / "added.abc").write_text(oneills()["29"].text)
+        await pilot.press("f5")
+        await pilot.pause()
+        tree = app.query_one(LibraryTree)
+        assert "added.abc" in labels(tree.root)
+        assert tree.cursor_node.data.path == tunes_dir / "good-morning.mid"
+        await pilot.press("enter")  # the cursor really is there: enter opens its piano roll
+        assert app.focused is app.midi_pane.roll

@@ -194,6 +194,7 @@ class LibraryTree(Tree[Entry]):
                         child.expand()
                         pending.append(child)
             target = None
+            self.last_line  # noqa: B018 - lays out the new lines, so that nodes know theirs
             if cursor is not None:
                 target = self.find_node(lambda e: _same_place(e, cursor))
             if target is not None:
