@@ -128,7 +128,7 @@ def score_sequences(
         encoded = [sequences.encode(i) for i in batch]
         ids, n_patches = pad_batch([e.ids for e in encoded], layout)
         ids_t = torch.from_numpy(ids).to(device)
-        n_t = torch.from_numpy(n_patches).to(device)
+        n_t = torch.from_numpy(n_patches)  # on the CPU: see BGPT.forward
         for i, pair, nats in zip(
             batch, encoded, sequence_nats(model, ids_t, n_t, dtype), strict=True
         ):

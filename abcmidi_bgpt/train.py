@@ -98,8 +98,8 @@ class TrainResult:
 def learning_rate(step: int, total: int, cfg: TrainConfig) -> float:
     """Linear warm-up over ``cfg.warmup`` of the steps, then cosine decay to ``min_lr``."""
     warmup = int(cfg.warmup * total)
-    if step < warmup:
-        return cfg.lr * (step + 1) / warmup
+    if step < warmup:  # reaches the peak at step ``warmup``, where the cosine starts
+        return cfg.lr * (step + 1) / (warmup + 1)
     progress = (step - warmup) / max(1, total - warmup)
     return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0))) * (cfg.lr - cfg.min_lr)
 
@@ -121,6 +121,25 @@ def predicted_bytes(n_patches: np.ndarray, cfg: TrainConfig, patch_size: int) ->
     if cfg.sample_patches:
         targets = min(targets, cfg.sample_patches)
     return targets * patch_size
+
+
+def micro_batch_nats(
+    model: torch.nn.Module,
+    ids: np.ndarray,
+    n_patches: np.ndarray,
+    keep: np.ndarray | None,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> torch.Tensor:
+    """Summed cross-entropy (nats) over the predicted bytes of one padded micro-batch."""
+    with autocast(device, dtype):
+        # n_patches and keep stay on the CPU: the model picks its target rows there.
+        logits, targets = model(
+            torch.from_numpy(ids).to(device, non_blocking=True),
+            torch.from_numpy(n_patches),
+            None if keep is None else torch.from_numpy(keep),
+        )
+    return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="sum")
 
 
 def step_seed(seed: int, step: int, rank: int) -> int:
@@ -371,15 +390,8 @@ def train(cfg: TrainConfig) -> TrainResult:
                 )
                 keep = _sample(n_patches, cfg, step, dist_info.rank, i)
                 sync = i == len(mine) - 1 or dist_info.world == 1
-                with contextlib.nullcontext() if sync else model.no_sync(), autocast(device, dtype):
-                    logits, targets = model(
-                        torch.from_numpy(ids).to(device, non_blocking=True),
-                        torch.from_numpy(n_patches).to(device),
-                        None if keep is None else torch.from_numpy(keep).to(device),
-                    )
-                    nats = F.cross_entropy(
-                        logits.float().flatten(0, 1), targets.flatten(), reduction="sum"
-                    )
+                with contextlib.nullcontext() if sync else model.no_sync():
+                    nats = micro_batch_nats(model, ids, n_patches, keep, device, dtype)
                     # DDP averages gradients over processes, hence the factor world.
                     (nats * dist_info.world / step_bytes).backward()
                 loss_sum += nats.detach()
@@ -506,4 +518,5 @@ def _parse_args(argv: list[str] | None = None) -> TrainConfig:
 
 if __name__ == "__main__":
     result = train(_parse_args())
-    print(f"{result.steps} steps; best validation loss {result.best_val_loss:.5f}")
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"{result.steps} steps; best validation loss {result.best_val_loss:.5f}")

@@ -62,8 +62,13 @@ def write_corpus(directory: Path, splits: dict[str, list[tuple[bytes, bytes]]]) 
             "transpose": [0] * len(pairs),
         }
 
+    from abcmidi_bgpt.records import FEATURES
+
     dd = datasets.DatasetDict(
-        {name: datasets.Dataset.from_dict(rows(pairs, name)) for name, pairs in splits.items()}
+        {
+            name: datasets.Dataset.from_dict(rows(pairs, name), features=FEATURES)
+            for name, pairs in splits.items()
+        }
     )
     dd.save_to_disk(str(directory / "dataset"))
     manifest = {
