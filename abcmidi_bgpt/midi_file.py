@@ -14,7 +14,10 @@ deterministic and compact:
 
 from __future__ import annotations
 
+import bisect
 import io
+import struct
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import mido
@@ -127,6 +130,20 @@ def _note_events(voice: Voice) -> list[_Event]:
 
 def read_midi(data: bytes, source: str = "") -> mido.MidiFile:
     """Parse MIDI bytes with mido, turning every parse failure into a one-line error."""
+    _check_header(data, source)
+    try:
+        return mido.MidiFile(file=io.BytesIO(data), clip=True)
+    except _PARSE_ERRORS as err:
+        where = f"{source}: " if source else ""
+        raise ConversionError(f"{where}corrupt MIDI file: {_reason(err)}") from None
+
+
+_PARSE_ERRORS = (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, struct.error)
+_END_OF_TRACK = b"\x00\xff\x2f\x00"
+_SALVAGE_TRIES = 64  # bytes cut from a broken track's end, one at a time, before giving up
+
+
+def _check_header(data: bytes, source: str) -> None:
     where = f"{source}: " if source else ""
     if len(data) > MAX_MIDI_FILE_BYTES:
         raise InputTooLarge(
@@ -137,30 +154,143 @@ def read_midi(data: bytes, source: str = "") -> mido.MidiFile:
         raise ConversionError(f"{where}empty file")
     if not data.startswith(b"MThd"):
         raise ConversionError(f"{where}not a MIDI file (no MThd header)")
+
+
+def _reason(err: BaseException) -> str:
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return text or type(err).__name__
+
+
+def read_midi_salvaged(data: bytes, source: str = "") -> tuple[mido.MidiFile, list[str]]:
+    """Like :func:`read_midi`, but a file cut short or damaged inside a track keeps what can be
+    read: the damaged track is cut before the bad bytes and later tracks are dropped, with a
+    warning. For transcription, where half a tune beats none; validation stays strict."""
+    _check_header(data, source)
     try:
-        return mido.MidiFile(file=io.BytesIO(data), clip=True)
-    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as err:
-        raise ConversionError(f"{where}corrupt MIDI file: {err or type(err).__name__}") from None
+        return mido.MidiFile(file=io.BytesIO(data), clip=True), []
+    except _PARSE_ERRORS as err:
+        first_error = _reason(err)
+    where = f"{source}: " if source else ""
+    chunks = _track_chunks(data)
+    if chunks is None:
+        raise ConversionError(f"{where}corrupt MIDI file: {first_error}")
+    header, tracks = chunks
+    # mido reads tracks in order: find the first one it cannot read, keep those before it.
+    good: list[bytes] = []
+    for body in tracks:
+        if _parses(header, [*good, body], len(good) + 1):
+            good.append(body)
+            continue
+        for cut in range(1, min(_SALVAGE_TRIES, len(body)) + 1):
+            trimmed = body[: len(body) - cut] + _END_OF_TRACK
+            if _parses(header, [*good, trimmed], len(good) + 1):
+                good.append(trimmed)
+                break
+        break
+    if not good:
+        raise ConversionError(f"{where}corrupt MIDI file: {first_error}")
+    midi = mido.MidiFile(file=io.BytesIO(_assemble(header, good, len(good))), clip=True)
+    dropped = len(tracks) - len(good)
+    more = f", {dropped} later track(s) dropped" if dropped else ""
+    return midi, [f"damaged MIDI file ({first_error}): read up to the damage{more}"]
+
+
+def _track_chunks(data: bytes) -> tuple[bytes, list[bytes]] | None:
+    """The header chunk's payload and the payloads of the MTrk chunks, the last one cut short
+    if the file is; None when the header itself is broken."""
+    if len(data) < 14:
+        return None
+    (header_len,) = struct.unpack(">I", data[4:8])
+    if header_len < 6:
+        return None
+    header = data[8 : 8 + header_len]
+    pos = 8 + header_len
+    tracks = []
+    while pos + 8 <= len(data):
+        kind = data[pos : pos + 4]
+        (length,) = struct.unpack(">I", data[pos + 4 : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
+        if kind == b"MTrk":
+            tracks.append(body)
+        pos += 8 + length
+    if pos < len(data) and tracks == []:
+        return None
+    return header, tracks
+
+
+def _assemble(header: bytes, tracks: list[bytes], count: int) -> bytes:
+    head = header[:2] + struct.pack(">h", count) + header[4:6]
+    out = [b"MThd", struct.pack(">I", 6), head]
+    for body in tracks:
+        out += [b"MTrk", struct.pack(">I", len(body)), body]
+    return b"".join(out)
+
+
+def _parses(header: bytes, tracks: list[bytes], count: int) -> bool:
+    try:
+        mido.MidiFile(file=io.BytesIO(_assemble(header, tracks, count)), clip=True)
+    except _PARSE_ERRORS:
+        return False
+    return True
+
+
+@dataclass(slots=True)
+class MidiContents:
+    """A MIDI file as read: its performance in beats, and what the file said about itself.
+
+    ``voice_tracks[i]`` is the track that voice ``i`` of the performance came from. For SMPTE
+    files (time in frames, not beats) times are in beats at an assumed 120 beats a minute.
+    """
+
+    performance: Performance
+    file_format: int
+    ticks_per_beat: int
+    voice_tracks: list[int] = field(default_factory=list)
+    smpte: bool = False
+    unended_notes: int = 0  # note-ons that never got a note-off
+    warnings: list[str] = field(default_factory=list)
 
 
 def read_performance(data: bytes, source: str = "") -> Performance:
-    """The notes and meta events of MIDI bytes, in beats.
+    """The notes and meta events of MIDI bytes, in beats (see :func:`midi_contents`)."""
+    return midi_contents(read_midi(data, source), source).performance
+
+
+def midi_contents(midi: mido.MidiFile, source: str = "") -> MidiContents:
+    """The notes and meta events of a parsed MIDI file, in beats.
 
     Each (track, channel) with notes becomes a voice, in file order. A note-on with velocity 0
-    ends a note; notes still sounding at the end of their track end there; overlapping notes of
-    one pitch on one channel are paired first-in, first-out.
+    ends a note, as a note-off does; overlapping notes of one pitch on one channel are paired
+    first-in, first-out; a note that never gets its note-off ends at the next later note-on on
+    its channel, or at the end of its track.
     """
-    midi = read_midi(data, source)
-    tpq = midi.ticks_per_beat
-    if tpq <= 0:
-        raise ConversionError(
-            f"{source + ': ' if source else ''}SMPTE time division is not supported"
-        )
-    perf = Performance()
-    for track in midi.tracks:
+    division = midi.ticks_per_beat
+    smpte = division < 0
+    if smpte:
+        # SMPTE division: the high byte is minus the frames per second, the low byte the ticks
+        # per frame. Time is in seconds; take 120 beats a minute, two beats a second.
+        frames = -(division >> 8)
+        per_frame = division & 0xFF
+        per_second = frames * per_frame
+        if per_second <= 0:
+            where = f"{source}: " if source else ""
+            raise ConversionError(f"{where}bad SMPTE time division {division}")
+        beat_ticks = Fraction(per_second, 2)
+    else:
+        if division == 0:
+            where = f"{source}: " if source else ""
+            raise ConversionError(f"{where}bad time division 0 ticks per beat")
+        beat_ticks = Fraction(division)
+    contents = MidiContents(Performance(), midi.type, round(beat_ticks), smpte=smpte)
+    perf = contents.performance
+
+    def beats(tick: int) -> Fraction:
+        return tick / beat_ticks
+
+    for track_index, track in enumerate(midi.tracks):
         tick = 0
         sounding: dict[tuple[int, int], list[tuple[int, int]]] = {}
-        notes: dict[int, list[Note]] = {}
+        spans: dict[int, list[tuple[int, int, int, int, bool]]] = {}  # on, off, pitch, vel, ended
         programs: dict[int, int] = {}
         name = ""
         for msg in track:
@@ -172,33 +302,51 @@ def read_performance(data: bytes, source: str = "") -> Performance:
                 started = sounding.get((msg.channel, msg.note))
                 if started:
                     on, vel = started.pop(0)
-                    notes.setdefault(msg.channel, []).append(_note(on, tick, msg.note, vel, tpq))
-            elif kind == "set_tempo":
-                perf.tempos.append(TempoChange(Fraction(tick, tpq), mido.tempo2bpm(msg.tempo)))
+                    spans.setdefault(msg.channel, []).append((on, tick, msg.note, vel, True))
+            elif kind == "set_tempo" and not smpte:
+                perf.tempos.append(TempoChange(beats(tick), mido.tempo2bpm(msg.tempo)))
             elif kind == "time_signature":
-                perf.meters.append(MeterChange(Fraction(tick, tpq), msg.numerator, msg.denominator))
+                perf.meters.append(MeterChange(beats(tick), msg.numerator, msg.denominator))
             elif kind == "key_signature":
                 fifths, minor = _KEY_FIFTHS.get(msg.key, (0, False))
-                perf.keys.append(KeyChange(Fraction(tick, tpq), fifths, minor))
+                perf.keys.append(KeyChange(beats(tick), fifths, minor))
             elif kind == "track_name" and not name:
                 name = msg.name.strip()
             elif kind == "program_change":
                 programs.setdefault(msg.channel, msg.program)
         for (channel, pitch), started in sounding.items():
             for on, vel in started:
-                notes.setdefault(channel, []).append(_note(on, tick, pitch, vel, tpq))
+                spans.setdefault(channel, []).append((on, tick, pitch, vel, False))
+                contents.unended_notes += 1
         if name and not perf.title:
             perf.title = name
-        for channel in sorted(notes):
+        for channel in sorted(spans):
+            items = _end_unended(sorted(spans[channel]))
             index = len(perf.voices)
             voice_notes = sorted(
-                Note(n.onset, n.pitch, n.duration, n.velocity, index) for n in notes[channel]
+                Note(beats(on), pitch, beats(max(off - on, 0)), vel, index)
+                for on, off, pitch, vel, _ in items
             )
             perf.voices.append(Voice(voice_notes, name, programs.get(channel), channel))
+            contents.voice_tracks.append(track_index)
     for events in (perf.tempos, perf.meters, perf.keys):
         events.sort(key=lambda e: e.onset)
-    return perf
+    if smpte:
+        perf.tempos = [TempoChange(Fraction(0), DEFAULT_QPM)]
+    return contents
 
 
-def _note(on: int, off: int, pitch: int, velocity: int, tpq: int) -> Note:
-    return Note(Fraction(on, tpq), pitch, Fraction(max(off - on, 0), tpq), velocity)
+def _end_unended(spans: list[tuple[int, int, int, int, bool]]) -> list[tuple]:
+    """Notes without a note-off (they run to the end of the track) end at the next later
+    note-on of their channel instead: the reading a player's ear makes of a melody line."""
+    if all(ended for *_, ended in spans):
+        return spans
+    onsets = sorted({s[0] for s in spans})
+    out = []
+    for on, off, pitch, vel, ended in spans:
+        if not ended:
+            later = bisect.bisect_right(onsets, on)
+            if later < len(onsets):
+                off = min(off, onsets[later])
+        out.append((on, off, pitch, vel, ended))
+    return out

@@ -1,0 +1,437 @@
+"""Writing a transcribed tune as ABC text.
+
+The input is a tune already cut into bars (:class:`Bar`: per voice, the notes, chords and
+rests of one bar, times exact) and its repeat structure (:mod:`abcmidi_bgpt.repeats`). The
+writer chooses how to spell it: note lengths against ``L:``, ties where a length needs two
+notes or crosses a bar line, tuplets where times are not binary, accidentals against the key
+and the bar, beaming by beats, a line break every few bars and at section ends.
+
+Accidentals are written so that both readings of ABC 2.1 agree: a sharp or natural carries to
+the end of the bar for that note in that octave only (abc2midi) or in all octaves (some
+readers), so after an accidental on a letter in a bar every later note of that letter gets an
+explicit one unless it repeats the same note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from .keys import NATURAL_PC, Key, key_alterations, spell
+from .meter import Meter
+from .repeats import Section
+
+ACCIDENTAL = {1: "^", -1: "_", 0: "=", 2: "^^", -2: "__"}
+SPANS = tuple(Fraction(x) for x in ("1/4", "1/2", "1", "3/2", "2", "3", "4"))
+TUPLET_SIZES = (3, 5, 7)
+
+
+@dataclass(slots=True)
+class Item:
+    """What one voice does in one bar, in time order: a note, chord (several pitches) or rest
+    (no pitch). ``start`` counts from the bar's start, in beats."""
+
+    start: Fraction
+    length: Fraction
+    pitches: tuple[int, ...] = ()
+    tie: bool = False  # tied to the next item, which has the same pitches
+    graces: tuple[int, ...] = ()
+    grace_length: Fraction = Fraction(0)
+
+    def key(self) -> tuple:
+        return (self.start, self.length, self.pitches, self.tie, self.graces, self.grace_length)
+
+
+@dataclass(slots=True)
+class Bar:
+    start: Fraction  # in beats from the start of the tune
+    length: Fraction
+    meter: Meter
+    key: Key
+    voices: list[list[Item]] = field(default_factory=list)
+    offset: Fraction = Fraction(0)  # where in a full bar this one starts (a pickup: late)
+
+    def ident(self) -> tuple:
+        """Everything that makes two bars the same bar to a reader."""
+        return (
+            self.length,
+            self.offset,
+            self.meter,
+            self.key,
+            tuple(tuple(it.key() for it in v) for v in self.voices),
+        )
+
+
+@dataclass(slots=True)
+class Header:
+    title: str
+    meter: Meter
+    key: Key
+    unit: Fraction  # L:, in whole notes (1/8)
+    qpm: float | None = None
+    comments: list[str] = field(default_factory=list)
+    voice_names: list[str] = field(default_factory=list)
+
+
+def write_abc(header: Header, bars: Sequence[Bar], sections: Sequence[Section]) -> str:
+    """The ABC text of a tune (one X: tune, LF line ends)."""
+    lines = ["X:1", f"T:{_one_line(header.title) or 'Untitled'}"]
+    lines += [f"% {_one_line(c)}" for c in header.comments]
+    lines.append(f"M:{header.meter.abc}")
+    lines.append(f"L:{header.unit.numerator}/{header.unit.denominator}")
+    if header.qpm:
+        lines.append(_tempo_field(header.meter, header.qpm))
+    voices = max((len(b.voices) for b in bars), default=1)
+    if voices > 1:
+        for v in range(voices):
+            name = header.voice_names[v] if v < len(header.voice_names) else ""
+            lines.append(f"V:{v + 1}" + (f' name="{_quoted(name)}"' if name else ""))
+    lines.append(f"K:{header.key.abc}")
+    for v in range(voices):
+        if voices > 1:
+            lines.append(f"V:{v + 1}")
+        lines += _voice_lines(v, header, bars, sections)
+    return "\n".join(lines) + "\n"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _quoted(text: str) -> str:
+    return _one_line(text).replace('"', "'")
+
+
+def _tempo_field(meter: Meter, qpm: float) -> str:
+    beat = meter.beat  # in quarters
+    per_minute = round(qpm / float(beat))
+    unit = beat / 4
+    return f"Q:{unit.numerator}/{unit.denominator}={max(1, per_minute)}"
+
+
+def bars_per_line(meter: Meter) -> int:
+    return 4 if meter.bar >= 3 else 8
+
+
+def _voice_lines(v: int, header: Header, bars: Sequence[Bar], sections: Sequence[Section]):
+    """One voice's body: bars in written order with bar lines, repeats and endings."""
+    out: list[str] = []
+    line = ""
+    count = 0  # full bars on the current line
+    state = _TextState(header.key, header.meter)
+    per_line = bars_per_line(header.meter)
+
+    def bar(index: int) -> str:
+        b = bars[index]
+        prefix = ""
+        if b.meter != state.meter:
+            prefix += f"[M:{b.meter.abc}] "
+            state.meter = b.meter
+        if b.key != state.key:
+            prefix += f"[K:{b.key.abc}] "
+            state.key = b.key
+        items = b.voices[v] if v < len(b.voices) else [Item(Fraction(0), b.length)]
+        return prefix + bar_text(items, b.meter, b.key, header.unit, b.offset)
+
+    def add(text: str, full: bool) -> None:
+        nonlocal line, count
+        line += text
+        if full:
+            count += 1
+
+    def flush() -> None:
+        nonlocal line, count
+        if line.strip():
+            out.append(line.strip())
+        line, count = "", 0
+
+    for si, section in enumerate(sections):
+        if section.repeat:
+            if line.strip() and count:
+                flush()
+            add("|: " if not line.strip() else " |: ", False)
+            _write_run(section.body, bars, bar, add, flush, per_line, lambda: count, last=False)
+            if section.endings:
+                first, second = section.endings
+                add(" |[1 ", False)
+                _write_run(first, bars, bar, add, flush, 10**6, lambda: count, last=False)
+                add(" :|[2 ", False)
+                _write_run(second, bars, bar, add, flush, 10**6, lambda: count, last=False)
+                add(" |]" if si == len(sections) - 1 else " |", False)
+            else:
+                add(" :|" if si < len(sections) - 1 else " :|]", False)
+            flush()
+        else:
+            for k, index in enumerate(section.body):
+                b = bars[index]
+                full = b.length == b.meter.bar
+                add(bar(index), full)
+                is_last = si == len(sections) - 1 and k == len(section.body) - 1
+                if is_last:
+                    add(" |]", False)
+                elif k == len(section.body) - 1 and si + 1 < len(sections):
+                    add(" |", False)
+                    flush()
+                else:
+                    add(" | ", False)
+                    if count >= per_line:
+                        flush()
+    flush()
+    return out
+
+
+def _write_run(indices, bars, bar, add, flush, per_line, count, last) -> None:
+    for k, index in enumerate(indices):
+        b = bars[index]
+        add(bar(index), b.length == b.meter.bar)
+        if k < len(indices) - 1:
+            add(" | ", False)
+            if count() >= per_line:
+                flush()
+
+
+@dataclass(slots=True)
+class _TextState:
+    key: Key
+    meter: Meter
+
+
+# --- one bar ----------------------------------------------------------------------------------
+
+
+def is_binary(x: Fraction) -> bool:
+    d = x.denominator
+    return d & (d - 1) == 0
+
+
+def single_length(x: Fraction) -> bool:
+    """Whether a length (in units of L) is one written note: plain, dotted or double dotted."""
+    if x <= 0 or not is_binary(x):
+        return False
+    n = x.numerator
+    while n % 2 == 0:
+        n //= 2
+    return n in (1, 3, 7)
+
+
+def length_text(units: Fraction) -> str:
+    if units == 1:
+        return ""
+    n, d = units.numerator, units.denominator
+    if d == 1:
+        return str(n)
+    if n == 1:
+        return "/" if d == 2 else f"/{d}"
+    return f"{n}/{d}"
+
+
+def split_length(start: Fraction, length: Fraction, beat: Fraction, unit: Fraction) -> list:
+    """A length (in beats) starting at ``start`` (from the bar start), as lengths each written
+    as one note: split at beat boundaries first, then greedily."""
+    units = length / (4 * unit)
+    if single_length(units) or not is_binary(units):
+        return [length]
+    boundary = (start // beat + 1) * beat
+    if start < boundary < start + length:
+        return [boundary - start, *split_length(boundary, start + length - boundary, beat, unit)]
+    piece = Fraction(1, units.denominator)
+    while piece * 2 <= units:
+        piece *= 2
+    # the largest single length not above: try dotted forms of the largest power
+    for candidate in (piece * 7 / 4, piece * 3 / 2, piece):
+        if candidate <= units and single_length(candidate):
+            first = candidate * 4 * unit
+            return [first, *split_length(start + first, length - first, beat, unit)]
+    return [length]
+
+
+@dataclass(slots=True)
+class _Accidentals:
+    """What has been written in the current bar: letter -> {(octave, alteration)}."""
+
+    key: Key
+    written: dict[str, set[tuple[int, int]]] = field(default_factory=dict)
+
+    def token(self, pitch: int) -> str:
+        letter, alter = spell(pitch, self.key.fifths)
+        octave = (pitch - alter - NATURAL_PC[letter]) // 12 - 1
+        seen = self.written.get(letter)
+        if not seen:
+            needed = alter != key_alterations(self.key.fifths)[letter]
+        else:
+            needed = seen != {(octave, alter)}
+        acc = ""
+        if needed:
+            acc = ACCIDENTAL[alter]
+            self.written.setdefault(letter, set()).add((octave, alter))
+        return acc + _note_name(letter, octave)
+
+
+def _note_name(letter: str, octave: int) -> str:
+    if octave >= 5:
+        return letter.lower() + "'" * (octave - 5)
+    return letter + "," * (4 - octave)
+
+
+def bar_text(
+    items: Sequence[Item], meter: Meter, key: Key, unit: Fraction, offset: Fraction = Fraction(0)
+) -> str:
+    """One voice's bar as ABC (without bar lines). ``offset`` is where in a full bar the items
+    start (a pickup bar starts late), so beats and tuplets line up with the full bars."""
+    acc = _Accidentals(key)
+    if offset:
+        items = [
+            Item(it.start + offset, it.length, it.pitches, it.tie, it.graces, it.grace_length)
+            for it in items
+        ]
+    groups = _tuplet_groups(list(items))
+    parts: list[str] = []
+    for group in groups:
+        if isinstance(group, _Tuplet):
+            text = group.text(acc, meter, unit)
+        else:
+            text = _item_text(group, acc, meter, unit, Fraction(1))
+        if parts and group.start % meter.beat == 0:
+            parts.append(" ")
+        parts.append(text)
+    return "".join(parts)
+
+
+def _item_text(item: Item, acc: _Accidentals, meter: Meter, unit: Fraction, scale) -> str:
+    """An item, split into tied notes where its length is not one written note; ``scale`` is
+    the tuplet ratio p/q applied to written lengths."""
+    pieces = split_length(item.start, item.length, meter.beat, unit / scale)
+    out = []
+    for k, piece in enumerate(pieces):
+        units = piece * scale / (4 * unit)
+        text = ""
+        if k == 0 and item.graces:
+            g_units = item.grace_length * 4 / (4 * unit)
+            grace = "".join(acc.token(p) + length_text(g_units) for p in item.graces)
+            text += "{" + grace + "}"
+        if not item.pitches:
+            text += "z" + length_text(units)
+        elif len(item.pitches) == 1:
+            text += acc.token(item.pitches[0]) + length_text(units)
+        else:
+            text += "[" + "".join(acc.token(p) for p in item.pitches) + "]" + length_text(units)
+        last = k == len(pieces) - 1
+        if item.pitches and (not last or item.tie):
+            text += "-"
+        out.append(text)
+    return "".join(out)
+
+
+@dataclass(slots=True)
+class _Tuplet:
+    start: Fraction
+    span: Fraction
+    p: int
+    q: int
+    items: list[Item]
+
+    def text(self, acc: _Accidentals, meter: Meter, unit: Fraction) -> str:
+        """``(p:q:r`` and the notes: r counts the written notes, tied pieces included."""
+        scale = Fraction(self.p, self.q)
+        body = "".join(_item_text(it, acc, meter, unit, scale) for it in self.items)
+        notes = sum(_note_count(it, meter, unit, scale) for it in self.items)
+        return f"({self.p}:{self.q}:{notes}" + body
+
+
+def _note_count(item: Item, meter: Meter, unit: Fraction, scale: Fraction) -> int:
+    return len(split_length(item.start, item.length, meter.beat, unit / scale))
+
+
+def _tuplet_groups(items: list[Item]) -> list:
+    """Items grouped into tuplets where their times are not binary fractions of a beat."""
+    odd = [it for it in items if not (is_binary(it.start) and is_binary(it.length))]
+    if not odd:
+        return items
+    points = sorted(
+        {t for it in items for t in (it.start, it.start + it.length) if not is_binary(t)}
+    )
+    spans: list[tuple[Fraction, Fraction, int]] = []
+    end_of_bar = items[-1].start + items[-1].length if items else Fraction(0)
+    for t in points:
+        if any(s0 < t < s0 + s for s0, s, _ in spans):
+            continue
+        found = _span_for(t, items, end_of_bar)
+        if found is None:
+            continue
+        spans.append(found)
+    spans.sort()
+    # Overlapping spans cannot both be tuplets: keep the first.
+    kept: list[tuple[Fraction, Fraction, int]] = []
+    for s0, s, p in spans:
+        if kept and s0 < kept[-1][0] + kept[-1][1]:
+            continue
+        kept.append((s0, s, p))
+    cuts = sorted({x for s0, s, _ in kept for x in (s0, s0 + s)})
+    pieces = _cut_items(items, cuts)
+    out: list = []
+    for it in pieces:
+        home = next(((s0, s, p) for s0, s, p in kept if s0 <= it.start < s0 + s), None)
+        if home is None:
+            out.append(it)
+            continue
+        s0, s, p = home
+        if out and isinstance(out[-1], _Tuplet) and out[-1].start == s0:
+            out[-1].items.append(it)
+        else:
+            q = 1 << (p.bit_length() - 1)
+            out.append(_Tuplet(s0, s, p, q, [it]))
+    return out
+
+
+def _span_for(t: Fraction, items: list[Item], bar_end: Fraction):
+    """The smallest aligned span around ``t`` whose inner times all fit one tuplet lattice."""
+    for s in SPANS:
+        s0 = (t // s) * s
+        if s0 + s > bar_end or not is_binary(s0):
+            continue
+        inner = {x for it in items for x in (it.start, it.start + it.length) if s0 < x < s0 + s}
+        for p in TUPLET_SIZES:
+            if all(is_binary((x - s0) / s * p) for x in inner):
+                # written lengths must stay binary: (x - s0) * p / q
+                return (s0, s, p)
+    return None
+
+
+def _cut_items(items: list[Item], cuts: list[Fraction]) -> list[Item]:
+    out = []
+    for it in items:
+        pieces = [it.start]
+        for c in cuts:
+            if it.start < c < it.start + it.length:
+                pieces.append(c)
+        pieces.append(it.start + it.length)
+        for k in range(len(pieces) - 1):
+            last = k == len(pieces) - 2
+            out.append(
+                Item(
+                    pieces[k],
+                    pieces[k + 1] - pieces[k],
+                    it.pitches,
+                    it.tie if last else bool(it.pitches),
+                    it.graces if k == 0 else (),
+                    it.grace_length if k == 0 else Fraction(0),
+                )
+            )
+    return out
+
+
+def choose_unit(lengths: Sequence[Fraction]) -> Fraction:
+    """The L: (1/4, 1/8 or 1/16 of a whole note) that writes these note lengths (in beats)
+    with the fewest length characters; 1/8 when it is close."""
+    best, best_cost = Fraction(1, 8), None
+    for unit in (Fraction(1, 8), Fraction(1, 16), Fraction(1, 4)):
+        cost = 0
+        for x in lengths:
+            units = x / (4 * unit)
+            cost += len(length_text(units)) if single_length(units) else 4
+        if unit != Fraction(1, 8):
+            cost += 0.1 * len(lengths)  # a small preference for the usual L:1/8
+        if best_cost is None or cost < best_cost:
+            best, best_cost = unit, cost
+    return best

@@ -1,0 +1,163 @@
+"""Keys for transcription: estimate the key of a note list, and spell pitches in a key.
+
+A key here is a key signature (fifths) plus a tonic and a mode, as ABC writes it: ``K:G``,
+``K:Em``, ``K:Ador``, ``K:Dmix``. MIDI key signatures only know major and minor, and many files
+have none or a wrong one, so the signature is checked against the notes and the tonic is
+estimated from them: folk tunes are modal as often as not, and a fiddler reads ``K:Ador``,
+not ``K:G`` with every tune ending on A.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .performance import KeyChange, Note
+
+LETTERS = "CDEFGAB"
+NATURAL_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+SHARP_ORDER = "FCGDAEB"
+# Mode name as ABC writes it -> semitones from the major tonic of the signature to the tonic.
+MODE_OFFSET = {"": 0, "dor": 2, "phr": 4, "lyd": 5, "mix": 7, "m": 9, "loc": 11}
+# How often each mode is the right reading, all else equal (folk music: major first, then
+# minor, dorian and mixolydian; the other three are rare).
+MODE_PRIOR = {"": 1.0, "m": 0.8, "dor": 0.6, "mix": 0.6, "phr": 0.15, "lyd": 0.05, "loc": 0.0}
+SIGNATURE_SLACK = 0.03  # share of note time a file's own key signature may leave unexplained
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    fifths: int  # the signature: -7..7, sharps positive
+    mode: str = ""  # one of MODE_OFFSET's keys
+
+    @property
+    def tonic_pc(self) -> int:
+        return (7 * self.fifths + MODE_OFFSET[self.mode]) % 12
+
+    @property
+    def abc(self) -> str:
+        """The K: field value: 'G', 'Em', 'Ador', 'Bbmix'."""
+        letter, alter = spell(self.tonic_pc + 60, self.fifths)
+        return letter + {1: "#", -1: "b", 0: ""}[alter] + self.mode
+
+    @property
+    def minor(self) -> bool:
+        return self.mode in ("m", "dor", "phr", "loc")
+
+
+@dataclass(frozen=True, slots=True)
+class KeyEstimate:
+    key: Key
+    estimated: bool  # False when the file's own key signature was kept
+    message: str = ""  # why the file's signature was not kept, when it was not
+
+
+def key_alterations(fifths: int) -> dict[str, int]:
+    """Letter -> alteration (+1 sharp, -1 flat, 0) that the key signature gives it."""
+    alter = dict.fromkeys(LETTERS, 0)
+    if fifths > 0:
+        for letter in SHARP_ORDER[:fifths]:
+            alter[letter] = 1
+    elif fifths < 0:
+        for letter in SHARP_ORDER[::-1][:-fifths]:
+            alter[letter] = -1
+    return alter
+
+
+def scale_pcs(fifths: int) -> set[int]:
+    return {(NATURAL_PC[letter] + a) % 12 for letter, a in key_alterations(fifths).items()}
+
+
+# Chromatic notes in a key with no sharps or flats, spelt as fiddle music spells them.
+_NEUTRAL_SPELLING = {1: ("C", 1), 3: ("E", -1), 6: ("F", 1), 8: ("G", 1), 10: ("B", -1)}
+
+
+def spell(pitch: int, fifths: int) -> tuple[str, int]:
+    """The letter and alteration of a MIDI pitch in a key: diatonic notes as the signature has
+    them; a note the signature alters but this one does not gets a natural; other chromatic
+    notes are sharps in sharp keys and flats in flat keys."""
+    pc = pitch % 12
+    alter = key_alterations(fifths)
+    best: tuple[float, str, int] | None = None
+    for letter in LETTERS:
+        a = (pc - NATURAL_PC[letter] + 6) % 12 - 6
+        if abs(a) > 1:
+            continue
+        if a == alter[letter]:
+            cost = 0.0
+        elif a == 0:
+            cost = 1.0
+        elif fifths == 0:
+            cost = 2.0 if _NEUTRAL_SPELLING.get(pc) == (letter, a) else 3.0
+        else:
+            cost = 2.0 if (a > 0) == (fifths > 0) else 3.0
+        if letter + str(a) in ("E1", "B1", "F-1", "C-1") and cost > 0:
+            cost += 2.0  # E#, B#, Fb, Cb only where the key has them
+        if best is None or cost < best[0]:
+            best = (cost, letter, a)
+    assert best is not None
+    return best[1], best[2]
+
+
+def pitch_class_weights(notes: Sequence[Note]) -> list[float]:
+    """Share of note time on each pitch class (durations capped at two beats, so one held note
+    does not outweigh a tune)."""
+    weights = [0.0] * 12
+    for n in notes:
+        weights[n.pitch % 12] += min(float(n.duration), 2.0) or 0.05
+    total = sum(weights) or 1.0
+    return [w / total for w in weights]
+
+
+def estimate_key(
+    notes: Sequence[Note],
+    hint: KeyChange | None = None,
+    ending_pitch: int | None = None,
+) -> KeyEstimate:
+    """The key of a melody: the file's key signature (``hint``) when the notes agree with it,
+    else the signature that leaves the least note time outside the scale; then the tonic and
+    mode that the last note, the weight of each scale degree and a prior on modes favour.
+
+    ``ending_pitch`` is the tune's final note (by default the last note of ``notes``).
+    """
+    if not notes:
+        return KeyEstimate(
+            Key(hint.fifths if hint else 0, "m" if hint and hint.minor else ""), True
+        )
+    weights = pitch_class_weights(notes)
+    if ending_pitch is None:
+        ending_pitch = max(notes, key=lambda n: (n.onset, -n.pitch)).pitch
+    outside = {
+        f: sum(w for pc, w in enumerate(weights) if pc not in scale_pcs(f)) for f in range(-7, 8)
+    }
+    best_outside = min(outside.values())
+    message = ""
+    if hint is not None and outside[hint.fifths] <= best_outside + SIGNATURE_SLACK:
+        signatures = [hint.fifths]
+        estimated = False
+    else:
+        if hint is not None:
+            message = (
+                f"the key signature ({Key(hint.fifths, 'm' if hint.minor else '').abc}) leaves "
+                f"{outside[hint.fifths]:.0%} of the notes outside its scale; key estimated"
+            )
+        signatures = [f for f in range(-7, 8) if outside[f] <= best_outside + 0.01]
+        estimated = True
+    best_key, best_score = Key(signatures[0]), float("-inf")
+    for f in signatures:
+        for mode, offset in MODE_OFFSET.items():
+            tonic = (7 * f + offset) % 12
+            score = (
+                2.0 * (ending_pitch % 12 == tonic)
+                + 3.0 * weights[tonic]
+                + 1.5 * weights[(tonic + 7) % 12]
+                + MODE_PRIOR[mode]
+                - 0.02 * abs(f)  # fewer accidentals when all else is equal
+                - 8.0 * outside[f]
+            )
+            if hint is not None and not estimated:
+                hinted = (7 * hint.fifths + (9 if hint.minor else 0)) % 12
+                score += 0.5 * (tonic == hinted)
+            if score > best_score:
+                best_key, best_score = Key(f, mode), score
+    return KeyEstimate(best_key, estimated, message)

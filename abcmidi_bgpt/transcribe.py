@@ -1,0 +1,642 @@
+"""The symbolic MIDI -> ABC converter: a MIDI file back to the notation of its tune.
+
+    MIDI bytes -> notes in beats (midi_file) -> voices picked, drums dropped
+      -> timing: on the grid, or performed (quantise: tempo tracking, swing, per-beat grids)
+      -> key (keys) and meter with bar lines (meter), from the file or estimated
+      -> lines, chords, graces -> bars -> repeats and endings (repeats) -> ABC text (abc_writer)
+
+The entry point :func:`midi_to_abc` never crashes on bad input: it raises
+:class:`~abcmidi_bgpt.errors.ConversionError` with a one-line reason, or transcribes what it can
+and says what it skipped in ``warnings`` (and in the ABC header comments where it concerns the
+notation: which of meter, key and tempo were estimated).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from .abc_writer import Bar, Header, Item, choose_unit, write_abc
+from .errors import ConversionError
+from .keys import Key, KeyEstimate, estimate_key
+from .meter import Meter, best_phase, estimate_meter, melody_events
+from .midi_file import DRUM_CHANNEL, MidiContents, midi_contents, read_midi_salvaged
+from .performance import KeyChange, Note, Performance
+from .quantise import (
+    CANONICAL_TICKS,
+    CHORD_SPREAD,
+    Chord,
+    TimedNote,
+    absorb_graces,
+    beats_to_positions,
+    detect_swing,
+    estimate_scale,
+    find_graces,
+    grace_length,
+    on_grid,
+    snap_exact,
+    snap_offset,
+    snap_to_beats,
+    split_lines,
+    track_beats,
+    unswing_map,
+)
+from .repeats import find_repeats
+
+MAX_TRANSCRIBED_NOTES = 50_000  # a 1,000-bar tune has about 8,000 notes
+MAX_LEADING_SILENCE_BARS = 1  # more silence than this before the first note is dropped
+METER_OVERRIDE_MARGIN = 2.0  # how much better (in phase score) another meter must fit than 4/4
+
+
+@dataclass(slots=True)
+class MidiToAbc:
+    """A transcription: the ABC text, warnings, and what was decided on the way."""
+
+    abc: str
+    warnings: list[str] = field(default_factory=list)
+    meter: Meter = Meter(4, 4)
+    key: Key = Key(0)
+    pickup: Fraction = Fraction(0)  # length of the first, partial bar (0: none)
+    meter_estimated: bool = False
+    key_estimated: bool = False
+    swing: float | None = None
+    performed: bool = False  # timing was performed (tracked and snapped), not on the grid
+    repeats: int = 0  # repeated sections written with |: :|
+    endings: int = 0  # of those, sections with first and second endings
+    voices: int = 1
+    shift: Fraction = Fraction(0)  # beats of leading silence dropped
+
+
+def midi_to_abc(
+    data: bytes, source: str = "", track: int | None = None, channel: int | None = None
+) -> MidiToAbc:
+    """Transcribe MIDI bytes to one ABC tune.
+
+    ``track`` and ``channel`` (0-based, as mido counts) keep only the notes of that track or
+    channel; by default every track and channel with pitched notes becomes an ABC voice
+    (drums, channel 10, are left out). Raises :class:`ConversionError` with a one-line reason
+    for input that holds no tune.
+    """
+    midi, warnings = read_midi_salvaged(data, source)
+    contents = midi_contents(midi, source)
+    contents.warnings = warnings + contents.warnings
+    return transcribe(contents, source, track=track, channel=channel)
+
+
+def transcribe(
+    contents: MidiContents,
+    source: str = "",
+    track: int | None = None,
+    channel: int | None = None,
+) -> MidiToAbc:
+    """Transcribe the contents of a MIDI file (see :func:`midi_to_abc`)."""
+    where = f"{source}: " if source else ""
+    warnings = list(contents.warnings)
+    perf = contents.performance
+    voices = _pick_voices(contents, track, channel, where, warnings)
+    total = sum(len(v) for v in voices)
+    if total > MAX_TRANSCRIBED_NOTES:
+        raise ConversionError(
+            f"{where}{total} notes, over the limit of {MAX_TRANSCRIBED_NOTES} for transcription"
+        )
+    if contents.unended_notes:
+        warnings.append(
+            f"{contents.unended_notes} note(s) had no note-off; each ends at the next note"
+        )
+    melody = max(range(len(voices)), key=lambda i: (len({n.onset for n in voices[i]}), -i))
+
+    # Timing: file beats -> score positions.
+    timing = _Timing.of(contents, voices, melody, _file_meter(perf))
+    warnings += timing.warnings
+
+    # Key (needs no meter).
+    all_notes = [n for v in voices for n in v]
+    last_onset = max(n.onset for n in voices[melody])
+    ending_pitch = min(n.pitch for n in voices[melody] if n.onset == last_onset)
+    hint = perf.keys[0] if perf.keys and perf.keys[0].onset <= voices[melody][0].onset else None
+    key_est = estimate_key(all_notes, hint, ending_pitch)
+    if key_est.message:
+        warnings.append(key_est.message)
+
+    # Meter and bar lines, on the melody.
+    events = _melody_events(timing.rough[melody], voices[melody], key_est.key)
+    meter, phase, meter_estimated, meter_note = _meter_and_phase(contents, timing, events)
+    if meter_note:
+        warnings.append(meter_note)
+
+    # Final positions, swing, durations.
+    notes_per_voice, swing = timing.final(voices, meter, phase)
+    phase = (phase - timing.shift) % meter.bar
+    legato = Fraction(1, 4) if timing.performed else Fraction(0)
+    lines: list[list[Chord]] = []
+    clipped = 0
+    for notes in notes_per_voice:
+        voice_lines, cut = split_lines(notes, legato)
+        clipped += cut
+        lines += [absorb_graces(line) for line in voice_lines if line]
+    if clipped:
+        warnings.append(f"{clipped} note(s) cut short: more than 4 notes overlapped in a voice")
+    lines.sort(key=lambda ln: -_line_weight(ln))  # the busiest line (the melody) first
+
+    # Bars: whole bars of silence before the first note are dropped.
+    start = min(c.onset for ln in lines for c in ln)
+    end = max(c.offset for ln in lines for c in ln)
+    bar = meter.bar
+    last_line = phase + ((start - phase) // bar) * bar  # the bar line at or before the start
+    shift = (last_line // bar) * bar if last_line >= bar else Fraction(0)
+    if shift:
+        warnings.append(f"{float(shift):g} beats of silence before the first note dropped")
+    key_map = _key_map(perf, key_est, timing)
+    meter_map = _meter_map(perf, meter, timing, meter_estimated)
+    bars = _cut_bars(lines, shift, phase, end, meter_map, key_map)
+    pickup = bars[0].length if bars and bars[0].length != bars[0].meter.bar else Fraction(0)
+    sections = find_repeats(_bar_ids(bars))
+
+    unit = choose_unit([c.length for c in lines[0]])
+    comments = [f"transcribed from {source or 'MIDI'} by abcmidi-bgpt (symbolic)"]
+    estimated = [
+        name
+        for name, flag in (
+            ("meter", meter_estimated),
+            ("key", key_est.estimated),
+            ("tempo", not perf.tempos or contents.smpte),
+        )
+        if flag
+    ]
+    if estimated:
+        comments.append("estimated (not in the file): " + ", ".join(estimated))
+    if swing:
+        comments.append(
+            f"played with swing (off-beats at {swing:.2f} of the beat), written straight"
+        )
+    if timing.performed:
+        comments.append("performed timing: quantised to the meter's grid")
+    header = Header(
+        title=perf.title or _stem(source) or "Untitled",
+        meter=meter,
+        key=key_est.key,
+        unit=unit,
+        qpm=_tempo(perf, timing),
+        comments=comments,
+        voice_names=[],
+    )
+    abc = write_abc(header, bars, sections)
+    repeats = [s for s in sections if s.repeat]
+    return MidiToAbc(
+        abc=abc,
+        warnings=warnings,
+        meter=meter,
+        key=key_est.key,
+        pickup=pickup,
+        meter_estimated=meter_estimated,
+        key_estimated=key_est.estimated,
+        swing=swing,
+        performed=timing.performed,
+        repeats=len(repeats),
+        endings=sum(1 for s in repeats if s.endings),
+        voices=len(lines),
+        shift=shift,
+    )
+
+
+def _stem(source: str) -> str:
+    name = source.replace("\\", "/").rsplit("/", 1)[-1]
+    return name.rsplit(".", 1)[0] if "." in name else name
+
+
+# --- voices -------------------------------------------------------------------------------------
+
+
+def _pick_voices(contents: MidiContents, track, channel, where, warnings) -> list[list[Note]]:
+    perf = contents.performance
+    candidates = []
+    drums = 0
+    for v, tr in zip(perf.voices, contents.voice_tracks, strict=True):
+        if not v.notes:
+            continue
+        if v.channel == DRUM_CHANNEL:
+            drums += len(v.notes)
+            continue
+        candidates.append((tr, v))
+    if not candidates:
+        if drums:
+            raise ConversionError(f"{where}only drum notes (channel 10): no tune to transcribe")
+        raise ConversionError(f"{where}no notes in the MIDI file")
+    if contents.file_format == 2:
+        first = candidates[0][0]
+        if any(tr != first for tr, _ in candidates):
+            warnings.append("format 2 file (independent sequences): only the first one read")
+        candidates = [(tr, v) for tr, v in candidates if tr == first]
+    chosen = [
+        (tr, v)
+        for tr, v in candidates
+        if (track is None or tr == track) and (channel is None or v.channel == channel)
+    ]
+    if not chosen:
+        have = ", ".join(f"track {tr} channel {v.channel}" for tr, v in candidates)
+        wanted = " ".join(
+            x
+            for x in (
+                f"track {track}" if track is not None else "",
+                f"channel {channel}" if channel is not None else "",
+            )
+            if x
+        )
+        raise ConversionError(f"{where}no notes on {wanted} (notes are on: {have})")
+    if drums and track is None and channel is None:
+        warnings.append(f"{drums} drum note(s) (channel 10) left out")
+    out = []
+    for _, v in chosen:
+        notes = [n for n in v.notes if n.duration > 0] or v.notes
+        out.append(sorted(notes, key=lambda n: (n.onset, -n.pitch)))
+    return out
+
+
+def _line_weight(line: Sequence[Chord]) -> float:
+    return len(line) + 0.001 * (sum(max(c.pitches) for c in line) / max(1, len(line)))
+
+
+# --- timing ---------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Timing:
+    """File beats -> score positions, for every voice."""
+
+    performed: bool
+    ticks_per_beat: int
+    canonical: bool
+    scale: float = 1.0
+    tracked: tuple = ()  # performed: (beat times, beat length, score position of the origin)
+    shift: Fraction = Fraction(0)  # performed: taken off snapped times so the tune starts at 0
+    rough: list[list[Fraction]] = field(default_factory=list)  # per voice, per note
+    positions: list[list[float]] = field(default_factory=list)  # performed, before snapping
+    warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(
+        cls, contents: MidiContents, voices: list[list[Note]], melody: int, meter: Meter | None
+    ) -> _Timing:
+        tpq = contents.ticks_per_beat
+        onsets = [n.onset for v in voices for n in v]
+        performed = contents.smpte or not on_grid(onsets, tpq)
+        t = cls(performed, tpq, tpq == CANONICAL_TICKS and not contents.smpte)
+        if not performed:
+            for v in voices:
+                t.rough.append([t._snap(n.onset) for n in v])
+            return t
+        t.scale = estimate_scale(np.array([float(n.onset) for n in voices[melody]]))
+        # One beat track for all voices; a chord spread in time is one onset.
+        notes = sorted((float(n.onset), n) for v in voices for n in v)
+        merged: list[float] = []
+        strength: list[float] = []
+        for x, n in notes:
+            if not merged or x - merged[-1] > CHORD_SPREAD:
+                merged.append(x)
+                strength.append(n.velocity)
+            else:
+                strength[-1] = max(strength[-1], n.velocity)
+        scaled = np.array(merged) * t.scale
+        weights = _onset_weights(scaled, np.array(strength, dtype=float))
+        # Beats are tracked at the meter's beat: a quarter, or a dotted quarter in 6/8; with
+        # no meter in the file, whichever fits the onsets better.
+        periods = [0.5]
+        tracks = [(track_beats(scaled, weights, p), p) for p in periods]
+        (beats, _), period = max(tracks, key=lambda tr: tr[0][1])
+        # The origin: the tracked beat at or before the first note (a performance's first
+        # note is as late or early as any other); once the notes are snapped, time is
+        # shifted again so that the first note starts the tune (see final()).
+        first = float(beats_to_positions(scaled[:1], beats)[0]) * period
+        t.tracked = (beats, period, math.floor(first / period + 0.25) * period)
+        t.warnings.append("performed timing (not on a grid): beats tracked and quantised")
+        for v in voices:
+            pos = list(t.map_many([n.onset for n in v]))
+            t.positions.append(pos)
+            t.rough.append([Fraction(round(p * 12), 12) for p in pos])
+        return t
+
+    def map_many(self, xs) -> np.ndarray:
+        beats, period, origin = self.tracked
+        x = np.array([float(x) for x in xs]) * self.scale
+        return beats_to_positions(x, beats) * period - origin
+
+    def _snap(self, x: Fraction) -> Fraction:
+        snapped = snap_exact(x, self.ticks_per_beat, self.canonical)
+        if snapped is None:
+            return Fraction(round(x * 48), 48)
+        return snapped
+
+    def map(self, x: Fraction) -> float:
+        """A file time (a note end) in score beats, before snapping."""
+        if not self.performed:
+            return float(x)
+        return float(self.map_many([x])[0])
+
+    def score_time(self, x: Fraction) -> Fraction:
+        """A file time (a meta event) in score beats, on the 1/12 grid when performed."""
+        if not self.performed:
+            return self._snap(x)
+        return Fraction(round(self.map(x) * 12), 12) - self.shift
+
+    def final(
+        self, voices: list[list[Note]], meter: Meter, phase: Fraction
+    ) -> tuple[list[list[TimedNote]], float | None]:
+        """Notated onsets and ends of every note, and the swing ratio if the tune swings."""
+        floats = self.positions if self.performed else [[float(x) for x in r] for r in self.rough]
+        melody = max(range(len(voices)), key=lambda i: len(set(self.rough[i])))
+        swing = detect_swing(sorted(set(floats[melody])), meter, phase)
+        out: list[list[TimedNote]] = []
+        for vi, notes in enumerate(voices):
+            if swing is None and not self.performed:
+                out.append(self._durations(notes, self.rough[vi], meter, phase, swing))
+                continue
+            pos = floats[vi]
+            ends = [self.map(n.onset + n.duration) for n in notes]
+            graces: dict[int, int] = {}
+            if self.performed:
+                graces = find_graces(pos, ends)
+            if swing is not None:
+                straight = unswing_map(pos, meter, phase, swing)
+                pos, ends = [straight(p) for p in pos], [straight(e) for e in ends]
+            keep = [i for i in range(len(notes)) if i not in graces]
+            sigma = 0.045 if self.performed else 0.01
+            onsets = snap_to_beats([pos[i] for i in keep], meter, phase, sigma)
+            timed = self._durations(
+                [notes[i] for i in keep], onsets, meter, phase, swing, [ends[i] for i in keep]
+            )
+            if graces:
+                timed = _with_graces(timed, keep, graces, notes, ends, pos)
+            out.append(timed)
+        if self.performed:
+            first = min((t.onset for v in out for t in v), default=Fraction(0))
+            first = Fraction(math.floor(first * 4), 4)  # stay on the sixteenth grid
+            self.shift = first
+            out = [
+                [
+                    TimedNote(
+                        t.onset - first,
+                        t.offset - first,
+                        t.pitch,
+                        t.velocity,
+                        t.graces,
+                        t.grace_length,
+                    )
+                    for t in v
+                ]
+                for v in out
+            ]
+        return out, swing
+
+    def _durations(self, notes, onsets, meter, phase, swing, ends=None) -> list[TimedNote]:
+        """Note ends: exact on the grid; performed (or swung) ones snapped to the sixteenth
+        grid, then a small overlap with the next note cut (legato) and a gap of at most half
+        the time to the next note closed (staccato is articulation, not a rest)."""
+        distinct = sorted(set(onsets))
+        following_of = {x: distinct[i + 1] for i, x in enumerate(distinct[:-1])}
+        out = []
+        for k, (n, on) in enumerate(zip(notes, onsets, strict=True)):
+            following = following_of.get(on)
+            if ends is None:
+                off = self._snap(n.onset + n.duration)
+                if off <= on:
+                    off = on + Fraction(1, 64)
+                out.append(TimedNote(on, off, n.pitch, n.velocity))
+                continue
+            off = snap_offset(ends[k], meter, phase)
+            if following is not None:
+                ioi = following - on
+                legato = following < off <= following + max(Fraction(1, 4), ioi / 2)
+                staccato = off <= following and following - off <= ioi / 2
+                if legato or staccato:
+                    off = following
+            if off <= on:
+                off = following if following is not None else on + meter.subdivision
+            out.append(TimedNote(on, off, n.pitch, n.velocity))
+        return out
+
+
+def _with_graces(timed, keep, graces, notes, ends, pos) -> list[TimedNote]:
+    """Attach performed grace notes to the notes they lead into."""
+    lead: dict[int, list[int]] = {}
+    for g, main in graces.items():
+        lead.setdefault(main, []).append(g)
+    out = []
+    for k, t in zip(keep, timed, strict=True):
+        if k in lead:
+            gs = sorted(lead[k], key=lambda g: pos[g])[:4]
+            length = grace_length(min(ends[g] - pos[g] for g in gs))
+            t = TimedNote(
+                t.onset, t.offset, t.pitch, t.velocity, tuple(notes[g].pitch for g in gs), length
+            )
+        out.append(t)
+    return out
+
+
+def _onset_weights(onsets: np.ndarray, velocities: np.ndarray) -> np.ndarray:
+    """How much each onset says "a beat is here": longer notes and accents say more."""
+    ioi = np.diff(np.append(onsets, onsets[-1] + 1.0))
+    ioi = np.maximum(ioi, 0.02)
+    w = 1.0 + 0.5 * np.clip(np.log2(ioi / np.median(ioi)), -1.0, 2.0)
+    if velocities.std() > 1.0:
+        w += 0.5 * np.clip((velocities - velocities.mean()) / velocities.std(), -2.0, 2.0)
+    return np.maximum(w, 0.1)
+
+
+# --- meter and key --------------------------------------------------------------------------------
+
+
+def _melody_events(rough: Sequence[Fraction], notes: Sequence[Note], key: Key):
+    chords: dict[Fraction, list[Note]] = {}
+    for pos, n in zip(rough, notes, strict=True):
+        chords.setdefault(pos, []).append(n)
+    onsets = sorted(chords)
+    triad = {key.tonic_pc, (key.tonic_pc + (3 if key.minor else 4)) % 12, (key.tonic_pc + 7) % 12}
+    offsets, vels, sizes, tonal, tops = [], [], [], [], []
+    for on in onsets:
+        group = chords[on]
+        offsets.append(on + max(n.duration for n in group))
+        vels.append(max(n.velocity for n in group))
+        sizes.append(len({n.pitch for n in group}))
+        tonal.append(1.0 if any(n.pitch % 12 in triad for n in group) else 0.0)
+        tops.append(max(n.pitch for n in group))
+    return melody_events(onsets, offsets, vels, sizes, tonal, tops)
+
+
+def _file_meter(perf: Performance) -> Meter | None:
+    for m in perf.meters:
+        if m.onset > 0:
+            break
+        if 1 <= m.numerator <= 32 and m.denominator in (1, 2, 4, 8, 16, 32):
+            return Meter(m.numerator, m.denominator)
+    return None
+
+
+def _meter_and_phase(contents: MidiContents, timing: _Timing, events):
+    """The meter (the file's unless the notes clearly say otherwise) and the bar phase."""
+    perf = contents.performance
+    meter = _file_meter(perf)
+    if meter is None:
+        est, phase, _ = estimate_meter(events)
+        return est, phase, True, ""
+    # A later meter change in the file marks a bar line: the phase follows from it.
+    for change in perf.meters:
+        if change.onset > 0:
+            at = timing.score_time(change.onset)
+            return meter, at % meter.bar, False, ""
+    phase, score = best_phase(events, meter)
+    if meter != Meter(4, 4):
+        return meter, phase, False, ""
+    # 4/4 is what sequencers write when nobody chose a meter: a jig or a waltz stamped 4/4
+    # is taken for what its notes say.
+    est, est_phase, est_score = estimate_meter(events)
+    if est.bar % meter.bar and meter.bar % est.bar and est_score - score > METER_OVERRIDE_MARGIN:
+        note = f"the time signature 4/4 does not fit the notes; meter estimated as {est.abc}"
+        return est, est_phase, True, note
+    return meter, phase, False, ""
+
+
+def _key_map(perf: Performance, est: KeyEstimate, timing: _Timing) -> list[tuple[Fraction, Key]]:
+    out = [(Fraction(0), est.key)]
+    if est.estimated:
+        return out
+    for change in perf.keys[1:]:
+        at = timing.score_time(change.onset)
+        key = _key_of(change)
+        if at > 0 and key.fifths != out[-1][1].fifths:
+            out.append((at, key))
+    return out
+
+
+def _key_of(change: KeyChange) -> Key:
+    return Key(change.fifths, "m" if change.minor else "")
+
+
+def _meter_map(perf: Performance, meter: Meter, timing: _Timing, estimated: bool):
+    out = [(Fraction(0), meter)]
+    if estimated:
+        return out
+    for change in perf.meters:
+        at = timing.score_time(change.onset)
+        m = Meter(change.numerator, change.denominator)
+        if at > 0 and m != out[-1][1] and m.denominator in (1, 2, 4, 8, 16, 32):
+            out.append((at, m))
+    return out
+
+
+def _tempo(perf: Performance, timing: _Timing) -> float | None:
+    if not perf.tempos:
+        return 120.0 * timing.scale if timing.scale != 1.0 else None
+    if len(perf.tempos) == 1:
+        return perf.tempos[0].qpm / timing.scale
+    # the tempo in force for the most beats
+    spans: dict[float, float] = {}
+    ends = [t.onset for t in perf.tempos[1:]] + [perf.end]
+    for t, e in zip(perf.tempos, ends, strict=True):
+        spans[round(t.qpm)] = spans.get(round(t.qpm), 0.0) + float(max(e - t.onset, 0))
+    return max(spans, key=lambda q: spans[q]) / timing.scale
+
+
+# --- bars -------------------------------------------------------------------------------------------
+
+
+def _cut_bars(
+    lines: list[list[Chord]],
+    start: Fraction,
+    phase: Fraction,
+    end: Fraction,
+    meter_map: list[tuple[Fraction, Meter]],
+    key_map: list[tuple[Fraction, Key]],
+) -> list[Bar]:
+    """The tune from ``start`` cut into bars (bar lines at ``phase`` + whole bars, restarting
+    at each meter change), every voice filled with rests where it is silent."""
+    bounds: list[tuple[Fraction, Fraction, Meter]] = []
+    t = start
+    meter = _at(meter_map, t)
+    line = phase + -((phase - t) // meter.bar) * meter.bar  # the first bar line at or after t
+    if line > t:
+        bounds.append((t, min(line, end), meter))
+        t = line
+    while t < end:
+        meter = _at(meter_map, t)
+        stop = t + meter.bar
+        for at, _ in meter_map:
+            if t < at < stop:
+                stop = at
+        stop = min(stop, end)
+        bounds.append((t, stop, meter))
+        t = stop
+    bars = [Bar(s, e - s, m, _at(key_map, s)) for s, e, m in bounds]
+    if bars and bars[0].length < bars[0].meter.bar and len(bars) > 1:
+        bars[0].offset = bars[0].meter.bar - bars[0].length  # a pickup: ends on a bar line
+    starts = [b.start for b in bars]
+    for ln in lines:
+        per_bar: list[list[Item]] = [[] for _ in bars]
+        for c in ln:
+            _place(c, bars, starts, per_bar)
+        for b, items in zip(bars, per_bar, strict=True):
+            b.voices.append(_fill_rests(items, b.length))
+    return bars
+
+
+def _at(changes: list[tuple[Fraction, object]], t: Fraction):
+    current = changes[0][1]
+    for at, value in changes:
+        if at <= t:
+            current = value
+    return current
+
+
+def _place(c: Chord, bars: list[Bar], starts: list[Fraction], per_bar) -> None:
+    import bisect
+
+    i = max(0, bisect.bisect_right(starts, c.onset) - 1)
+    t, remaining, first = c.onset, c.length, True
+    while remaining > 0 and i < len(bars):
+        b = bars[i]
+        room = b.start + b.length - t
+        piece = min(room, remaining)
+        if piece > 0:
+            per_bar[i].append(
+                Item(
+                    t - b.start,
+                    piece,
+                    c.pitches,
+                    tie=piece < remaining,
+                    graces=c.graces if first else (),
+                    grace_length=c.grace_length if first else Fraction(0),
+                )
+            )
+            first = False
+        remaining -= piece
+        t += piece
+        i += 1
+
+
+def _fill_rests(items: list[Item], length: Fraction) -> list[Item]:
+    out: list[Item] = []
+    t = Fraction(0)
+    for it in sorted(items, key=lambda x: x.start):
+        if it.start > t:
+            out.append(Item(t, it.start - t))
+        if it.start < t:  # overlap left by rounding: trim
+            cut = t - it.start
+            if cut >= it.length:
+                continue
+            it = Item(t, it.length - cut, it.pitches, it.tie, it.graces, it.grace_length)
+        out.append(it)
+        t = it.start + it.length
+    if t < length:
+        out.append(Item(t, length - t))
+    return out
+
+
+def _bar_ids(bars: list[Bar]) -> list[int]:
+    ids: dict[tuple, int] = {}
+    return [ids.setdefault(b.ident(), len(ids)) for b in bars]
+
+
+__all__ = ["MidiToAbc", "midi_to_abc", "transcribe"]
