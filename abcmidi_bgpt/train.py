@@ -272,6 +272,21 @@ def build_model(cfg: TrainConfig) -> BGPT:
     return model
 
 
+# Options that define the run: a resume must keep them, or it would not repeat the run.
+RUN_DEFINING = (
+    "model", "init", "dropout", "direction", "train_split", "epochs", "max_steps",
+    "batch_patches", "grad_accum", "sample_patches", "lr", "min_lr", "warmup", "weight_decay",
+    "beta1", "beta2", "grad_clip", "seed", "pad_multiple",
+)  # fmt: skip
+
+
+def check_resumable(cfg: TrainConfig, saved: dict) -> None:
+    changed = [k for k in RUN_DEFINING if k in saved and saved[k] != getattr(cfg, k)]
+    if changed:
+        was = ", ".join(f"{k}={saved[k]!r}" for k in changed)
+        raise ValueError(f"resume with the run's own options ({was})")
+
+
 def directions_of(direction: str) -> list[str]:
     if direction == "both":
         return list(DIRECTION_NAMES)
@@ -316,6 +331,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     train_set = SequenceSet.from_pairs(load_pairs(cfg.corpus, cfg.train_split), directions, layout)
     val_pairs = load_pairs(cfg.corpus, cfg.val_split, cfg.val_pairs)
     val_set = SequenceSet.from_pairs(val_pairs, directions, layout)
+    if not len(val_set):
+        raise ValueError(f"{cfg.corpus}: no {cfg.val_split} pairs fit the model's context")
     optimizer = model.configure_optimizer(
         cfg.lr, cfg.weight_decay, (cfg.beta1, cfg.beta2), device.type
     )
@@ -336,6 +353,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     if resuming:
         from safetensors.torch import load_file
 
+        check_resumable(cfg, read_config(last_dir)[1]["train"])
         model.load_state_dict(load_file(str(last_dir / WEIGHTS_FILE), device=str(device)))
         position = load_train_state(last_dir, model, optimizer)
         total = position["total_steps"]
@@ -359,10 +377,11 @@ def train(cfg: TrainConfig) -> TrainResult:
         save_model(raw_model, last_dir, metadata={"train": asdict(cfg), "step": position["step"]})
         save_train_state(last_dir, raw_model, optimizer, position)
 
-    progress = _progress(cfg.progress and dist_info.master, total, position["step"])
+    progress = _progress(cfg.progress and dist_info.master)
     last_val: dict = {}
     started = time.perf_counter() - position["elapsed_s"]
-    window_bytes, window_start = 0, time.perf_counter()
+    # Logged figures are over the steps since the last log line.
+    window_bytes, window_nats, window_predicted, window_start = 0, 0.0, 0, time.perf_counter()
     with progress:
         task = progress.add_task(
             "training", total=total, completed=position["step"], loss="", rate=""
@@ -410,12 +429,14 @@ def train(cfg: TrainConfig) -> TrainResult:
                 sum(int(train_set.n_patches[b].sum()) for b in micro_batches) * layout.patch_size
             )
             step = position["step"]
-            train_loss = loss_sum.item() / step_bytes
+            window_nats += loss_sum.item()
+            window_predicted += step_bytes
 
             if dist_info.master and (step % cfg.log_every == 0 or step == total):
                 now = time.perf_counter()
                 rate = window_bytes / max(now - window_start, 1e-9)
-                window_bytes, window_start = 0, now
+                train_loss = window_nats / window_predicted
+                window_bytes, window_nats, window_predicted, window_start = 0, 0.0, 0, now
                 log.write(
                     {
                         "step": step,
@@ -472,7 +493,7 @@ def _sample(n_patches: np.ndarray, cfg: TrainConfig, step: int, rank: int, micro
     return np.sort(rng.choice(targets, cfg.sample_patches, replace=False))
 
 
-def _progress(enabled: bool, total: int, done: int):
+def _progress(enabled: bool):
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,

@@ -89,6 +89,8 @@ def test_resume_repeats_the_uninterrupted_run_exactly(tmp_path, tiny_corpus):  #
     train(tiny_config(tiny_corpus, tmp_path / "parts", stop_after=3, **settings))
     with pytest.raises(FileExistsError):  # a run is never overwritten by accident
         train(tiny_config(tiny_corpus, tmp_path / "parts", **settings))
+    with pytest.raises(ValueError, match="lr=0.003"):  # a resume keeps the run's options
+        train(tiny_config(tiny_corpus, tmp_path / "parts", resume=True, **settings, lr=1e-3))
     resumed = train(tiny_config(tiny_corpus, tmp_path / "parts", resume=True, **settings))
     assert resumed.steps == whole.steps == 6
 
@@ -221,3 +223,18 @@ def test_ddp_over_two_processes_matches_one_process_accumulating_two(tmp_path, t
     b = load_file(str(tmp_path / "one" / "last" / "model.safetensors"))
     # Summation order differs between all-reduce and accumulation; Adam amplifies it a little.
     assert all(torch.allclose(a[k], b[k], atol=1e-4) for k in a)
+
+
+def test_training_can_start_from_a_saved_model(tmp_path, tiny_corpus):  # noqa: F811
+    from abcmidi_bgpt.checkpoint import read_config, save_model
+    from abcmidi_bgpt.model import BGPT, CONFIGS
+
+    torch.manual_seed(5)
+    start = BGPT(CONFIGS["tiny"])
+    save_model(start, tmp_path / "start")
+    # A learning rate of 0 leaves the weights as they came: the run starts from them.
+    train(tiny_config(tiny_corpus, tmp_path / "run", init=str(tmp_path / "start"), max_steps=1,
+                      lr=0.0, min_lr=0.0, dropout=0.2))  # fmt: skip
+    saved = load_file(str(tmp_path / "run" / "best" / "model.safetensors"))
+    assert all(torch.equal(saved[k], v) for k, v in start.state_dict().items())
+    assert read_config(tmp_path / "run" / "best")[0].dropout == 0.2
