@@ -239,7 +239,7 @@ class BGPT(nn.Module):
         rows = (p[None, :] < n_patches[:, None]).flatten().nonzero().squeeze(1)  # (N,)
         if keep is not None:
             rows = rows[keep.to(rows.device)]
-        rows = _to_device(rows, ids.device)
+        rows = to_device(rows, ids.device)
         features = features[:, :-1].flatten(0, 1)[rows]  # (N, C): feature of patch p - 1 ...
         targets = patches[:, 1:].flatten(0, 1)[rows]  # (N, S): ... predicts patch p
         return self.byte_decoder(features, targets), targets
@@ -283,13 +283,14 @@ class BGPT(nn.Module):
         return flops / seconds / peak_flops
 
 
-def _to_device(index: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """An index built on the CPU, copied to the GPU without blocking the host."""
-    if index.device == device:
-        return index
-    if index.device.type == "cpu" and device.type == "cuda":
-        index = index.pin_memory()
-    return index.to(device, non_blocking=True)
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A CPU tensor copied to the GPU without blocking the host (from pinned memory: a copy
+    from pageable memory waits for the GPU to finish its queue first)."""
+    if tensor.device == device:
+        return tensor
+    if tensor.device.type == "cpu" and device.type == "cuda":
+        tensor = tensor.pin_memory()
+    return tensor.to(device, non_blocking=True)
 
 
 # Dense bf16 peak FLOP/s of accelerators, from the vendors' data sheets (SXM parts).

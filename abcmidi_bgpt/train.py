@@ -45,7 +45,7 @@ from .evaluate import (
     resolve_dtype,
     score_sequences,
 )
-from .model import BGPT, CONFIGS
+from .model import BGPT, CONFIGS, to_device
 from .patches import DIRECTION_NAMES, SequenceSet, length_batches, pad_batch
 
 
@@ -135,7 +135,7 @@ def micro_batch_nats(
     with autocast(device, dtype):
         # n_patches and keep stay on the CPU: the model picks its target rows there.
         logits, targets = model(
-            torch.from_numpy(ids).to(device, non_blocking=True),
+            to_device(torch.from_numpy(ids), device),
             torch.from_numpy(n_patches),
             None if keep is None else torch.from_numpy(keep),
         )
@@ -381,7 +381,9 @@ def train(cfg: TrainConfig) -> TrainResult:
     last_val: dict = {}
     started = time.perf_counter() - position["elapsed_s"]
     # Logged figures are over the steps since the last log line.
-    window_bytes, window_nats, window_predicted, window_start = 0, 0.0, 0, time.perf_counter()
+    # Kept on the device and read only when logging: no step waits for the GPU.
+    window_nats = torch.zeros((), device=device)
+    window_bytes, window_predicted, window_start = 0, 0, time.perf_counter()
     with progress:
         task = progress.add_task(
             "training", total=total, completed=position["step"], loss="", rate=""
@@ -402,7 +404,6 @@ def train(cfg: TrainConfig) -> TrainResult:
                 for b in micro_batches
             )
             mine = micro_batches[dist_info.rank :: dist_info.world]
-            loss_sum = torch.zeros((), device=device)
             for i, batch in enumerate(mine):
                 ids, n_patches = pad_batch(
                     [train_set.encode(j).ids for j in batch], layout, cfg.pad_multiple
@@ -413,7 +414,7 @@ def train(cfg: TrainConfig) -> TrainResult:
                     nats = micro_batch_nats(model, ids, n_patches, keep, device, dtype)
                     # DDP averages gradients over processes, hence the factor world.
                     (nats * dist_info.world / step_bytes).backward()
-                loss_sum += nats.detach()
+                window_nats += nats.detach()
             grad_norm = (
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                 if cfg.grad_clip > 0
@@ -421,34 +422,29 @@ def train(cfg: TrainConfig) -> TrainResult:
             )
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
-            if dist_info.world > 1:
-                dist.all_reduce(loss_sum)
             position["step"] += 1
             position["batch"] += 1
             window_bytes += (
                 sum(int(train_set.n_patches[b].sum()) for b in micro_batches) * layout.patch_size
             )
             step = position["step"]
-            window_nats += loss_sum.item()
             window_predicted += step_bytes
 
-            if dist_info.master and (step % cfg.log_every == 0 or step == total):
+            if step % cfg.log_every == 0 or step == total:
+                if dist_info.world > 1:  # every process gets here: the same steps log
+                    dist.all_reduce(window_nats)
+                train_loss = window_nats.item() / window_predicted
                 now = time.perf_counter()
                 rate = window_bytes / max(now - window_start, 1e-9)
-                train_loss = window_nats / window_predicted
-                window_bytes, window_nats, window_predicted, window_start = 0, 0.0, 0, now
-                log.write(
-                    {
-                        "step": step,
-                        "epoch": position["epoch"],
-                        "lr": lr,
-                        "train_loss": train_loss,
-                        "grad_norm": float(grad_norm),
-                        "bytes_per_s": rate,
-                        "elapsed_s": now - started,
-                    }
-                )
-                progress.update(task, loss=f"loss {train_loss:.4f}", rate=f"{rate / 1e3:,.1f} kB/s")
+                window_nats.zero_()
+                window_bytes, window_predicted, window_start = 0, 0, now
+                if dist_info.master:
+                    row = {"step": step, "epoch": position["epoch"], "lr": lr}
+                    log.write(row | {"train_loss": train_loss, "grad_norm": float(grad_norm),
+                                     "bytes_per_s": rate, "elapsed_s": now - started})  # fmt: skip
+                    progress.update(
+                        task, loss=f"loss {train_loss:.4f}", rate=f"{rate / 1e3:,.1f} kB/s"
+                    )
             progress.update(task, completed=step)
 
             stopping = bool(cfg.stop_after) and step >= cfg.stop_after
@@ -456,15 +452,8 @@ def train(cfg: TrainConfig) -> TrainResult:
                 if dist_info.master:
                     last_val = validate(raw_model, val_set, cfg, dtype)
                     position["elapsed_s"] = time.perf_counter() - started
-                    log.write(
-                        {
-                            "step": step,
-                            "epoch": position["epoch"],
-                            "lr": lr,
-                            **last_val,
-                            "elapsed_s": position["elapsed_s"],
-                        }
-                    )
+                    log.write({"step": step, "epoch": position["epoch"], "lr": lr, **last_val,
+                               "elapsed_s": position["elapsed_s"]})  # fmt: skip
                     if last_val["val_loss"] < position["best_val_loss"]:
                         position["best_val_loss"] = last_val["val_loss"]
                         save_model(
