@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,6 @@ from abcmidi_bgpt.midi_file import read_performance, render_midi
 from abcmidi_bgpt.performance import Performance, Voice
 from abcmidi_bgpt.symbolic import abc_to_midi
 from abcmidi_bgpt.validate import validate_midi
-from tui.abc_pane import CHECK_DELAY_S
 from tui.app import AbcMidiApp
 from tui.batch_screen import BatchScreen
 from tui.compare_screen import CompareColumn, CompareScreen
@@ -71,9 +71,15 @@ def tunes_dir(tmp_path: Path) -> Path:
 
 
 async def settle(pilot) -> None:
-    """Wait for the ABC pane's delayed check and every worker, then for the screen."""
-    await pilot.pause(CHECK_DELAY_S + 0.1)
-    await pilot.app.workers.wait_for_complete()
+    """Wait until the ABC pane's delayed check and every worker are done, then for the
+    screen (at most 30 s: a slow machine runs late, it does not fail)."""
+    app = pilot.app
+    pane = app.abc_pane
+    for _ in range(300):
+        await pilot.pause(0.1)
+        if not pane.check_pending and not any(w.is_running for w in app.workers):
+            break
+    await app.workers.wait_for_complete()
     await pilot.pause()
 
 
@@ -661,3 +667,26 @@ async def test_reading_the_folder_again_keeps_the_cursor_on_its_file(tunes_dir):
         assert tree.cursor_node.data.path == tunes_dir / "good-morning.mid"
         await pilot.press("enter")  # the cursor really is there: enter opens its piano roll
         assert app.focused is app.midi_pane.roll
+
+
+@pilot_test
+async def test_a_result_that_arrives_under_another_screen_lands_in_its_pane(tunes_dir, monkeypatch):
+    from abcmidi_bgpt.engines import SymbolicEngine
+
+    convert = SymbolicEngine.abc_to_midi
+
+    def slow(self, tune):
+        time.sleep(0.5)
+        return convert(self, tune)
+
+    monkeypatch.setattr(SymbolicEngine, "abc_to_midi", slow)
+    app = AbcMidiApp(tunes_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "acacia.abc")
+        await pilot.press("c", "question_mark")  # the help screen opens before the MIDI is ready
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "acacia.abc → MIDI" in app.midi_pane.border_title
+        assert app.midi_pane.roll.notes

@@ -56,6 +56,7 @@ class AbcPane(Vertical):
         self.original_text = ""
         self.last_check: TuneCheck | None = None
         self._timer: Timer | None = None
+        self.check_pending = False  # a check of the current text is due or running
 
     def compose(self) -> ComposeResult:
         yield AbcEditor(id="abc-editor")
@@ -83,12 +84,14 @@ class AbcPane(Vertical):
         self.original_text = text if original_text is None else original_text
         self.border_title = f"ABC · {escape(source.label)}"
         self.last_check = None
+        self.check_pending = True
         self.editor.load(text)
         self._set_status(Text("checking…", style="dim"))
 
     def show_error(self, label: str, message: str, text: str = "") -> None:
         """A file that is no ABC tune: its text (read-only) and the reason in the status."""
         self.source = None
+        self.check_pending = False
         self.original_text = text
         self.border_title = f"ABC · {escape(label)}"
         self.editor.load(text, read_only=True)
@@ -96,6 +99,7 @@ class AbcPane(Vertical):
 
     def clear(self, message: str = "") -> None:
         self.source = None
+        self.check_pending = False
         self.original_text = ""
         self.border_title = "ABC"
         self.editor.load("", read_only=True)
@@ -114,6 +118,7 @@ class AbcPane(Vertical):
         if self._timer is not None:
             self._timer.stop()
         self._timer = self.set_timer(CHECK_DELAY_S, self._start_check)
+        self.check_pending = True
 
     def action_next_problem(self) -> None:
         """Put the cursor on the next problem the last check placed, after the cursor."""
@@ -158,6 +163,7 @@ class AbcPane(Vertical):
         if text != self.text:  # edited since: a newer check is on its way
             return
         self.last_check = check
+        self.check_pending = False
         self.editor.mark_problems(check.diagnostics)
         self._set_status(*status_line(check, validity))
 

@@ -139,17 +139,20 @@ class AbcMidiApp(App[None]):
         typing = isinstance(self.focused, TextArea) and not self.focused.read_only
         return not (typing and (action in self.LETTER_ACTIONS or action == "focus_pane"))
 
+    # The panes live on the main screen, which stays at the bottom of the screen stack; results
+    # of workers may arrive while another screen (compare, batch, a dialog) is on top.
+
     @property
     def abc_pane(self) -> AbcPane:
-        return self.query_one(AbcPane)
+        return self.screen_stack[0].query_one(AbcPane)
 
     @property
     def midi_pane(self) -> MidiPane:
-        return self.query_one(MidiPane)
+        return self.screen_stack[0].query_one(MidiPane)
 
     @property
     def library(self) -> LibraryTree:
-        return self.query_one(LibraryTree)
+        return self.screen_stack[0].query_one(LibraryTree)
 
     # --- selection -------------------------------------------------------------------------
 
@@ -252,12 +255,12 @@ class AbcMidiApp(App[None]):
         """ABC -> MIDI with the chosen engine; the MIDI pane shows the result."""
         spec = self.engine_spec
         label = f"{self._tune_name(entry)} → MIDI by {describe_engine(spec)}"
-        self._call(self._busy, self.midi_pane, True)
+        self._call(self._busy, "midi", True)
         try:
             out = self.cache.get(spec).abc_to_midi(tune)
             view = read_midi_view(out.data, label)
         except Exception as err:
-            self._call(self._failed, err, "converting to MIDI", self.midi_pane)
+            self._call(self._failed, err, "converting to MIDI", "midi")
             return
         suggestion = suggest_output_path(entry.path, entry.tune, ".mid", entry.tunes_in_file)
         output = Output(out.data, suggestion, f"MIDI of {self._tune_name(entry)}")
@@ -276,12 +279,12 @@ class AbcMidiApp(App[None]):
         """MIDI -> ABC with the chosen engine; the ABC pane shows the result, editable."""
         spec = self.engine_spec
         name = self._shown_name(entry.path)
-        self._call(self._busy, self.abc_pane, True)
+        self._call(self._busy, "abc", True)
         try:
             out = self.cache.get(spec).midi_to_abc(entry.path.read_bytes(), name)
             text = decode_abc(out.data, f"{name} as ABC")
         except Exception as err:
-            self._call(self._failed, err, "transcribing to ABC", self.abc_pane)
+            self._call(self._failed, err, "transcribing to ABC", "abc")
             return
         label = f"{name} → ABC by {describe_engine(spec)} (unsaved)"
         output = Output(out.data, entry.path.with_suffix(".abc"), f"ABC of {name}")
@@ -310,7 +313,7 @@ class AbcMidiApp(App[None]):
     def run_round_trip(self, entry: TuneEntry | MidiFileEntry, tune: AbcTune | None) -> None:
         """MIDI -> ABC -> MIDI with the chosen engine (a tune is rendered to MIDI first)."""
         spec = self.engine_spec
-        self._call(self._busy, self.midi_pane, True)
+        self._call(self._busy, "midi", True)
         try:
             engine = self.cache.get(spec)
             if tune is not None:
@@ -322,7 +325,7 @@ class AbcMidiApp(App[None]):
             trip = round_trip(engine, data, label)
             view = read_midi_view(data, label)
         except Exception as err:
-            self._call(self._failed, err, "round-tripping", self.midi_pane)
+            self._call(self._failed, err, "round-tripping", "midi")
             return
         suggestion = suggest_output_path(
             entry.path, tune, ".abc", entry.tunes_in_file if tune is not None else 1
@@ -519,7 +522,7 @@ class AbcMidiApp(App[None]):
         self.library.focus()
 
     def action_focus_pane(self, widget_id: str) -> None:
-        widget = self.query_one(f"#{widget_id}")
+        widget = self.screen_stack[0].query_one(f"#{widget_id}")
         if widget.focusable:
             widget.focus()
 
@@ -537,11 +540,14 @@ class AbcMidiApp(App[None]):
         with contextlib.suppress(RuntimeError):  # the app is shutting down
             self.call_from_thread(callback, *args)
 
-    def _busy(self, pane, busy: bool) -> None:
-        pane.loading = busy
+    def _pane(self, which: str) -> AbcPane | MidiPane:
+        return self.abc_pane if which == "abc" else self.midi_pane
 
-    def _failed(self, err: BaseException, doing: str, pane) -> None:
-        pane.loading = False
+    def _busy(self, which: str, busy: bool) -> None:
+        self._pane(which).loading = busy
+
+    def _failed(self, err: BaseException, doing: str, which: str) -> None:
+        self._pane(which).loading = False
         if isinstance(err, ConversionError | OSError):
             message = _one_line(err)
         else:  # a bug: say what it was, in one line, never a traceback on screen
