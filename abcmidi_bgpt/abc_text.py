@@ -130,3 +130,16 @@ def check_tune_size(tune: AbcTune) -> None:
             f"{tune.label}: tune is {len(tune.text) // 1024} KiB, over the "
             f"{MAX_TUNE_CHARS // 1024} KiB limit for one tune"
         )
+
+
+def replace_tune(book: str, tune: AbcTune, new_text: str) -> str:
+    """The text of a tune book with one tune (as :func:`split_tunes` found it) replaced and
+    everything else kept; raises :class:`ConversionError` when the book no longer holds the
+    tune where it was (the file changed since it was read)."""
+    start = sum(len(line) + 1 for line in book.split("\n")[: tune.line - 1])
+    old = tune.text.rstrip("\n")
+    if book[start : start + len(old)] != old:
+        raise ConversionError(
+            f"{tune.source or 'the file'} changed since it was read; reload (f5) and try again"
+        )
+    return book[:start] + new_text.rstrip("\n") + book[start + len(old) :]

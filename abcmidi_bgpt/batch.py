@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import re
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -298,6 +299,7 @@ def run_batch(
             done(run_job(spec, job, timeout))
     else:
         ctx = multiprocessing.get_context("forkserver")
+        _start_pool_helpers()
         with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx) as pool:
             pending = {pool.submit(run_job, spec, job, timeout) for job in jobs}
             while pending:
@@ -312,6 +314,26 @@ def run_batch(
     order = {job.output: i for i, job in enumerate(jobs)}
     results.sort(key=lambda r: order.get(r.output, len(order)))
     return results
+
+
+def _start_pool_helpers() -> None:
+    """Start multiprocessing's resource tracker and fork server with standard error on
+    /dev/null.
+
+    Under a terminal UI (Textual) ``sys.stderr`` captures prints and has no usable file
+    descriptor, and the helpers fail to start without one ("bad value(s) in fds_to_keep");
+    workers report every failure in their results, so nothing of theirs is lost.
+    """
+    from multiprocessing import forkserver, resource_tracker
+
+    saved = sys.stderr
+    with open(os.devnull, "w") as devnull:
+        sys.stderr = devnull
+        try:
+            resource_tracker.ensure_running()
+            forkserver.ensure_running()
+        finally:
+            sys.stderr = saved
 
 
 def convert_paths(

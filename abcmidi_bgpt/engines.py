@@ -8,6 +8,7 @@ build their own engine from it.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -97,7 +98,9 @@ class Abc2MidiEngine:
 
     def midi_to_abc(self, data: bytes, source: str = "") -> EngineOutput:
         with tempfile.TemporaryDirectory(prefix="midi2abc-") as tmp:
-            src, out = Path(tmp, "in.mid"), Path(tmp, "out.abc")
+            # midi2abc titles the tune after its input file: give it the source's name.
+            stem = re.sub(r"[^\w.+-]+", "_", Path(source.split(":")[0]).stem or "tune")
+            src, out = Path(tmp, f"{stem}.mid"), Path(tmp, "out.abc")
             src.write_bytes(data)
             proc = _run(["midi2abc", str(src), "-o", str(out)], source)
             if not out.exists() or out.stat().st_size == 0:

@@ -45,27 +45,45 @@ def note_f1(
     """
     if not reference and not estimate:
         return NoteScore(1.0, 1.0, 1.0, 0, 0, 0)
+    matched = len(matching(reference, estimate, with_offsets, onset_tolerance))
+    precision = matched / len(estimate) if estimate else 0.0
+    recall = matched / len(reference) if reference else 0.0
+    f1 = 0.0 if matched == 0 else 2 * precision * recall / (precision + recall)
+    return NoteScore(precision, recall, f1, matched, len(reference), len(estimate))
+
+
+def matching(
+    reference: Sequence[Note],
+    estimate: Sequence[Note],
+    with_offsets: bool = False,
+    onset_tolerance: float = ONSET_TOLERANCE,
+) -> list[tuple[int, int]]:
+    """The (reference index, estimate index) pairs of matched notes, as :func:`note_f1`
+    counts them (a maximum matching, by mir_eval)."""
     if not reference or not estimate:
-        return NoteScore(0.0, 0.0, 0.0, 0, len(reference), len(estimate))
-    ref_iv, ref_hz = _arrays(reference)
-    est_iv, est_hz = _arrays(estimate)
+        return []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        matching = mir_eval.transcription.match_notes(
-            ref_iv,
-            ref_hz,
-            est_iv,
-            est_hz,
+        return mir_eval.transcription.match_notes(
+            *_arrays(reference),
+            *_arrays(estimate),
             onset_tolerance=onset_tolerance,
             pitch_tolerance=1.0,  # cents: pitches are equal or they are not
             offset_ratio=OFFSET_RATIO if with_offsets else None,
             offset_min_tolerance=OFFSET_MIN_TOLERANCE,
         )
-    matched = len(matching)
-    precision = matched / len(estimate)
-    recall = matched / len(reference)
-    f1 = 0.0 if matched == 0 else 2 * precision * recall / (precision + recall)
-    return NoteScore(precision, recall, f1, matched, len(reference), len(estimate))
+
+
+def unmatched_notes(
+    reference: Sequence[Note], estimate: Sequence[Note], with_offsets: bool = False
+) -> tuple[list[Note], list[Note]]:
+    """(reference notes the estimate lacks, estimate notes the reference lacks)."""
+    pairs = matching(reference, estimate, with_offsets)
+    hit_ref = {i for i, _ in pairs}
+    hit_est = {j for _, j in pairs}
+    missing = [n for i, n in enumerate(reference) if i not in hit_ref]
+    extra = [n for j, n in enumerate(estimate) if j not in hit_est]
+    return missing, extra
 
 
 def _arrays(notes: Sequence[Note]) -> tuple[np.ndarray, np.ndarray]:

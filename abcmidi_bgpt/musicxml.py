@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -106,7 +107,13 @@ def abc_to_musicxml(abc_text: str, label: str = "") -> MusicXmlScore:
             raise ConversionError(f"{where}abc2xml failed: {err}") from None
         messages = abc2xml.getInfo()
     lines = [ln.strip() for ln in (messages + printed.getvalue()).splitlines()]
-    warnings = [ln.lstrip("- ").strip() for ln in lines if ln.startswith(("--", "**"))]
+    # Messages start with '--' or '**'; abc2xml follows a "misplaced symbol" message with the
+    # line it read and a '----^' caret line, which are not messages.
+    warnings = [
+        ln.lstrip("-* ").strip()
+        for ln in lines
+        if ln.startswith(("--", "**")) and not re.fullmatch(r"-+\^", ln)
+    ]
     warnings = [w for w in warnings if not w.startswith(_NOISE)]
     if not docs:
         reason = next((w for w in warnings if "exception" in w or "error" in w.lower()), "")

@@ -77,37 +77,12 @@ def test_bar_starts_follow_meter_changes():
     assert tasks.bar_starts(Performance([Voice(notes)])) == [0, 4, 8]  # 4/4 when none
 
 
-def test_note_differences_name_the_lost_and_the_added_notes(midi):
-    reference = read_performance(midi).notes()
-    changed = dataclasses.replace(reference[5], pitch=reference[5].pitch + 1)
-    estimate = reference[:5] + [changed] + reference[6:-1]
-    missing, extra = tasks.note_differences(reference, estimate)
-    assert missing == [reference[5], reference[-1]]
-    assert extra == [changed]
-    score = note_f1(reference, estimate)
-    assert score.matched == len(reference) - len(missing) == len(estimate) - len(extra)
-
-
 def test_tune_from_text_keeps_the_file_header_and_refuses_two_tunes(tune):
     original = dataclasses.replace(tune, header="%%MIDI program 73")
     edited = tasks.tune_from_text(tune.text.replace("G2 D", "G2 E"), original, "book.abc")
     assert edited.header == "%%MIDI program 73" and edited.line == tune.line
     with pytest.raises(ConversionError, match="2 tunes"):
         tasks.tune_from_text(tune.text + "\n" + tune.text, original, "book.abc")
-
-
-def test_replace_tune_changes_one_tune_of_a_book_and_nothing_else():
-    tunes = oneills()[:3]
-    book = "% my tunes\n\n" + "\n\n".join(t.text for t in tunes) + "\n"
-    second = split_tunes(book)[1]
-    edited = second.text.replace("T:", "T: Edited", 1)
-    new_book = tasks.replace_tune(book, second, edited)
-    assert new_book.replace(edited.rstrip("\n"), second.text.rstrip("\n")) == book
-    assert [t.text for t in split_tunes(new_book)][0::2] == [t.text for t in split_tunes(book)][
-        0::2
-    ]
-    with pytest.raises(ConversionError, match="changed since it was read"):
-        tasks.replace_tune(book.replace("X: 2", "X: 22"), second, edited)
 
 
 def test_suggested_output_names_follow_the_batch_naming(tune, tmp_path):

@@ -20,7 +20,7 @@ from textual.reactive import reactive
 from textual.widgets import Footer, Header, TextArea, Tree
 from textual.worker import Worker, WorkerState
 
-from abcmidi_bgpt.abc_text import AbcTune, decode_abc, read_abc_file
+from abcmidi_bgpt.abc_text import AbcTune, decode_abc, read_abc_file, replace_tune
 from abcmidi_bgpt.batch import write_atomic
 from abcmidi_bgpt.engines import EngineSpec, engine_names
 from abcmidi_bgpt.errors import ConversionError
@@ -49,7 +49,6 @@ from .tasks import (
     available_engines,
     describe_engine,
     read_midi_view,
-    replace_tune,
     round_trip,
     save_output,
     suggest_output_path,

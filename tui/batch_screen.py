@@ -31,7 +31,7 @@ from textual.widgets import (
 from abcmidi_bgpt.batch import BatchPlan, BatchReport, JobResult, convert_paths
 from abcmidi_bgpt.engines import EngineSpec
 
-from .tasks import describe_engine, start_process_helpers
+from .tasks import describe_engine
 
 STATUS_STYLES = {"converted": "green", "failed": "bold red", "skipped": "yellow"}
 MAX_WORKERS = 4
@@ -166,7 +166,6 @@ class BatchScreen(Screen[bool]):
                 self.app.call_from_thread(callback, *args)
 
         try:
-            start_process_helpers()
             report = convert_paths(
                 [self.folder],
                 to,

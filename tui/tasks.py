@@ -9,22 +9,17 @@ what they return, and the tests call them directly. Conversions go through engin
 from __future__ import annotations
 
 import dataclasses
-import os
-import sys
 import threading
 import time
-import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-
-import numpy as np
 
 from abcmidi_bgpt.abc_text import AbcTune, decode_abc, split_tunes
 from abcmidi_bgpt.batch import write_atomic
 from abcmidi_bgpt.engines import Engine, EngineSpec, engine_names, external_tools_available
 from abcmidi_bgpt.errors import ConversionError
-from abcmidi_bgpt.metrics import ONSET_TOLERANCE, NoteScore, note_f1
+from abcmidi_bgpt.metrics import NoteScore, note_f1, unmatched_notes
 from abcmidi_bgpt.midi_file import read_midi, read_performance
 from abcmidi_bgpt.performance import Note, Performance, key_name
 from abcmidi_bgpt.validate import Validity, validate_abc, validate_midi
@@ -193,7 +188,7 @@ def round_trip(engine: Engine, data: bytes, source: str = "") -> RoundTrip:
     tunes = split_tunes(abc, f"{source} as ABC")
     rendered = engine.abc_to_midi(tunes[0])
     output = read_performance(rendered.data, f"{source} round trip").notes()
-    missing, extra = note_differences(reference, output)
+    missing, extra = unmatched_notes(reference, output)
     notes = (
         [f"the transcription holds {len(tunes)} tunes; the first was rendered"]
         if len(tunes) > 1
@@ -210,37 +205,6 @@ def round_trip(engine: Engine, data: bytes, source: str = "") -> RoundTrip:
         extra=extra,
         warnings=transcribed.warnings + rendered.warnings + notes,
     )
-
-
-def note_differences(reference: list[Note], estimate: list[Note]) -> tuple[list[Note], list[Note]]:
-    """The notes left unmatched by the matching behind :func:`note_f1` (pitch equal, onset
-    within its tolerance): (reference notes missing from the estimate, estimate notes that
-    the reference lacks)."""
-    import mir_eval.transcription  # slow to import; only needed here
-
-    if not reference or not estimate:
-        return list(reference), list(estimate)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pairs = mir_eval.transcription.match_notes(
-            *_intervals_and_hz(reference),
-            *_intervals_and_hz(estimate),
-            onset_tolerance=ONSET_TOLERANCE,
-            pitch_tolerance=1.0,
-            offset_ratio=None,
-        )
-    matched_ref = {i for i, _ in pairs}
-    matched_est = {j for _, j in pairs}
-    missing = [n for i, n in enumerate(reference) if i not in matched_ref]
-    extra = [n for j, n in enumerate(estimate) if j not in matched_est]
-    return missing, extra
-
-
-def _intervals_and_hz(notes: list[Note]) -> tuple[np.ndarray, np.ndarray]:
-    onsets = np.array([float(n.onset) for n in notes])
-    offsets = np.maximum(np.array([float(n.offset) for n in notes]), onsets + 1e-6)
-    hz = 440.0 * 2.0 ** ((np.array([n.pitch for n in notes], dtype=float) - 69) / 12)
-    return np.stack([onsets, offsets], axis=1), hz
 
 
 @dataclass(slots=True)
@@ -279,7 +243,7 @@ def compare_abc_to_midi(
     if result.validity:
         notes = read_performance(out.data).notes()
         result.score = note_f1(reference, notes)
-        result.missing, result.extra = note_differences(reference, notes)
+        result.missing, result.extra = unmatched_notes(reference, notes)
     return result
 
 
@@ -337,36 +301,3 @@ def save_output(path: Path, data: bytes, overwrite: bool = False) -> None:
     if path.exists() and not overwrite:
         raise ConversionError(f"{path.name} exists; confirm to overwrite it")
     write_atomic(path, data)
-
-
-def replace_tune(book: str, tune: AbcTune, new_text: str) -> str:
-    """The text of a tune book with one tune (as :func:`split_tunes` found it) replaced and
-    everything else kept; raises :class:`ConversionError` when the book no longer holds the
-    tune where it was (the file changed since it was read)."""
-    start = sum(len(line) + 1 for line in book.split("\n")[: tune.line - 1])
-    old = tune.text.rstrip("\n")
-    if book[start : start + len(old)] != old:
-        raise ConversionError(
-            f"{tune.source or 'the file'} changed since it was read; reload (f5) and try again"
-        )
-    return book[:start] + new_text.rstrip("\n") + book[start + len(old) :]
-
-
-def start_process_helpers() -> None:
-    """Start multiprocessing's resource tracker and fork server, which the batch runner's
-    process pool needs, with standard error on /dev/null.
-
-    Under Textual ``sys.stderr`` captures prints and has no file descriptor, and the resource
-    tracker fails to start without one ("bad value(s) in fds_to_keep"); /dev/null also keeps
-    anything the helpers print off the screen.
-    """
-    from multiprocessing import forkserver, resource_tracker
-
-    saved = sys.stderr
-    with open(os.devnull, "w") as devnull:
-        sys.stderr = devnull
-        try:
-            resource_tracker.ensure_running()
-            forkserver.ensure_running()
-        finally:
-            sys.stderr = saved
