@@ -140,6 +140,7 @@ class BuildReport:
     seconds: dict[str, float]
     computed: int  # results computed in this run
     cached: int  # results taken from the cache
+    cpu_seconds: float = 0.0  # processor time the computed results took, over all workers
 
 
 @dataclass(slots=True)
@@ -266,19 +267,21 @@ def build_corpus(
             clock = time.perf_counter()
             _export_files(out, rows, settings.scales, cache, progress)
             timings["export"] = time.perf_counter() - clock
+        elif (out / FILES_DIR).exists():
+            shutil.rmtree(out / FILES_DIR)  # an earlier build's files are not this corpus
     finally:
         cache.close()
 
     _write_failures(out / FAILURES, failures)
-    computed = sum(1 for m in bases if m.get("_computed")) + sum(
-        1 for _, m in variant_metas if m.get("_computed")
-    )
+    work = [m["_computed"] for m in bases if "_computed" in m]
+    work += [m["_computed"] for _, m in variant_metas if "_computed" in m]
+    computed = len(work)
     manifest = _manifest(
         read, settings, code, bases, variant_metas, rows, failures, content_hash, done_rounds
     )
     write_atomic(out / MANIFEST, _json_bytes(manifest))  # last: only now is it complete
     total = len(bases) + len(variant_metas)
-    return BuildReport(out, manifest, failures, timings, computed, total - computed)
+    return BuildReport(out, manifest, failures, timings, computed, total - computed, sum(work))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,7 +308,7 @@ def _render_bases(tunes, cache, workers, code, cache_fields, settings, progress)
             outcome = TuneOutcome(outcome)
         meta = _meta(outcome.rendered, outcome.tune_id, outcome.fifths, 0)
         cache.put(key, meta, outcome.rendered)
-        metas[i] = {**meta, "cache_key": key, "_computed": True}
+        metas[i] = {**meta, "cache_key": key, "_computed": outcome.rendered.cpu_seconds}
         if progress:
             progress("converting tunes", done + n + 1, len(tunes))
     return metas  # type: ignore[return-value]
@@ -347,7 +350,8 @@ def _render_variants(
         for (r, shift, key), rendered in zip(missing, results, strict=True):
             meta = _meta(rendered, bases[i]["tune_id"], None, shift)
             cache.put(key, meta, rendered)
-            found.append((i, {**meta, "cache_key": key, "round": r, "_computed": True}))
+            computed = {"_computed": rendered.cpu_seconds}
+            found.append((i, {**meta, "cache_key": key, "round": r, **computed}))
         done += len(missing)
         if progress:
             progress(stage, done, total)

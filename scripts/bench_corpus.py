@@ -129,7 +129,7 @@ def bench_jobs(tunes, jobs_values: list[int], transpose: str) -> None:
             (folder / f"{i:05d}.abc").write_text(tune.text, encoding="utf-8")
         settings = BuildSettings(scales=(10,), transpose=transpose)
         table = Table(title=f"End to end, {len(tunes)} tunes, --transpose {transpose}")
-        for column in ("jobs", "seconds", "tunes per s", "pairs per s", "speed-up", "load"):
+        for column in ("jobs", "seconds", "tunes per s", "CPU ms per result", "speed-up", "load"):
             table.add_column(column, justify="right")
         base = None
         for jobs in jobs_values:
@@ -141,8 +141,9 @@ def bench_jobs(tunes, jobs_values: list[int], transpose: str) -> None:
             seconds = time.perf_counter() - start
             pairs = report.computed
             base = base or seconds
+            cpu_ms = 1000 * report.cpu_seconds / max(1, pairs)
             table.add_row(str(jobs), f"{seconds:.1f}", f"{len(tunes) / seconds:.1f}",
-                          f"{pairs / seconds:.1f}", f"{base / seconds:.2f}x", load())  # fmt: skip
+                          f"{cpu_ms:.0f}", f"{base / seconds:.2f}x", load())  # fmt: skip
         console.print(table)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -178,6 +179,15 @@ def bench_full(jobs: int, scale: int, transpose: str, out: Path | None) -> None:
             table.add_row(f"split {name}", f"{split['rows']} pairs, {split['tunes']} tunes")
         table.add_row("tunes per s (end to end)", f"{counts['tunes_found'] / seconds:.1f}")
         table.add_row("results computed per s", f"{report.computed / seconds:.1f}")
+        # Processor time does not grow when other work shares the cores, wall time does.
+        cpu_ms = 1000 * report.cpu_seconds / max(1, report.computed)
+        table.add_row("worker CPU per result", f"{cpu_ms:.0f} ms")
+        serial = sum(v for k, v in report.seconds.items() if k not in ("convert", "transpose"))
+        projected = report.cpu_seconds / jobs + serial
+        table.add_row(
+            f"projected wall on {jobs} free cores",
+            f"{projected:.0f} s ({projected / 60:.1f} min) = CPU / {jobs} + serial steps",
+        )
         table.add_row("load at the end", load())
         console.print(table)
     finally:

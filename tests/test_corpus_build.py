@@ -394,3 +394,15 @@ def test_command_line_builds_and_describes_a_corpus(built, workspace, folder, ca
     missing = runner.invoke(app, ["corpus", "build", "--source", str(workspace / "nope"),
                                   "--out", str(workspace / "nope-out")])  # fmt: skip
     assert missing.exit_code == 1 and "no such folder" in missing.output
+
+
+def test_a_rebuild_without_export_removes_the_old_files(built, workspace, folder, cache):
+    out = workspace / "unexported"
+    shutil.copytree(built.out_dir, out)
+    assert (out / "files").is_dir()
+    settings = BuildSettings(scales=(4, 8), transpose="1", validation_fraction=0.15,
+                             test_fraction=0.15)  # fmt: skip
+    report = build_corpus([str(folder)], out, settings, cache_path=cache)
+    assert report.computed == 0
+    assert not (out / "files").exists()
+    assert report.manifest["content_hash"] == built.manifest["content_hash"]
