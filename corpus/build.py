@@ -141,6 +141,8 @@ class BuildReport:
     computed: int  # results computed in this run
     cached: int  # results taken from the cache
     cpu_seconds: float = 0.0  # processor time the computed results took, over all workers
+    # per phase ('convert': tunes in their own key, 'transpose'): (results computed, CPU s)
+    work: dict[str, tuple[int, float]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -273,15 +275,20 @@ def build_corpus(
         cache.close()
 
     _write_failures(out / FAILURES, failures)
-    work = [m["_computed"] for m in bases if "_computed" in m]
-    work += [m["_computed"] for _, m in variant_metas if "_computed" in m]
-    computed = len(work)
+    base_work = [m["_computed"] for m in bases if "_computed" in m]
+    variant_work = [m["_computed"] for _, m in variant_metas if "_computed" in m]
+    computed = len(base_work) + len(variant_work)
+    work = {
+        "convert": (len(base_work), sum(base_work)),
+        "transpose": (len(variant_work), sum(variant_work)),
+    }
     manifest = _manifest(
         read, settings, code, bases, variant_metas, rows, failures, content_hash, done_rounds
     )
     write_atomic(out / MANIFEST, _json_bytes(manifest))  # last: only now is it complete
     total = len(bases) + len(variant_metas)
-    return BuildReport(out, manifest, failures, timings, computed, total - computed, sum(work))
+    cpu = sum(seconds for _, seconds in work.values())
+    return BuildReport(out, manifest, failures, timings, computed, total - computed, cpu, work)
 
 
 # ---------------------------------------------------------------------------------------------

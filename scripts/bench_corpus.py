@@ -16,6 +16,7 @@ slows every figure down; say so when quoting them):
     .venv/bin/python scripts/bench_corpus.py --sample 400 --jobs 1 2
     .venv/bin/python scripts/bench_corpus.py --full --jobs 2      # whole collection
     .venv/bin/python scripts/bench_corpus.py --full --jobs 2 --scale 1e5 --transpose auto
+    .venv/bin/python scripts/bench_corpus.py --sample 400 --check-beaming
 """
 
 from __future__ import annotations
@@ -120,6 +121,32 @@ def bench_stages(tunes) -> None:
     console.print(table)
 
 
+def check_beaming(tunes) -> None:
+    """music21 validation with and without its beaming step: verdicts and time per tune."""
+    settings = PipelineSettings()
+    validate_abc("X:1\nK:C\nC|\n", with_abc2midi=False)
+    full = fast = 0.0
+    n = differ = invalid = 0
+    for tune in tunes:
+        try:
+            abc = _normalised(_parse(tune.text, settings, tune.key), settings)
+        except Exception:  # a tune that does not normalise is not validated either
+            continue
+        t0 = time.perf_counter()
+        with_beams = validate_abc(abc, with_abc2midi=False)
+        t1 = time.perf_counter()
+        without = validate_abc_without_beaming(abc)
+        t2 = time.perf_counter()
+        full, fast, n = full + t1 - t0, fast + t2 - t1, n + 1
+        invalid += not with_beams.ok
+        differ += with_beams.ok != without.ok
+    console.print(
+        f"music21 validation of {n} normalised tunes: {differ} verdicts differ, {invalid} "
+        f"invalid; {1000 * full / n:.1f} ms with beaming, {1000 * fast / n:.1f} ms without "
+        f"({load()})"
+    )
+
+
 def bench_jobs(tunes, jobs_values: list[int], transpose: str) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-corpus-"))
     try:
@@ -145,6 +172,9 @@ def bench_jobs(tunes, jobs_values: list[int], transpose: str) -> None:
             table.add_row(str(jobs), f"{seconds:.1f}", f"{len(tunes) / seconds:.1f}",
                           f"{cpu_ms:.0f}", f"{base / seconds:.2f}x", load())  # fmt: skip
         console.print(table)
+        for phase, (n, cpu) in report.work.items():
+            if n:
+                console.print(f"{phase}: {n} results, {1000 * cpu / n:.0f} ms CPU each")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -180,8 +210,9 @@ def bench_full(jobs: int, scale: int, transpose: str, out: Path | None) -> None:
         table.add_row("tunes per s (end to end)", f"{counts['tunes_found'] / seconds:.1f}")
         table.add_row("results computed per s", f"{report.computed / seconds:.1f}")
         # Processor time does not grow when other work shares the cores, wall time does.
-        cpu_ms = 1000 * report.cpu_seconds / max(1, report.computed)
-        table.add_row("worker CPU per result", f"{cpu_ms:.0f} ms")
+        for phase, (n, cpu) in report.work.items():
+            if n:
+                table.add_row(f"worker CPU per result ({phase})", f"{1000 * cpu / n:.0f} ms")
         serial = sum(v for k, v in report.seconds.items() if k not in ("convert", "transpose"))
         projected = report.cpu_seconds / jobs + serial
         table.add_row(
@@ -203,12 +234,18 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="build the whole music21 corpus")
     parser.add_argument("--scale", default="1e3", help="largest split for --full")
     parser.add_argument("--out", type=Path, help="keep the --full corpus here")
+    parser.add_argument(
+        "--check-beaming", action="store_true", help="only compare music21 with/without beaming"
+    )
     args = parser.parse_args()
     console.print(f"[bold]corpus benchmark[/bold]: {load()}")
     if args.full:
         bench_full(max(args.jobs), parse_scale(args.scale), args.transpose, args.out)
         return
     tunes = sample_tunes(args.sample, args.seed)
+    if args.check_beaming:
+        check_beaming(tunes)
+        return
     bench_stages(tunes)
     bench_jobs(tunes, args.jobs, args.transpose)
 
