@@ -114,20 +114,22 @@ def music21_tunes(collections=MUSIC21_COLLECTIONS, spec: str = "music21") -> Sou
 
 def folder_tunes(path: Path, spec: str) -> SourceTunes:
     """Every ``.abc`` file under a folder (hidden ones skipped), or one file."""
-    result = SourceTunes(spec, info={"kind": "folder", "path": str(path)})
+    result = SourceTunes(
+        spec, info={"kind": "folder" if path.is_dir() else "file", "path": str(path)}
+    )
     if path.is_file():
-        paths, prefix = [path], path.parent
-    else:
-        paths = [
-            p
-            for p in sorted(path.rglob("*"))
-            if p.is_file()
-            and p.suffix.lower() == ".abc"
-            and not any(part.startswith(".") for part in p.relative_to(path).parts)
-        ]
-        prefix = path
+        _add_file(result, path, path.name)
+        result.info["files"] = 1
+        return result
+    paths = [
+        p
+        for p in sorted(path.rglob("*"))
+        if p.is_file()
+        and p.suffix.lower() == ".abc"
+        and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    ]
     for p in paths:
-        _add_file(result, p, f"{path.name}/{p.relative_to(prefix).as_posix()}")
+        _add_file(result, p, f"{path.name}/{p.relative_to(path).as_posix()}")
     result.info["files"] = len(paths)
     return result
 

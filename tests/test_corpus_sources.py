@@ -137,3 +137,20 @@ def test_folders_are_searched_recursively_and_bad_files_are_recorded(tmp_path):
     assert read.info["files"] == 3
     with pytest.raises(SourceError, match="no such folder"):
         read_source(str(tmp_path / "missing"))
+
+
+IRISH = Path(__file__).resolve().parents[2] / "shared" / "data" / "irish.abc"
+
+
+@pytest.mark.skipif(not IRISH.exists(), reason="../shared/data/irish.abc is not in this checkout")
+def test_a_single_tune_book_is_a_source(tmp_path):
+    read = read_source(str(IRISH))
+    assert len(read.tunes) == 804 and not read.problems
+    assert read.tunes[0].key == "irish.abc#1"
+    report = build_corpus(
+        [str(IRISH)], tmp_path / "irish",
+        BuildSettings(scales=(4,), validation_fraction=0.0, test_fraction=0.0, limit=6),
+    )  # fmt: skip
+    assert report.manifest["counts"]["tunes_found"] == 6
+    assert report.manifest["counts"]["tunes_converted"] == 6
+    assert report.manifest["sources"][0]["tunes"] == 804
