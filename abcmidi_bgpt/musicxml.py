@@ -128,6 +128,8 @@ def musicxml_to_abc(root: ET.Element, unit_length: int = 8, line_breaks: bool = 
     ``unit_length`` fixes ``L:1/unit_length`` (0 lets xml2abc choose); without ``line_breaks``
     each voice is written as one line, the form the IrishMAN corpus uses.
     """
+    if root.find(".//note") is None:
+        raise ConversionError("the tune has no notes")
     xml_text = ET.tostring(root, encoding="unicode")
     printed = io.StringIO()
     with _LOCK, contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):

@@ -42,6 +42,11 @@ def abc_to_midi(tune: AbcTune | str, chords: bool = False) -> AbcToMidi:
     text = tune.full_text
     if not _K_FIELD.search(text):
         raise ConversionError(f"{label}: no K: field (the key line that ends the tune header)")
+    words = _prose_words(text)
+    if len(words) >= 3:
+        raise ConversionError(
+            f"{label}: not ABC music: the tune body reads as text ({', '.join(words[:3])}, ...)"
+        )
     score = abc_to_musicxml(text, label)
     played = perform(score.root, chords=chords, part_order=_header_field(text, "P"), label=label)
     junk = _junk_symbols(score.warnings)
@@ -59,6 +64,27 @@ def _header_field(text: str, letter: str) -> str:
     header = text[: _K_FIELD.search(text).start()]
     m = re.search(rf"^[ \t]*{letter}:[ \t]*(.*)$", header, re.M)
     return m.group(1).split("%")[0].strip() if m else ""
+
+
+# Music code of a body line: quoted strings, decorations, comments and inline fields removed.
+_NOT_CODE = re.compile(r'"[^"\n]*"|![^!\n]*!|\+[^+\n]*\+|%.*|\[[A-Za-z]:[^\]\n]*\]')
+_WORD = re.compile(r"[A-Za-z]{4,}")
+_TEXT_ONLY = set("hijklmnopqrstw")  # letters that are not notes, rests or standard symbols
+
+
+def _prose_words(text: str) -> list[str]:
+    """Words in the tune body that cannot be music: runs of four or more letters with at least
+    two different letters that ABC gives no meaning (one can be a U: symbol, as in Ryan's
+    Mammoth's 'kgBkaB')."""
+    body = text[_K_FIELD.search(text).end() :].split("\n", 1)[-1]
+    words = []
+    for line in body.split("\n"):
+        if re.match(r"[ \t]*[A-Za-z+]:", line):
+            continue
+        for word in _WORD.findall(_NOT_CODE.sub(" ", line)):
+            if len(_TEXT_ONLY & set(word.lower())) >= 2:
+                words.append(word)
+    return words
 
 
 def _junk_symbols(warnings: list[str]) -> int:

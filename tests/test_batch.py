@@ -30,6 +30,8 @@ BAD_INPUTS = {
     "absurd.abc": b"X:1\nT:Absurd\nK:C\nA99999999 B|\n",
     "not-music.abc": b"X:1\nT:Essay\nK:C\n"
     b"The quick brown fox jumps over the lazy dog; it was a dark and stormy night.\n",
+    "letter.abc": b"X:1\nT:P\nK:C\n"
+    b"This is a letter about the tune, not the tune itself; we never wrote it down, sorry!\n",
 }
 
 
@@ -73,6 +75,7 @@ def test_bad_inputs_fail_one_by_one_and_the_batch_goes_on(tmp_path):
     assert "no K: field" in reasons["no-key.abc"]
     assert "absurd duration" in reasons["absurd.abc"]
     assert "not ABC music" in reasons["not-music.abc"]
+    assert "reads as text" in reasons["letter.abc"]
     assert [p.name for p in out.rglob("*")] == ["good.mid"]  # no partial or empty files
 
 
