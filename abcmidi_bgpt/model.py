@@ -18,7 +18,8 @@ is never predicted. Flattened, logits row ``t - 16`` predicts byte ``t``.
 Generation uses the two halves directly: ``patch_decoder(patches)[:, -1]`` is the feature that
 predicts the next patch, and row j of ``byte_decoder(feature, patch)`` is the distribution of
 byte j given the bytes before it (bytes j.. of ``patch`` are not read), so a patch is sampled
-byte by byte. The attention module marks where a KV cache goes.
+byte by byte. For generation, both transformers also run on a :class:`KVCache`: the keys and
+values of the positions already seen are kept, so each new patch (or byte) costs one step.
 
 The module names follow GPT-2 (``h``, ``ln_1``, ``attn.c_attn``, ``mlp.c_fc``, ``wte``, ``wpe``),
 so the official checkpoints map onto this model by renaming (``official.py``). Only nn.Linear is
@@ -81,15 +82,17 @@ class CausalSelfAttention(nn.Module):
         B, T, C = x.shape
         return x.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: LayerCache | None = None) -> torch.Tensor:
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
         q, k, v = self.split_heads(q), self.split_heads(k), self.split_heads(v)
-        # A KV cache (generation) goes here: append k, v to the cached ones; a query block that
-        # starts after the cached keys then needs an explicit mask instead of is_causal.
-        y = F.scaled_dot_product_attention(
-            q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True
-        )  # (B, nh, T, hs)
+        if cache is None:
+            y = F.scaled_dot_product_attention(
+                q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True
+            )  # (B, nh, T, hs)
+        else:  # generation: the new keys join the cached ones, which the queries also see
+            k, v, mask = cache.update(k, v)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=cache.causal)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_dropout(self.c_proj(y))
 
@@ -114,8 +117,8 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps)
         self.mlp = MLP(config)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x))
+    def forward(self, x: torch.Tensor, cache: LayerCache | None = None) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), cache)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -129,11 +132,19 @@ class Transformer(nn.Module):
         self.h = nn.ModuleList([Block(config) for _ in range(n_layer)])
         self.ln_f = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C) -> (B, T, C)
-        pos = torch.arange(x.shape[1], device=x.device)
-        x = self.drop(x + self.wpe(pos))
-        for block in self.h:
-            x = block(x)
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """(B, T, C) -> (B, T, C). With ``cache``, ``x`` holds the next T positions of each row
+        (row b continues at ``cache.lengths[b]``), and the cache takes their keys and values."""
+        if cache is None:
+            pos = torch.arange(x.shape[1], device=x.device)
+            x = self.drop(x + self.wpe(pos))
+            for block in self.h:
+                x = block(x)
+            return self.ln_f(x)
+        x = self.drop(x + self.wpe(cache.start(x.shape[1])))
+        for i, block in enumerate(self.h):
+            x = block(x, cache.layer(i))
+        cache.advance()
         return self.ln_f(x)
 
 
@@ -281,6 +292,124 @@ class BGPT(nn.Module):
     def estimate_mfu(self, flops: float, seconds: float, peak_flops: float) -> float:
         """Model FLOPs utilisation: achieved FLOP/s over the device's peak."""
         return flops / seconds / peak_flops
+
+
+class KVCache:
+    """Keys and values of every layer of one transformer, for generation.
+
+    ``B`` rows of up to ``capacity`` positions each; row b holds ``lengths[b]`` positions (rows
+    may differ: files of different lengths generated together). A forward with the cache writes
+    the keys and values of its T new positions at ``lengths[b] ..`` of each row, lets every new
+    query see its row's positions up to its own, then moves the lengths on. The lengths live on
+    the host, so the cache never waits on the device to know its shapes.
+    """
+
+    def __init__(
+        self,
+        config: BGPTConfig,
+        n_layer: int,
+        batch: int,
+        capacity: int,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ):
+        hs = config.n_embd // config.n_head
+        shape = (n_layer, batch, config.n_head, capacity, hs)
+        self.keys = torch.zeros(shape, device=device, dtype=dtype)
+        self.values = torch.zeros(shape, device=device, dtype=dtype)
+        self.lengths = torch.zeros(batch, dtype=torch.long)  # on the host
+        self.capacity = capacity
+        self._step: _CacheStep | None = None
+
+    @property
+    def batch(self) -> int:
+        return self.keys.shape[1]
+
+    def start(self, T: int) -> torch.Tensor:
+        """Set up a forward of T new positions per row; returns their positions ``(B, T)``."""
+        device = self.keys.device
+        if int(self.lengths.max()) + T > self.capacity:
+            raise ValueError(f"KV cache full: {self.capacity} positions")
+        first = int(self.lengths[0])
+        uniform = bool((self.lengths == first).all())
+        stop = int(self.lengths.max()) + T  # keys the queries may see, padded rows included
+        if uniform:
+            positions = torch.arange(first, first + T, device=device).expand(self.batch, T)
+            # One new position sees every cached key; a block from 0 is plain causal attention.
+            mask, causal, index = None, T > 1 and first == 0, None
+            if T > 1 and first > 0:
+                mask = _visible(positions, stop)
+        else:
+            positions = to_device(self.lengths[:, None] + torch.arange(T), device)
+            mask, causal = _visible(positions, stop), False
+            shape = (self.batch, self.keys.shape[2], T, self.keys.shape[4])
+            index = positions[:, None, :, None].expand(shape)
+        self._step = _CacheStep(self, T, first if uniform else None, stop, index, mask, causal)
+        return positions
+
+    def layer(self, i: int) -> LayerCache:
+        assert self._step is not None, "start() the cache before a forward"
+        return LayerCache(self._step, i)
+
+    def advance(self) -> None:
+        assert self._step is not None
+        self.lengths += self._step.T
+        self._step = None
+
+    def keep(self, rows: torch.Tensor) -> None:
+        """Keep only ``rows`` (host indices), in that order."""
+        device_rows = to_device(rows, self.keys.device)
+        self.keys = self.keys.index_select(1, device_rows)
+        self.values = self.values.index_select(1, device_rows)
+        self.lengths = self.lengths[rows]
+
+    def load(self, rows: torch.Tensor, other: KVCache) -> None:
+        """Put the rows of ``other`` (same layers and capacity) into ``rows`` of this cache."""
+        device_rows = to_device(rows, self.keys.device)
+        self.keys.index_copy_(1, device_rows, other.keys)
+        self.values.index_copy_(1, device_rows, other.values)
+        self.lengths[rows] = other.lengths
+
+
+class _CacheStep:
+    """What every layer of one cached forward shares: where to write and what to see."""
+
+    def __init__(self, cache, T, first, stop, index, mask, causal):
+        self.cache, self.T, self.first, self.stop = cache, T, first, stop
+        self.index, self.mask, self.causal = index, mask, causal
+
+
+class LayerCache:
+    """One layer's view of a cached forward (see :class:`KVCache`)."""
+
+    def __init__(self, step: _CacheStep, layer: int):
+        self.step = step
+        self.layer = layer
+
+    @property
+    def causal(self) -> bool:
+        return self.step.causal
+
+    def update(
+        self, k: torch.Tensor, v: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Store the new keys and values ``(B, nh, T, hs)``; return all the keys and values the
+        queries may see ``(B, nh, stop, hs)`` and the mask that says which (None: all)."""
+        s = self.step
+        keys, values = s.cache.keys[self.layer], s.cache.values[self.layer]
+        if s.first is not None:
+            keys[:, :, s.first : s.first + s.T] = k
+            values[:, :, s.first : s.first + s.T] = v
+        else:
+            keys.scatter_(2, s.index, k)
+            values.scatter_(2, s.index, v)
+        return keys[:, :, : s.stop], values[:, :, : s.stop], s.mask
+
+
+def _visible(positions: torch.Tensor, stop: int) -> torch.Tensor:
+    """(B, 1, T, stop) boolean: query t of row b sees keys 0 .. positions[b, t]."""
+    keys = torch.arange(stop, device=positions.device)
+    return (keys[None, None, :] <= positions[:, :, None])[:, None]
 
 
 def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
