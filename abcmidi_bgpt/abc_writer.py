@@ -15,7 +15,7 @@ explicit one unless it repeats the same note.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from .keys import NATURAL_PC, Key, key_alterations, spell
@@ -24,7 +24,8 @@ from .repeats import Section
 
 ACCIDENTAL = {1: "^", -1: "_", 0: "=", 2: "^^", -2: "__"}
 SPANS = tuple(Fraction(x) for x in ("1/4", "1/2", "1", "3/2", "2", "3", "4"))
-TUPLET_SIZES = (3, 5, 7)
+TUPLET_SIZES = (3, 5, 7, 9)
+MIN_WRITTEN = Fraction(1, 16)  # beats: a 64th note, the shortest abc2xml writes
 
 
 @dataclass(slots=True)
@@ -38,9 +39,18 @@ class Item:
     tie: bool = False  # tied to the next item, which has the same pitches
     graces: tuple[int, ...] = ()
     grace_length: Fraction = Fraction(0)
+    tied_in: bool = False  # the continuation of a tied note
 
     def key(self) -> tuple:
-        return (self.start, self.length, self.pitches, self.tie, self.graces, self.grace_length)
+        return (
+            self.start,
+            self.length,
+            self.pitches,
+            self.tie,
+            self.graces,
+            self.grace_length,
+            self.tied_in,
+        )
 
 
 @dataclass(slots=True)
@@ -248,23 +258,34 @@ def split_length(start: Fraction, length: Fraction, beat: Fraction, unit: Fracti
 
 @dataclass(slots=True)
 class _Accidentals:
-    """What has been written in the current bar: letter -> {(octave, alteration)}."""
+    """What has been written in the current bar: letter -> {(octave, alteration)}.
+
+    The accidental of a tied-to note is where readers part: abc2midi carries it through the
+    rest of the bar, abc2xml (as staff notation does) does not. After one, every note of that
+    letter gets an explicit accidental until one that is not tied sets the state again."""
 
     key: Key
     written: dict[str, set[tuple[int, int]]] = field(default_factory=dict)
+    unsettled: set[str] = field(default_factory=set)
 
-    def token(self, pitch: int) -> str:
-        letter, alter = spell(pitch, self.key.fifths)
+    def token(self, pitch: int, tied_in: bool = False) -> str:
+        letter, alter = spell(pitch, self.key.fifths, self.key.tonic_pc)
         octave = (pitch - alter - NATURAL_PC[letter]) // 12 - 1
         seen = self.written.get(letter)
-        if not seen:
+        if letter in self.unsettled:
+            needed = True
+        elif not seen:
             needed = alter != key_alterations(self.key.fifths)[letter]
         else:
             needed = seen != {(octave, alter)}
         acc = ""
         if needed:
             acc = ACCIDENTAL[alter]
-            self.written.setdefault(letter, set()).add((octave, alter))
+            if tied_in:
+                self.unsettled.add(letter)
+            else:
+                self.unsettled.discard(letter)
+                self.written.setdefault(letter, set()).add((octave, alter))
         return acc + _note_name(letter, octave)
 
 
@@ -281,20 +302,23 @@ def bar_text(
     start (a pickup bar starts late), so beats and tuplets line up with the full bars."""
     acc = _Accidentals(key)
     if offset:
-        items = [
-            Item(it.start + offset, it.length, it.pitches, it.tie, it.graces, it.grace_length)
-            for it in items
-        ]
+        items = [replace(it, start=it.start + offset) for it in items]
     groups = _tuplet_groups(list(items))
+    # Notes are beamed by beats, in 4/4 by half bars ("GABc dBAG"), as tune books do.
+    beam = 2 * meter.beat if meter == Meter(4, 4) else meter.beat
     parts: list[str] = []
+    previous: Fraction | None = None
     for group in groups:
         if isinstance(group, _Tuplet):
             text = group.text(acc, meter, unit)
+            length = group.span
         else:
             text = _item_text(group, acc, meter, unit, Fraction(1))
-        if parts and group.start % meter.beat == 0:
+            length = group.length
+        if previous is not None and (group.start % beam == 0 or previous >= meter.beat):
             parts.append(" ")
         parts.append(text)
+        previous = length
     return "".join(parts)
 
 
@@ -302,6 +326,20 @@ def _item_text(item: Item, acc: _Accidentals, meter: Meter, unit: Fraction, scal
     """An item, split into tied notes where its length is not one written note; ``scale`` is
     the tuplet ratio p/q applied to written lengths."""
     pieces = split_length(item.start, item.length, meter.beat, unit / scale)
+    lead = len(item.graces) * item.grace_length
+    if item.graces and pieces[0] < 2 * lead:
+        # Playback gives graces at most half of the note they lead into, and that note is
+        # only the first of the tied pieces: write the graces out as short notes instead.
+        notes = [
+            Item(item.start + i * item.grace_length, item.grace_length, (g,))
+            for i, g in enumerate(item.graces)
+        ]
+        if item.length > lead:
+            notes.append(
+                replace(item, start=item.start + lead, length=item.length - lead, graces=())
+            )
+        # (else the main note starts in the next bar, as a plain note there)
+        return "".join(_item_text(it, acc, meter, unit, scale) for it in notes)
     out = []
     for k, piece in enumerate(pieces):
         units = piece * scale / (4 * unit)
@@ -310,12 +348,14 @@ def _item_text(item: Item, acc: _Accidentals, meter: Meter, unit: Fraction, scal
             g_units = item.grace_length * 4 / (4 * unit)
             grace = "".join(acc.token(p) + length_text(g_units) for p in item.graces)
             text += "{" + grace + "}"
+        tied_in = item.tied_in if k == 0 else True
         if not item.pitches:
             text += "z" + length_text(units)
         elif len(item.pitches) == 1:
-            text += acc.token(item.pitches[0]) + length_text(units)
+            text += acc.token(item.pitches[0], tied_in) + length_text(units)
         else:
-            text += "[" + "".join(acc.token(p) for p in item.pitches) + "]" + length_text(units)
+            notes = "".join(acc.token(p, tied_in) for p in item.pitches)
+            text += "[" + notes + "]" + length_text(units)
         last = k == len(pieces) - 1
         if item.pitches and (not last or item.tie):
             text += "-"
@@ -336,6 +376,8 @@ class _Tuplet:
         scale = Fraction(self.p, self.q)
         body = "".join(_item_text(it, acc, meter, unit, scale) for it in self.items)
         notes = sum(_note_count(it, meter, unit, scale) for it in self.items)
+        if (self.p, self.q, notes) == (3, 2, 3):
+            return "(3" + body  # the plain triplet, as everyone writes it
         return f"({self.p}:{self.q}:{notes}" + body
 
 
@@ -381,20 +423,34 @@ def _tuplet_groups(items: list[Item]) -> list:
         else:
             q = 1 << (p.bit_length() - 1)
             out.append(_Tuplet(s0, s, p, q, [it]))
+    for group in out:
+        if isinstance(group, _Tuplet):
+            # p notes in the time of q (q the power of two below p), unless the written
+            # notes would be shorter than a 64th, which abc2xml rounds: then in the time of 2.
+            shortest = min(it.length for it in group.items)
+            while group.q > 2 and shortest * group.p / group.q < MIN_WRITTEN:
+                group.q //= 2
     return out
 
 
 def _span_for(t: Fraction, items: list[Item], bar_end: Fraction):
-    """The smallest aligned span around ``t`` whose inner times all fit one tuplet lattice."""
-    for s in SPANS:
-        s0 = (t // s) * s
-        if s0 + s > bar_end or not is_binary(s0):
-            continue
-        inner = {x for it in items for x in (it.start, it.start + it.length) if s0 < x < s0 + s}
-        for p in TUPLET_SIZES:
-            if all(is_binary((x - s0) / s * p) for x in inner):
-                # written lengths must stay binary: (x - s0) * p / q
-                return (s0, s, p)
+    """The smallest aligned span around ``t`` whose inner times all fit one tuplet lattice;
+    spans that no note crosses first (a tuplet that holds whole notes), then any."""
+    for clean in (True, False):
+        for s in SPANS:
+            s0 = (t // s) * s
+            if s0 + s > bar_end or not is_binary(s0):
+                continue
+            if clean and any(
+                it.start < edge < it.start + it.length for it in items for edge in (s0, s0 + s)
+            ):
+                continue
+            inner = {
+                x for it in items for x in (it.start, it.start + it.length) if s0 < x < s0 + s
+            }
+            for p in TUPLET_SIZES:
+                if all(is_binary((x - s0) / s * p) for x in inner):
+                    return (s0, s, p)
     return None
 
 
@@ -409,13 +465,14 @@ def _cut_items(items: list[Item], cuts: list[Fraction]) -> list[Item]:
         for k in range(len(pieces) - 1):
             last = k == len(pieces) - 2
             out.append(
-                Item(
-                    pieces[k],
-                    pieces[k + 1] - pieces[k],
-                    it.pitches,
-                    it.tie if last else bool(it.pitches),
-                    it.graces if k == 0 else (),
-                    it.grace_length if k == 0 else Fraction(0),
+                replace(
+                    it,
+                    start=pieces[k],
+                    length=pieces[k + 1] - pieces[k],
+                    tie=it.tie if last else bool(it.pitches),
+                    graces=it.graces if k == 0 else (),
+                    grace_length=it.grace_length if k == 0 else Fraction(0),
+                    tied_in=it.tied_in if k == 0 else bool(it.pitches),
                 )
             )
     return out

@@ -19,10 +19,28 @@ NATURAL_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 SHARP_ORDER = "FCGDAEB"
 # Mode name as ABC writes it -> semitones from the major tonic of the signature to the tonic.
 MODE_OFFSET = {"": 0, "dor": 2, "phr": 4, "lyd": 5, "mix": 7, "m": 9, "loc": 11}
-# How often each mode is the right reading, all else equal (folk music: major first, then
-# minor, dorian and mixolydian; the other three are rare).
-MODE_PRIOR = {"": 1.0, "m": 0.8, "dor": 0.6, "mix": 0.6, "phr": 0.15, "lyd": 0.05, "loc": 0.0}
 SIGNATURE_SLACK = 0.03  # share of note time a file's own key signature may leave unexplained
+SIGNATURE_TIE = 0.02  # signatures leaving at most this much more outside the scale compete
+# Weights of the tonic and mode estimate, fitted (conditional logit) on 500 tunes of O'Neill's
+# collection; on 400 held-out tunes of Ryan's and Aird's, with no key signature in the file,
+# 94 % get their written signature and 87 % their written tonic as well.
+TONIC_WEIGHTS = {
+    "outside": -4.44,  # note time outside the scale
+    "triad": 4.26,  # note time on the tonic triad of the mode
+    "tonic": 2.37,  # note time on the tonic
+    "ends_on_tonic": 2.16,
+    "ends_on_triad": -0.32,  # ends on the third or fifth
+    "accidentals": -1.18,  # sharps or flats in the signature / 7
+}
+MODE_PRIOR = {
+    "": 2.83,
+    "dor": -0.79,
+    "phr": -0.93,
+    "lyd": -1.07,
+    "mix": -0.76,
+    "m": 1.42,
+    "loc": -0.70,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +55,7 @@ class Key:
     @property
     def abc(self) -> str:
         """The K: field value: 'G', 'Em', 'Ador', 'Bbmix'."""
-        letter, alter = spell(self.tonic_pc + 60, self.fifths)
+        letter, alter = spell(self.tonic_pc + 60, self.fifths)  # the tonic is diatonic
         return letter + {1: "#", -1: "b", 0: ""}[alter] + self.mode
 
     @property
@@ -72,11 +90,13 @@ def scale_pcs(fifths: int) -> set[int]:
 _NEUTRAL_SPELLING = {1: ("C", 1), 3: ("E", -1), 6: ("F", 1), 8: ("G", 1), 10: ("B", -1)}
 
 
-def spell(pitch: int, fifths: int) -> tuple[str, int]:
+def spell(pitch: int, fifths: int, tonic_pc: int | None = None) -> tuple[str, int]:
     """The letter and alteration of a MIDI pitch in a key: diatonic notes as the signature has
     them; a note the signature alters but this one does not gets a natural; other chromatic
-    notes are sharps in sharp keys and flats in flat keys."""
+    notes are sharps in sharp keys and flats in flat keys, except the minor third, minor sixth
+    and flat seventh of a sharp key's tonic (Bb in G, not A#)."""
     pc = pitch % 12
+    flat_degree = tonic_pc is not None and (pc - tonic_pc) % 12 in (3, 8, 10)
     alter = key_alterations(fifths)
     best: tuple[float, str, int] | None = None
     for letter in LETTERS:
@@ -90,7 +110,8 @@ def spell(pitch: int, fifths: int) -> tuple[str, int]:
         elif fifths == 0:
             cost = 2.0 if _NEUTRAL_SPELLING.get(pc) == (letter, a) else 3.0
         else:
-            cost = 2.0 if (a > 0) == (fifths > 0) else 3.0
+            sharp_wanted = fifths > 0 and not flat_degree
+            cost = 2.0 if (a > 0) == sharp_wanted else 3.0
         if letter + str(a) in ("E1", "B1", "F-1", "C-1") and cost > 0:
             cost += 2.0  # E#, B#, Fb, Cb only where the key has them
         if best is None or cost < best[0]:
@@ -115,8 +136,9 @@ def estimate_key(
     ending_pitch: int | None = None,
 ) -> KeyEstimate:
     """The key of a melody: the file's key signature (``hint``) when the notes agree with it,
-    else the signature that leaves the least note time outside the scale; then the tonic and
-    mode that the last note, the weight of each scale degree and a prior on modes favour.
+    else the signature that leaves the least note time outside the scale (or nearly); then
+    the tonic and mode that the tonic triad's share of the notes, the last note and a prior
+    on modes favour (:data:`TONIC_WEIGHTS`).
 
     ``ending_pitch`` is the tune's final note (by default the last note of ``notes``).
     """
@@ -141,23 +163,34 @@ def estimate_key(
                 f"the key signature ({Key(hint.fifths, 'm' if hint.minor else '').abc}) leaves "
                 f"{outside[hint.fifths]:.0%} of the notes outside its scale; key estimated"
             )
-        signatures = [f for f in range(-7, 8) if outside[f] <= best_outside + 0.01]
+        signatures = [f for f in range(-7, 8) if outside[f] <= best_outside + SIGNATURE_TIE]
         estimated = True
     best_key, best_score = Key(signatures[0]), float("-inf")
     for f in signatures:
-        for mode, offset in MODE_OFFSET.items():
-            tonic = (7 * f + offset) % 12
-            score = (
-                2.0 * (ending_pitch % 12 == tonic)
-                + 3.0 * weights[tonic]
-                + 1.5 * weights[(tonic + 7) % 12]
-                + MODE_PRIOR[mode]
-                - 0.02 * abs(f)  # fewer accidentals when all else is equal
-                - 8.0 * outside[f]
-            )
+        for mode in MODE_OFFSET:
+            key = Key(f, mode)
+            score = _tonic_score(key, weights, outside[f], ending_pitch % 12)
             if hint is not None and not estimated:
+                # MIDI says major or minor (a dorian tune is "minor"): a hint, not the mode
                 hinted = (7 * hint.fifths + (9 if hint.minor else 0)) % 12
-                score += 0.5 * (tonic == hinted)
+                score += 0.3 * (key.tonic_pc == hinted) + 1.0 * (key.minor == hint.minor)
             if score > best_score:
-                best_key, best_score = Key(f, mode), score
+                best_key, best_score = key, score
     return KeyEstimate(best_key, estimated, message)
+
+
+def _tonic_score(key: Key, weights: list[float], outside: float, ending_pc: int) -> float:
+    scale = scale_pcs(key.fifths)
+    t = key.tonic_pc
+    third = (t + 3) % 12 if (t + 3) % 12 in scale else (t + 4) % 12
+    fifth = (t + 7) % 12
+    w = TONIC_WEIGHTS
+    return (
+        w["outside"] * outside
+        + w["triad"] * (weights[t] + weights[third] + weights[fifth])
+        + w["tonic"] * weights[t]
+        + w["ends_on_tonic"] * (ending_pc == t)
+        + w["ends_on_triad"] * (ending_pc in (third, fifth))
+        + w["accidentals"] * abs(key.fifths) / 7
+        + MODE_PRIOR[key.mode]
+    )

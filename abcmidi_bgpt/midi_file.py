@@ -338,15 +338,20 @@ def midi_contents(midi: mido.MidiFile, source: str = "") -> MidiContents:
 
 def _end_unended(spans: list[tuple[int, int, int, int, bool]]) -> list[tuple]:
     """Notes without a note-off (they run to the end of the track) end at the next later
-    note-on of their channel instead: the reading a player's ear makes of a melody line."""
+    note-on of their channel instead: the reading a player's ear makes of a melody line. The
+    last ones, with nothing after them, last as long as the typical note before them."""
     if all(ended for *_, ended in spans):
         return spans
     onsets = sorted({s[0] for s in spans})
+    gaps = [b - a for a, b in zip(onsets, onsets[1:], strict=False)]
+    typical = sorted(gaps)[len(gaps) // 2] if gaps else 1
     out = []
     for on, off, pitch, vel, ended in spans:
         if not ended:
             later = bisect.bisect_right(onsets, on)
             if later < len(onsets):
                 off = min(off, onsets[later])
+            elif off <= on:
+                off = on + typical
         out.append((on, off, pitch, vel, ended))
     return out

@@ -27,11 +27,35 @@ import numpy as np
 from .meter import Meter
 
 CANONICAL_TICKS = 120  # midi_file.TICKS_PER_QUARTER: times that render back to the same tick
-# Denominators (of a quarter note) tried in order when snapping a time on the grid: binary
-# first, then triplets, then quintuplets and septuplets.
-EXACT_DENOMINATORS = (1, 2, 4, 3, 8, 6, 16, 12, 32, 24, 64, 48, 96, 5, 10, 20, 40, 7, 14, 28)
-COARSE_DENOMINATORS = (1, 2, 4, 3, 8, 6, 16, 12)
-ON_GRID_SHARE = 0.95  # share of onsets near the coarse grid for a file to count as sequenced
+# Denominators (of a quarter note) tried in order when snapping a time on the grid: the
+# simplest first; sevenths and ninths last, as at 120 ticks a 32nd lands on the tick of a 28th.
+EXACT_DENOMINATORS = (
+    1,
+    2,
+    4,
+    3,
+    8,
+    6,
+    16,
+    12,
+    5,
+    10,
+    32,
+    24,
+    20,
+    64,
+    48,
+    40,
+    96,
+    7,
+    14,
+    28,
+    9,
+    18,
+    36,
+)
+COARSE_DENOMINATORS = (1, 2, 4, 3, 8, 6, 16, 12, 5, 10)
+ON_GRID_SHARE = 0.8  # share of onsets near the coarse grid for a file to count as sequenced
 MAX_EXACT_ERROR = 0.0125  # beats: a tick at 96 per beat, 6 ms at 120 beats a minute
 TIMING_SIGMA = 0.045  # beats: the timing spread the performed-grid choice expects
 BEAT_FRAMES = 24  # time steps per beat for the beat tracker
@@ -39,6 +63,7 @@ TEMPO_TIGHTNESS = 60.0  # how much the beat tracker resists a change of tempo fr
 TEMPO_PULL = 3.0  # ... and a tempo away from the file's
 SWING_RANGE = (0.555, 0.725)  # where a swung off-beat eighth falls within its beat
 MIN_SWUNG_BEATS = 6
+EARLY = 0.1  # of a beat: an onset this early belongs to the beat it anticipates
 CHORD_SPREAD = 0.035  # beats: onsets closer than this in one line form one chord
 
 
@@ -83,15 +108,58 @@ def snap_exact(t: Fraction, ticks_per_beat: int, canonical: bool) -> Fraction | 
     return None
 
 
+def _fits(t: Fraction, d: int, ticks_per_beat: int, canonical: bool) -> Fraction | None:
+    p = Fraction(round(t * d), d)
+    tick = t * ticks_per_beat
+    if canonical and tick.denominator == 1:
+        return p if round(p * CANONICAL_TICKS) == tick else None
+    tol = min(max(1.01 / ticks_per_beat, 0.006), MAX_EXACT_ERROR)
+    return p if abs(p - t) <= tol else None
+
+
+def snap_exact_all(times: Sequence[Fraction], ticks_per_beat: int, canonical: bool) -> list:
+    """:func:`snap_exact` over many times, with one lattice for all the times in a beat: the
+    simplest that fits them all (a nine-note tuplet must not come back as a mix of 40ths and
+    64ths that happen to land on the same ticks). None where nothing fits."""
+    by_beat: dict[int, list[int]] = {}
+    for i, t in enumerate(times):
+        by_beat.setdefault(math.floor(t), []).append(i)
+    out: list[Fraction | None] = [None] * len(times)
+    for idx in by_beat.values():
+        for d in EXACT_DENOMINATORS:
+            common = [_fits(times[i], d, ticks_per_beat, canonical) for i in idx]
+            if all(c is not None for c in common):
+                for i, c in zip(idx, common, strict=True):
+                    out[i] = c
+                break
+        else:
+            for i in idx:
+                out[i] = snap_exact(times[i], ticks_per_beat, canonical)
+    return out
+
+
+def snap_near_grid(t: Fraction, tolerance: Fraction) -> Fraction | None:
+    """The nearest point of the plain grid (eighths, sixteenths, triplets) within
+    ``tolerance`` of ``t``, None when there is none."""
+    for d in COARSE_DENOMINATORS:
+        p = Fraction(round(t * d), d)
+        if abs(p - t) <= tolerance:
+            return p
+    return None
+
+
 def _near_coarse_grid(t: float, tol: float) -> bool:
     return any(abs(t * d - round(t * d)) <= tol * d for d in COARSE_DENOMINATORS)
 
 
 def on_grid(onsets: Sequence[Fraction], ticks_per_beat: int) -> bool:
-    """Whether a file's onsets are sequenced (on the grid) rather than performed."""
+    """Whether a file's onsets are sequenced (on the grid) rather than performed: most of them
+    on the plain grid, to within a tick where ticks are fine (abc2midi's are a tick late) and
+    exactly where they are coarse (at 96 a beat, a tick either side of every sixteenth or
+    triplet would take in half of all ticks)."""
     if not onsets:
         return True
-    tol = min(max(1.01 / ticks_per_beat, 0.006), MAX_EXACT_ERROR)
+    tol = min(1.01 / ticks_per_beat, 0.004)
     near = sum(_near_coarse_grid(float(t), tol) for t in onsets)
     return near >= ON_GRID_SHARE * len(onsets)
 
@@ -218,9 +286,11 @@ def detect_swing(positions: Sequence[float], meter: Meter, phase: Fraction) -> f
     beat = float(meter.beat)
     per_beat: dict[int, list[float]] = {}
     for p in positions:
-        b = math.floor((p - float(phase)) / beat + 1e-6)
+        b = math.floor((p - float(phase)) / beat + EARLY)
         per_beat.setdefault(b, []).append((p - float(phase)) / beat - b)
-    pairs = [u[1] for u in per_beat.values() if len(u) == 2 and u[0] < 0.08 and 0.3 < u[1] < 0.85]
+    pairs = [
+        u[1] for u in per_beat.values() if len(u) == 2 and abs(u[0]) < 0.1 and 0.3 < u[1] < 0.85
+    ]
     if len(pairs) < MIN_SWUNG_BEATS:
         return None
     pairs_arr = np.array(pairs)
@@ -230,6 +300,35 @@ def detect_swing(positions: Sequence[float], meter: Meter, phase: Fraction) -> f
     return float(np.median(pairs_arr[swung]))
 
 
+def sounds_swung(onsets: np.ndarray) -> bool:
+    """Whether runs of eighth notes alternate long and short (swing) in a performance: most
+    pairs of consecutive gaps that make up about a beat are split unevenly."""
+    iois = np.diff(np.unique(np.round(np.asarray(onsets, dtype=float), 4)))
+    a, b = iois[:-1], iois[1:]
+    total = a + b
+    pairs = (a > 0.2) & (b > 0.2) & (total > 0.8) & (total < 1.25)
+    if pairs.sum() < 2 * MIN_SWUNG_BEATS:
+        return False
+    share = a[pairs] / total[pairs]
+    return bool(np.mean(np.abs(share - 0.5) > 0.07) >= 0.6)
+
+
+def tracked_swing(beats: np.ndarray) -> float | None:
+    """Swing that an eighth-note beat track followed: its beats alternate long and short. The
+    share of the long one in the pair, when at least three pairs in four agree."""
+    d = np.diff(np.asarray(beats, dtype=float))
+    pairs = len(d) // 2
+    if pairs < MIN_SWUNG_BEATS * 2:
+        return None
+    for first in (0, 1):
+        a, b = d[first : first + 2 * (pairs - 1) : 2], d[first + 1 : first + 2 * (pairs - 1) : 2]
+        share = a / (a + b)
+        swung = (share > SWING_RANGE[0]) & (share < SWING_RANGE[1])
+        if swung.mean() >= 0.75:
+            return float(np.median(share[swung]))
+    return None
+
+
 def unswing_map(onsets: Sequence[float], meter: Meter, phase: Fraction, ratio: float):
     """A function moving swung times back to straight ones: in a beat with one or two onsets
     the swung off-beat goes back to the half beat, and the times around it with it; beats
@@ -237,12 +336,12 @@ def unswing_map(onsets: Sequence[float], meter: Meter, phase: Fraction, ratio: f
     beat = float(meter.beat)
     counts: dict[int, int] = {}
     for p in onsets:
-        b = math.floor((p - float(phase)) / beat + 1e-6)
+        b = math.floor((p - float(phase)) / beat + EARLY)
         counts[b] = counts.get(b, 0) + 1
 
     def straight(p: float) -> float:
         rel = (p - float(phase)) / beat
-        b = math.floor(rel + 1e-6)
+        b = math.floor(rel + EARLY)
         u = rel - b
         if counts.get(b, 0) > 2 or u < 1e-6:
             return p
@@ -271,8 +370,13 @@ def snap_to_beats(
     for b, idx in groups.items():
         start = phase + b * beat
         rel = np.array([(positions[i] - float(start)) / fbeat for i in idx])
+        inside = int(np.sum((rel > 0.12) & (rel < 0.88)))
         best: tuple[float, Grid] | None = None
         for g in grids:
+            if g.divisions % 3 == 0 and not meter.compound and inside < 2:
+                continue  # one stray onset is not a triplet: it takes two to make one
+            if g.divisions % 2 == 0 and meter.compound and g.divisions != 6 and inside < 2:
+                continue
             err = np.abs(rel * g.divisions - np.round(rel * g.divisions)) / g.divisions * fbeat
             cost = float(np.sum((err / sigma) ** 2)) + g.cost
             if best is None or cost < best[0] - 1e-9:
@@ -415,8 +519,9 @@ def absorb_graces(line: list[Chord]) -> list[Chord]:
     A grace note in ABC (``{g}A``) takes its time from the note after it: in this project's
     playback a quarter of its written length. A run of up to four equal notes of at most an
     eighth of a beat, starting on the sixteenth (or triplet) grid and pushing the main note
-    off it, becomes graces written four times as long, when they take no more than half of
-    the main note: then the ABC renders back to the same notes.
+    off it (or leading into a note at least three times as long as them), becomes graces
+    written four times as long, when they take no more than half of the main note: then the
+    ABC renders back to the same notes.
     """
     out: list[Chord] = []
     i = 0
@@ -435,12 +540,13 @@ def absorb_graces(line: list[Chord]) -> list[Chord]:
             main = line[j]
             total = main.onset - line[i].onset
             each = line[i].length
+            pushed = not _on_plain_grid(main.onset) or main.length >= 3 * total
             fits = (
                 line[j - 1].offset == main.onset
                 and total == each * (j - i)
                 and main.length >= total
                 and _on_plain_grid(line[i].onset)
-                and not _on_plain_grid(main.onset)
+                and pushed
                 and is_binary(each * 4)
                 and not line[i].graces
             )

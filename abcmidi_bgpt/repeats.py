@@ -9,7 +9,7 @@ long section is preferred to two short ones, and a repeat must cover at least tw
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 MIN_BODY = 2  # bars
@@ -64,13 +64,16 @@ class _Hashes:
         return self.ids[i : i + length] == self.ids[j : j + length]
 
 
-def find_repeats(bar_ids: Sequence[int]) -> list[Section]:
+def find_repeats(bar_ids: Sequence[int], tied: Collection[int] = ()) -> list[Section]:
     """The repeat structure that writes a played-out bar sequence in the fewest bars.
 
     ``bar_ids[i]`` identifies bar ``i``'s content (notes, length, meter, key); the sections
-    returned play back exactly ``range(len(bar_ids))``.
+    returned play back exactly ``range(len(bar_ids))``. Bars in ``tied`` end with a note tied
+    into the next bar: no repeat sign or ending may follow them, as the tie would lead into
+    different music on each pass.
     """
     n = len(bar_ids)
+    tied = set(tied)
     h = _Hashes(bar_ids)
     # best[i]: (cost of writing bars i.., the section starting at i)
     best: list[tuple[float, Section | None]] = [(0.0, None)] * (n + 1)
@@ -78,6 +81,8 @@ def find_repeats(bar_ids: Sequence[int]) -> list[Section]:
         plain = Section((i,))
         choice = (1.0 + best[i + 1][0], plain)
         for m in range(MIN_BODY, min(MAX_SECTION, (n - i) // 2) + 1):
+            if i + m - 1 in tied or i + 2 * m - 1 in tied:
+                continue
             if h.equal(i, i + m, m):
                 cost = m + REPEAT_COST + best[i + 2 * m][0]
                 if cost < choice[0] - 1e-9:
@@ -89,6 +94,8 @@ def find_repeats(bar_ids: Sequence[int]) -> list[Section]:
                     break
                 second = i + b + e
                 if bar_ids[i + b] == bar_ids[second + b] or not h.equal(i, second, b):
+                    continue
+                if {i + b - 1, i + b + e - 1, end - 1} & tied:
                     continue
                 cost = b + 2 * e + REPEAT_COST + ENDING_COST + best[end][0]
                 if cost < choice[0] - 1e-9:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 import numpy as np
@@ -23,7 +23,14 @@ import numpy as np
 from .abc_writer import Bar, Header, Item, choose_unit, write_abc
 from .errors import ConversionError
 from .keys import Key, KeyEstimate, estimate_key
-from .meter import Meter, best_phase, estimate_meter, melody_events
+from .meter import (
+    FEATURES,
+    Meter,
+    best_phase,
+    estimate_meter,
+    melody_events,
+    phase_features,
+)
 from .midi_file import DRUM_CHANNEL, MidiContents, midi_contents, read_midi_salvaged
 from .performance import KeyChange, Note, Performance
 from .quantise import (
@@ -39,16 +46,21 @@ from .quantise import (
     grace_length,
     on_grid,
     snap_exact,
+    snap_exact_all,
+    snap_near_grid,
     snap_offset,
     snap_to_beats,
+    sounds_swung,
     split_lines,
     track_beats,
+    tracked_swing,
     unswing_map,
 )
 from .repeats import find_repeats
 
 MAX_TRANSCRIBED_NOTES = 50_000  # a 1,000-bar tune has about 8,000 notes
 MAX_LEADING_SILENCE_BARS = 1  # more silence than this before the first note is dropped
+NEAR_GRID = Fraction(1, 32)  # beats: how early a note may end and still end on the grid
 METER_OVERRIDE_MARGIN = 2.0  # how much better (in phase score) another meter must fit than 4/4
 
 
@@ -118,6 +130,10 @@ def transcribe(
     last_onset = max(n.onset for n in voices[melody])
     ending_pitch = min(n.pitch for n in voices[melody] if n.onset == last_onset)
     hint = perf.keys[0] if perf.keys and perf.keys[0].onset <= voices[melody][0].onset else None
+    changes = [k.onset for k in perf.keys if k.onset > 0 and hint and k.fifths != hint.fifths]
+    if changes:  # the file's first key holds until its first change: judge it on those notes
+        all_notes = [n for n in all_notes if n.onset < changes[0]] or all_notes
+        ending_pitch = None
     key_est = estimate_key(all_notes, hint, ending_pitch)
     if key_est.message:
         warnings.append(key_est.message)
@@ -154,7 +170,8 @@ def transcribe(
     meter_map = _meter_map(perf, meter, timing, meter_estimated)
     bars = _cut_bars(lines, shift, phase, end, meter_map, key_map)
     pickup = bars[0].length if bars and bars[0].length != bars[0].meter.bar else Fraction(0)
-    sections = find_repeats(_bar_ids(bars))
+    tied = [i for i, b in enumerate(bars) if any(v and v[-1].tie for v in b.voices)]
+    sections = find_repeats(_bar_ids(bars), tied)
 
     unit = choose_unit([c.length for c in lines[0]])
     comments = [f"transcribed from {source or 'MIDI'} by abcmidi-bgpt (symbolic)"]
@@ -273,6 +290,7 @@ class _Timing:
     scale: float = 1.0
     tracked: tuple = ()  # performed: (beat times, beat length, score position of the origin)
     shift: Fraction = Fraction(0)  # performed: taken off snapped times so the tune starts at 0
+    tracked_swing: float | None = None  # performed: swing the eighth-note beats followed
     rough: list[list[Fraction]] = field(default_factory=list)  # per voice, per note
     positions: list[list[float]] = field(default_factory=list)  # performed, before snapping
     warnings: list[str] = field(default_factory=list)
@@ -287,7 +305,10 @@ class _Timing:
         t = cls(performed, tpq, tpq == CANONICAL_TICKS and not contents.smpte)
         if not performed:
             for v in voices:
-                t.rough.append([t._snap(n.onset) for n in v])
+                snapped = snap_exact_all([n.onset for n in v], tpq, t.canonical)
+                t.rough.append(
+                    [n.onset if x is None else x for x, n in zip(snapped, v, strict=True)]
+                )
             return t
         t.scale = estimate_scale(np.array([float(n.onset) for n in voices[melody]]))
         # One beat track for all voices; a chord spread in time is one onset.
@@ -304,7 +325,9 @@ class _Timing:
         weights = _onset_weights(scaled, np.array(strength, dtype=float))
         # Beats are tracked at the meter's beat: a quarter, or a dotted quarter in 6/8; with
         # no meter in the file, whichever fits the onsets better.
-        periods = [0.5]
+        # Beats are tracked at the eighth note, the pulse of dance music; a swung performance's
+        # eighths are uneven, so there at the quarter note (a dotted quarter in 6/8).
+        periods = [1.5 if meter and meter.compound else 1.0] if sounds_swung(scaled) else [0.5]
         tracks = [(track_beats(scaled, weights, p), p) for p in periods]
         (beats, _), period = max(tracks, key=lambda tr: tr[0][1])
         # The origin: the tracked beat at or before the first note (a performance's first
@@ -312,6 +335,7 @@ class _Timing:
         # shifted again so that the first note starts the tune (see final()).
         first = float(beats_to_positions(scaled[:1], beats)[0]) * period
         t.tracked = (beats, period, math.floor(first / period + 0.25) * period)
+        t.tracked_swing = tracked_swing(beats)
         t.warnings.append("performed timing (not on a grid): beats tracked and quantised")
         for v in voices:
             pos = list(t.map_many([n.onset for n in v]))
@@ -326,9 +350,8 @@ class _Timing:
 
     def _snap(self, x: Fraction) -> Fraction:
         snapped = snap_exact(x, self.ticks_per_beat, self.canonical)
-        if snapped is None:
-            return Fraction(round(x * 48), 48)
-        return snapped
+        # No simple fraction fits: keep the tick itself, so that lengths still add up.
+        return x if snapped is None else snapped
 
     def map(self, x: Fraction) -> float:
         """A file time (a note end) in score beats, before snapping."""
@@ -349,6 +372,8 @@ class _Timing:
         floats = self.positions if self.performed else [[float(x) for x in r] for r in self.rough]
         melody = max(range(len(voices)), key=lambda i: len(set(self.rough[i])))
         swing = detect_swing(sorted(set(floats[melody])), meter, phase)
+        # A swing the beat tracker followed is gone from the positions; it is still reported.
+        reported = swing if swing is not None else self.tracked_swing
         out: list[list[TimedNote]] = []
         for vi, notes in enumerate(voices):
             if swing is None and not self.performed:
@@ -389,7 +414,7 @@ class _Timing:
                 ]
                 for v in out
             ]
-        return out, swing
+        return out, reported
 
     def _durations(self, notes, onsets, meter, phase, swing, ends=None) -> list[TimedNote]:
         """Note ends: exact on the grid; performed (or swung) ones snapped to the sixteenth
@@ -397,11 +422,21 @@ class _Timing:
         the time to the next note closed (staccato is articulation, not a rest)."""
         distinct = sorted(set(onsets))
         following_of = {x: distinct[i + 1] for i, x in enumerate(distinct[:-1])}
+        snapped_of = {n.onset: on for n, on in zip(notes, onsets, strict=True)}
         out = []
         for k, (n, on) in enumerate(zip(notes, onsets, strict=True)):
             following = following_of.get(on)
             if ends is None:
-                off = self._snap(n.onset + n.duration)
+                # A note ending where (or a few ticks before) another starts ends there; other
+                # ends go to the plain grid when near it (a sequencer's shortened notes), else
+                # to the simplest fraction within a tick.
+                end = n.onset + n.duration
+                if end in snapped_of:
+                    off = snapped_of[end]
+                elif following is not None and 0 < following - end <= NEAR_GRID:
+                    off = following
+                else:
+                    off = snap_near_grid(end, NEAR_GRID) or self._snap(end)
                 if off <= on:
                     off = on + Fraction(1, 64)
                 out.append(TimedNote(on, off, n.pitch, n.velocity))
@@ -493,7 +528,16 @@ def _meter_and_phase(contents: MidiContents, timing: _Timing, events):
     # 4/4 is what sequencers write when nobody chose a meter: a jig or a waltz stamped 4/4
     # is taken for what its notes say.
     est, est_phase, est_score = estimate_meter(events)
-    if est.bar % meter.bar and meter.bar % est.bar and est_score - score > METER_OVERRIDE_MARGIN:
+    # Only when 4/4 fits badly (notes held across its bar lines and beats, as a jig's quarter
+    # notes are, or long notes off its strong beats) and another meter fits much better.
+    f = dict(zip(FEATURES, phase_features(events, meter, phase), strict=True))
+    poor = f["lines_crossed"] + f["beats_crossed"] >= 0.15 or f["strength_corr"] < 0
+    if (
+        est.bar % meter.bar
+        and meter.bar % est.bar
+        and est_score - score > METER_OVERRIDE_MARGIN
+        and poor
+    ):
         note = f"the time signature 4/4 does not fit the notes; meter estimated as {est.abc}"
         return est, est_phase, True, note
     return meter, phase, False, ""
@@ -608,6 +652,7 @@ def _place(c: Chord, bars: list[Bar], starts: list[Fraction], per_bar) -> None:
                     tie=piece < remaining,
                     graces=c.graces if first else (),
                     grace_length=c.grace_length if first else Fraction(0),
+                    tied_in=not first,
                 )
             )
             first = False
@@ -626,7 +671,7 @@ def _fill_rests(items: list[Item], length: Fraction) -> list[Item]:
             cut = t - it.start
             if cut >= it.length:
                 continue
-            it = Item(t, it.length - cut, it.pitches, it.tie, it.graces, it.grace_length)
+            it = replace(it, start=t, length=it.length - cut)
         out.append(it)
         t = it.start + it.length
     if t < length:

@@ -86,7 +86,7 @@ def humanise(
         for n in notes:
             beat = float(n.onset)
             if style.swing != 0.5 and simple and (n.onset - pickup) % 1 == Fraction(1, 2):
-                beat = math.floor(beat) + style.swing
+                beat = float(pickup) + math.floor(beat - float(pickup)) + style.swing
             start = performed(beat) + rng.gauss(0.0, style.jitter_ms / 1000)
             later = [t for t in onsets if t > n.onset]
             gap_to_next = float((later[0] if later else n.offset) - n.onset)

@@ -1,0 +1,318 @@
+"""MIDI -> ABC on MIDI the project did not write: bad input, and the MIDI constructs other
+converters get wrong (/work/shared/HARD-CASES.md, "MIDI -> ABC")."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+from fractions import Fraction as F
+from pathlib import Path
+
+import mido
+import pytest
+
+from abcmidi_bgpt.abc_text import read_abc_file, split_tunes
+from abcmidi_bgpt.batch import convert_paths
+from abcmidi_bgpt.engines import EngineSpec
+from abcmidi_bgpt.errors import ConversionError, InputTooLarge
+from abcmidi_bgpt.metrics import note_f1
+from abcmidi_bgpt.midi_file import MAX_MIDI_FILE_BYTES, read_performance
+from abcmidi_bgpt.performance import Note
+from abcmidi_bgpt.symbolic import abc_to_midi
+from abcmidi_bgpt.transcribe import midi_to_abc
+from abcmidi_bgpt.validate import validate_abc
+
+from .conftest import EXAMPLES
+
+REEL = split_tunes(read_abc_file(EXAMPLES / "reels.abc"))[0].full_text
+JIG = split_tunes(read_abc_file(EXAMPLES / "jigs.abc"))[0].full_text
+
+
+def score_notes(abc: str) -> list[Note]:
+    return abc_to_midi(abc).performance.notes()
+
+
+def rendered_notes(abc_text: str) -> list[Note]:
+    return abc_to_midi(abc_text).performance.notes()
+
+
+def exact(notes) -> list[tuple[F, int]]:
+    return sorted((n.onset, n.pitch) for n in notes)
+
+
+def midi_bytes(
+    notes,
+    ticks_per_beat: int = 480,
+    note_off: str = "velocity0",
+    meta: bool = True,
+    tempos=((0, 120.0),),
+    file_type: int = 0,
+    late: int = 0,
+    early: int = 0,
+) -> bytes:
+    """A MIDI file of (onset, pitch, duration) in beats, written by hand: note-offs as
+    velocity-0 note-ons, note_off messages or missing; onsets ``late`` ticks late and ends
+    ``early`` ticks early."""
+    midi = mido.MidiFile(type=file_type, ticks_per_beat=ticks_per_beat)
+    meta_track = mido.MidiTrack()
+    if meta:
+        meta_track.append(mido.MetaMessage("time_signature", numerator=4, denominator=4))
+        meta_track.append(mido.MetaMessage("key_signature", key="D"))
+    events = []
+    for beat, qpm in tempos:
+        events.append(
+            (
+                round(beat * ticks_per_beat),
+                0,
+                mido.MetaMessage("set_tempo", tempo=round(60e6 / qpm)),
+            )
+        )
+    note_events = []
+    for onset, pitch, duration in notes:
+        on = round(onset * ticks_per_beat) + late
+        off = round((onset + duration) * ticks_per_beat) - early
+        note_events.append((on, 2, mido.Message("note_on", note=pitch, velocity=90)))
+        if note_off == "velocity0":
+            note_events.append((off, 1, mido.Message("note_on", note=pitch, velocity=0)))
+        elif note_off == "note_off":
+            note_events.append((off, 1, mido.Message("note_off", note=pitch, velocity=64)))
+    if file_type == 0:
+        events += note_events
+        tracks = [meta_track]
+    else:
+        tracks = [meta_track, mido.MidiTrack()]
+    for track, evs in ((tracks[0], events), (tracks[-1], note_events if file_type else [])):
+        now = 0
+        for tick, _, msg in sorted(evs, key=lambda e: (e[0], e[1])):
+            track.append(msg.copy(time=tick - now))
+            now = tick
+    midi.tracks += tracks
+    buf = io.BytesIO()
+    midi.save(file=buf)
+    return buf.getvalue()
+
+
+def triples(abc: str):
+    return [(n.onset, n.pitch, n.duration) for n in score_notes(abc)]
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+
+def test_truncated_file_keeps_what_was_read_with_a_warning():
+    data = abc_to_midi(REEL).midi
+    out = midi_to_abc(data[: len(data) // 2], "cut.mid")
+    assert any("damaged MIDI file" in w for w in out.warnings)
+    got = exact(rendered_notes(out.abc))
+    want = exact(score_notes(REEL))
+    assert len(got) > 20 and got == want[: len(got)]
+
+
+def test_corrupt_and_empty_files_fail_with_one_line():
+    for data, reason in [
+        (b"", "empty file"),
+        (b"RIFF....", "not a MIDI file"),
+        (b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x00\x60garbage-garbage", "corrupt MIDI file"),
+    ]:
+        with pytest.raises(ConversionError) as err:
+            midi_to_abc(data, "bad.mid")
+        assert reason in str(err.value) and "\n" not in str(err.value)
+        assert str(err.value).startswith("bad.mid: ")
+
+
+def test_files_over_the_size_limit_are_refused():
+    with pytest.raises(InputTooLarge, match="limit for MIDI files"):
+        midi_to_abc(b"MThd" + bytes(MAX_MIDI_FILE_BYTES), "huge.mid")
+
+
+def test_no_notes_and_drums_only_fail_clearly():
+    empty = mido.MidiFile(type=0)
+    empty.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000)]))
+    buf = io.BytesIO()
+    empty.save(file=buf)
+    with pytest.raises(ConversionError, match="no notes in the MIDI file"):
+        midi_to_abc(buf.getvalue(), "empty.mid")
+    drums = mido.MidiFile(type=0)
+    track = mido.MidiTrack()
+    for i in range(16):
+        track.append(mido.Message("note_on", channel=9, note=36 + i % 3, velocity=100, time=120))
+        track.append(mido.Message("note_off", channel=9, note=36 + i % 3, velocity=0, time=60))
+    drums.tracks.append(track)
+    buf = io.BytesIO()
+    drums.save(file=buf)
+    with pytest.raises(ConversionError, match="only drum notes"):
+        midi_to_abc(buf.getvalue(), "drums.mid")
+
+
+def test_drums_beside_a_melody_are_left_out():
+    midi = mido.MidiFile(file=io.BytesIO(abc_to_midi(JIG).midi))
+    for i in range(8):
+        midi.tracks[0].insert(
+            -1, mido.Message("note_on", channel=9, note=42, velocity=90, time=0 if i else 0)
+        )
+    buf = io.BytesIO()
+    midi.save(file=buf)
+    out = midi_to_abc(buf.getvalue())
+    assert out.voices == 1 and any("drum note(s)" in w for w in out.warnings)
+
+
+def test_format_2_is_read_as_its_first_sequence():
+    first = mido.MidiFile(file=io.BytesIO(abc_to_midi(JIG).midi))
+    second = mido.MidiFile(file=io.BytesIO(abc_to_midi(REEL).midi))
+    both = mido.MidiFile(type=2, ticks_per_beat=first.ticks_per_beat)
+    both.tracks += [first.tracks[0], second.tracks[0]]
+    buf = io.BytesIO()
+    both.save(file=buf)
+    out = midi_to_abc(buf.getvalue(), "two.mid")
+    assert any("format 2" in w for w in out.warnings)
+    assert exact(rendered_notes(out.abc)) == exact(score_notes(JIG))
+
+
+def test_a_batch_goes_on_past_bad_files_and_writes_no_partial_output(tmp_path: Path):
+    src = tmp_path / "in"
+    src.mkdir()
+    good = abc_to_midi(JIG).midi
+    (src / "good.mid").write_bytes(good)
+    (src / "empty.mid").write_bytes(b"")
+    (src / "garbage.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
+    (src / "cut.mid").write_bytes(good[:40])
+    report = convert_paths([src], "abc", tmp_path / "out", EngineSpec.of("symbolic"))
+    assert report.count("converted") == 1
+    failed = {Path(r.label).name: r.message for r in report.failed}
+    assert set(failed) == {"empty.mid", "garbage.mid", "cut.mid"}
+    assert all("\n" not in m for m in failed.values())
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.abc"]
+    assert (src / "good.mid").read_bytes() == good  # inputs untouched
+
+
+# --- the hard cases of MIDI -> ABC -----------------------------------------------------------
+
+
+# A reel-like line in D: bars of six eighths and a quarter note, the last bar different.
+BARS = [
+    [62, 66, 69, 66, 71, 69],
+    [67, 71, 74, 71, 69, 67],
+    [62, 66, 69, 66, 71, 69],
+    [64, 66, 67, 64, 66, 64],
+]
+MELODY = [
+    (F(4 * b) + F(i, 2), p, F(1, 2) if i < 6 else F(1))
+    for b, bar in enumerate(BARS)
+    for i, p in enumerate([*bar, bar[-1] - 2])
+]
+MELODY.append((F(16), 62, F(2)))
+
+
+def test_notes_one_tick_late_and_ending_a_few_ticks_early():
+    data = midi_bytes(MELODY, late=1, early=4)
+    out = midi_to_abc(data)
+    assert not out.performed
+    notes = rendered_notes(out.abc)
+    assert [(n.onset, n.pitch, n.duration) for n in notes] == MELODY
+
+
+def test_note_off_messages_and_velocity_zero_note_ons_read_the_same():
+    a = midi_to_abc(midi_bytes(MELODY, note_off="velocity0"))
+    b = midi_to_abc(midi_bytes(MELODY, note_off="note_off"))
+    assert a.abc == b.abc
+
+
+def test_missing_note_offs_end_at_the_next_note():
+    out = midi_to_abc(midi_bytes(MELODY, note_off="none"))
+    assert any("no note-off" in w for w in out.warnings)
+    notes = [(n.onset, n.pitch, n.duration) for n in rendered_notes(out.abc)]
+    assert notes[:-1] == MELODY[:-1]  # each note lasts until the next
+    assert notes[-1][:2] == MELODY[-1][:2]
+
+
+def test_overlapping_notes_of_one_pitch():
+    # a legato line that strikes the same pitch again before letting go of it
+    notes = [(F(i), 67 if i % 2 else 69, F(3, 2)) for i in range(8)]
+    notes += [(F(8), 69, F(1)), (F(8, 1) + F(1, 2), 69, F(1)), (F(10), 74, F(2))]
+    out = midi_to_abc(midi_bytes(notes))
+    assert validate_abc(out.abc, with_abc2midi=False).ok
+    got = rendered_notes(out.abc)
+    assert [(n.onset, n.pitch) for n in got] == [(o, p) for o, p, _ in notes]
+
+
+def test_running_status():
+    # a note_on status byte once, then data bytes only: mido writes files this way
+    body = bytes([0x00, 0x90, 62, 90, 0x60, 62, 0, 0x00, 64, 90, 0x60, 64, 0, 0x00, 66, 90])
+    body += bytes([0x60, 66, 0, 0x00, 67, 90, 0x81, 0x40, 67, 0, 0x00, 0xFF, 0x2F, 0x00])
+    data = b"MThd" + bytes([0, 0, 0, 6, 0, 0, 0, 1, 0, 0x60]) + b"MTrk"
+    data += len(body).to_bytes(4, "big") + body
+    out = midi_to_abc(data)
+    assert [n.pitch for n in rendered_notes(out.abc)] == [62, 64, 66, 67]
+
+
+def test_format_0_and_format_1_give_the_same_tune():
+    zero = midi_to_abc(midi_bytes(MELODY, file_type=0))
+    one = midi_to_abc(midi_bytes(MELODY, file_type=1))
+    assert zero.abc == one.abc
+
+
+def test_tempo_changes_every_beat_do_not_move_the_notes():
+    tempos = [(b, 100.0 + 10 * (b % 5)) for b in range(18)]
+    out = midi_to_abc(midi_bytes(MELODY, tempos=tempos))
+    assert [(n.onset, n.pitch, n.duration) for n in rendered_notes(out.abc)] == MELODY
+    assert "Q:1/4=" in out.abc
+
+
+def test_smpte_time_division():
+    # 25 frames a second, 40 ticks a frame: 1000 ticks a second; the tune at 100 beats a
+    # minute, so a beat is 600 ticks and nothing in the file says so.
+    midi = mido.MidiFile(type=0)
+    midi.ticks_per_beat = -(25 << 8) + 40  # mido keeps the signed division as read
+    track = mido.MidiTrack()
+    now = 0
+    for onset, pitch, duration in MELODY:
+        on, off = round(onset * 600), round((onset + duration) * 600) - 30
+        track.append(mido.Message("note_on", note=pitch, velocity=80, time=on - now))
+        track.append(mido.Message("note_on", note=pitch, velocity=0, time=off - on))
+        now = off
+    midi.tracks.append(track)
+    buf = io.BytesIO()
+    midi.save(file=buf)
+    out = midi_to_abc(buf.getvalue(), "smpte.mid")
+    got = rendered_notes(out.abc)
+    score = [Note(o, p, d) for o, p, d in MELODY]
+    assert note_f1(score, got).f1 == 1.0
+    assert "tempo" in out.abc.split("M:")[0]  # the header says the tempo was estimated
+
+
+def test_no_key_or_time_signature():
+    out = midi_to_abc(midi_bytes(MELODY, meta=False))
+    assert out.meter_estimated and out.key_estimated
+    # 2/4 or 4/4: collections write reels both ways, and these notes cannot tell
+    assert out.key.abc == "D" and out.meter.abc in ("2/4", "4/4")
+    assert [(n.onset, n.pitch, n.duration) for n in rendered_notes(out.abc)] == MELODY
+
+
+def test_written_out_repeats_of_a_performed_file_are_recovered():
+    part = [(F(i, 2), p, F(1, 2)) for i, p in enumerate([62, 66, 69, 66, 71, 69, 66, 64] * 2)]
+    last = [(F(8 + i, 2), p, F(1, 2)) for i, p in enumerate([62, 66, 69, 66, 71, 69])]
+    half = part + last + [(F(11), 62, F(1))]
+    notes = half + [(o + 12, p, d) for o, p, d in half]
+    out = midi_to_abc(midi_bytes(notes))
+    assert out.repeats == 1 and "|:" in out.abc and ":|" in out.abc
+
+
+@pytest.mark.skipif(shutil.which("abc2midi") is None, reason="abc2midi is not installed")
+@pytest.mark.parametrize("name", ["reels.abc", "jigs.abc", "cliffs-of-moher-endings.abc"])
+def test_abc2midi_renderings(tmp_path: Path, name: str):
+    """Another converter's MIDI: 480 ticks a beat, notes a tick late and a tick short,
+    accent velocities, ornaments played out."""
+    tune = split_tunes(read_abc_file(EXAMPLES / name))[0]
+    (tmp_path / "t.abc").write_text(tune.full_text)
+    subprocess.run(
+        ["abc2midi", str(tmp_path / "t.abc"), "-o", str(tmp_path / "t.mid"), "-silent"],
+        capture_output=True,
+        check=False,
+    )
+    data = (tmp_path / "t.mid").read_bytes()
+    out = midi_to_abc(data, name)
+    assert validate_abc(out.abc).ok
+    reference = read_performance(data).notes()
+    assert note_f1(reference, rendered_notes(out.abc)).f1 >= 0.98
+    assert out.repeats >= 1
