@@ -445,9 +445,7 @@ def _span_for(t: Fraction, items: list[Item], bar_end: Fraction):
                 it.start < edge < it.start + it.length for it in items for edge in (s0, s0 + s)
             ):
                 continue
-            inner = {
-                x for it in items for x in (it.start, it.start + it.length) if s0 < x < s0 + s
-            }
+            inner = {x for it in items for x in (it.start, it.start + it.length) if s0 < x < s0 + s}
             for p in TUPLET_SIZES:
                 if all(is_binary((x - s0) / s * p) for x in inner):
                     return (s0, s, p)

@@ -219,10 +219,7 @@ def test_accidentals_are_spelled_against_key_and_bar():
 
 
 def test_voices_are_written_as_abc_voices():
-    abc = (
-        "X:1\nT:Two voices\nM:4/4\nL:1/8\nK:G\n"
-        "V:1\nGABc d2B2|c2A2 G4|]\nV:2\nG,4 D4|E4 G,4|]\n"
-    )
+    abc = "X:1\nT:Two voices\nM:4/4\nL:1/8\nK:G\nV:1\nGABc d2B2|c2A2 G4|]\nV:2\nG,4 D4|E4 G,4|]\n"
     first, out, second = round_trip(abc)
     assert "V:1" in out.abc and "V:2" in out.abc
     assert out.voices == 2
