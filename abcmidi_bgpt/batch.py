@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .abc_text import AbcTune, read_abc_file, split_tunes
-from .engines import Engine, EngineSpec
+from .engines import BATCHED_ENGINES, Engine, EngineInput, EngineOutput, EngineSpec
 from .errors import ConversionError
 from .midi_file import MAX_MIDI_FILE_BYTES
 
@@ -56,6 +56,8 @@ class JobResult:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     bytes_written: int = 0
+    fallback: str = ""  # why the symbolic converter's result was written instead
+    note_f1: float | None = None  # the engine's own check against the symbolic converter
 
 
 @dataclass(slots=True)
@@ -245,21 +247,88 @@ def run_job(spec: EngineSpec, job: Job, timeout: float | None = DEFAULT_TIMEOUT_
                 out = engine.abc_to_midi(job.tune)
             else:
                 out = engine.midi_to_abc(_read_midi_input(job.source), source=job.label)
-        write_atomic(job.output, out.data)
-        return JobResult(
-            job.label,
-            "converted",
-            job.output,
-            warnings=out.warnings,
-            seconds=time.perf_counter() - start,
-            bytes_written=len(out.data),
-        )
-    except (ConversionError, OSError, RecursionError, MemoryError) as err:
-        message = _one_line(err, job.label)
+        return _written(job, out, start)
     except Exception as err:  # a bug in an engine must not stop the batch either
+        return _failed(job, err, start)
+
+
+def _written(job: Job, out: EngineOutput, start: float) -> JobResult:
+    """Write an engine's output; the converted result (raises what writing raises)."""
+    write_atomic(job.output, out.data)
+    return JobResult(
+        job.label,
+        "converted",
+        job.output,
+        warnings=out.warnings,
+        seconds=time.perf_counter() - start,
+        bytes_written=len(out.data),
+        fallback=out.fallback,
+        note_f1=out.note_f1,
+    )
+
+
+def _failed(job: Job, err: BaseException, start: float) -> JobResult:
+    if isinstance(err, ConversionError | OSError | RecursionError | MemoryError):
+        message = _one_line(err, job.label)
+    else:
         message = f"{job.label}: internal error ({type(err).__name__}: {err})"
     elapsed = time.perf_counter() - start
     return JobResult(job.label, "failed", job.output, message.splitlines()[0], seconds=elapsed)
+
+
+def run_batched(
+    spec: EngineSpec,
+    jobs: list[Job],
+    timeout: float | None = DEFAULT_TIMEOUT_S,
+    on_result: Callable[[JobResult], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> list[JobResult]:
+    """Run jobs on an engine that converts many inputs together (``convert_many``), in this
+    process; each result is written as soon as it comes. Same rules as :func:`run_job`: a
+    failure is one job's, and ``seconds`` is the time from the start of the batch."""
+    start = time.perf_counter()
+    results: list[JobResult] = []
+
+    def done(r: JobResult) -> None:
+        results.append(r)
+        if on_result:
+            on_result(r)
+
+    try:
+        engine = _ENGINES.get(spec) or _ENGINES.setdefault(spec, spec.build())
+    except Exception as err:  # e.g. no such checkpoint: every job fails with the reason
+        for job in jobs:
+            done(_failed(job, err, start))
+        return results
+    inputs: list[EngineInput] = []
+    queued: list[Job] = []
+    for job in jobs:
+        if job.tune is not None:
+            inputs.append(EngineInput(tune=job.tune, source=job.label))
+        else:
+            try:
+                inputs.append(EngineInput(midi=_read_midi_input(job.source), source=job.label))
+            except (ConversionError, OSError) as err:
+                done(_failed(job, err, start))
+                continue
+        queued.append(job)
+    pending = set(range(len(queued)))
+    try:
+        for i, out in engine.convert_many(inputs, timeout):  # type: ignore[attr-defined]
+            pending.discard(i)
+            if isinstance(out, BaseException):
+                done(_failed(queued[i], out, start))
+            else:
+                try:
+                    done(_written(queued[i], out, start))
+                except Exception as err:
+                    done(_failed(queued[i], err, start))
+            if cancel is not None and cancel.is_set():
+                return results
+    except Exception as err:  # the engine broke down: what it had not finished fails with it
+        for i in sorted(pending):
+            done(_failed(queued[i], err, start))
+    return results
 
 
 def _read_midi_input(path: str) -> bytes:
@@ -280,7 +349,8 @@ def run_batch(
     on_result: Callable[[JobResult], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> list[JobResult]:
-    """Run jobs, in this process (``workers`` = 1, main thread) or in a process pool.
+    """Run jobs, in this process (``workers`` = 1, main thread) or in a process pool; an
+    engine that converts many inputs together runs in this process (:func:`run_batched`).
 
     ``on_result`` is called with each result as it arrives; setting ``cancel`` stops the batch
     after the jobs under way (results come back in completion order, then sorted by input).
@@ -292,7 +362,9 @@ def run_batch(
         if on_result:
             on_result(r)
 
-    if workers <= 1 and threading.current_thread() is threading.main_thread():
+    if spec.name in BATCHED_ENGINES:  # one model, many inputs at a time, in this process
+        results = run_batched(spec, jobs, timeout, on_result, cancel)
+    elif workers <= 1 and threading.current_thread() is threading.main_thread():
         for job in jobs:
             if cancel is not None and cancel.is_set():
                 break

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from .batch import DEFAULT_TIMEOUT_S, BatchPlan, BatchReport, JobResult, convert_paths
 from .engines import EngineSpec
+from .errors import ConversionError
 
 app = typer.Typer(
     help="Convert between ABC notation and MIDI, with a symbolic converter or a bGPT model.",
@@ -36,6 +37,17 @@ class Format(enum.StrEnum):
     abc = "abc"
 
 
+class Fallback(enum.StrEnum):
+    none = "none"
+    symbolic = "symbolic"
+
+
+class Precision(enum.StrEnum):
+    auto = "auto"
+    bf16 = "bf16"
+    fp32 = "fp32"
+
+
 @app.command()
 def convert(
     paths: Annotated[
@@ -48,11 +60,16 @@ def convert(
     engine: Annotated[
         str, typer.Option(help="Engine: symbolic, abc2midi (if installed), bgpt.")
     ] = "symbolic",
-    jobs: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    jobs: Annotated[int, typer.Option(min=1, help="Worker processes (not for bgpt).")] = 1,
     force: Annotated[bool, typer.Option(help="Overwrite existing outputs.")] = False,
     chords: Annotated[
-        bool, typer.Option(help="Play chord symbols as an accompaniment track.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--chords/--no-chords",
+            help="Play chord symbols as an accompaniment track (default: no; bgpt: yes, as "
+            "the corpus renders them, for its checks and fallback).",
+        ),
+    ] = None,
     track: Annotated[
         int | None, typer.Option(help="MIDI->ABC: take the melody from this track.")
     ] = None,
@@ -60,21 +77,96 @@ def convert(
         int | None, typer.Option(help="MIDI->ABC: take the melody from this channel.")
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds allowed per tune.")] = DEFAULT_TIMEOUT_S,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            help="bgpt: model folder (config.json + model.safetensors) or training run folder; "
+            "default: the packaged model."
+        ),
+    ] = None,
+    fallback: Annotated[
+        Fallback,
+        typer.Option(help="bgpt: when an output fails its checks, write the symbolic result."),
+    ] = Fallback.none,
+    min_f1: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="bgpt: also refuse outputs whose note F1 against the symbolic converter is "
+            "lower (0: off).",
+        ),
+    ] = 0.0,
+    temperature: Annotated[
+        float | None, typer.Option(min=0.0, help="bgpt: sample at this temperature (0: greedy).")
+    ] = None,
+    top_k: Annotated[
+        int | None, typer.Option(min=0, help="bgpt: sample from the k most likely bytes.")
+    ] = None,
+    top_p: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="bgpt: nucleus sampling threshold.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="bgpt: seed of the sampling.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="bgpt: files generated together.")] = 32,
+    device: Annotated[str, typer.Option(help="bgpt: auto, cpu, cuda, cuda:N.")] = "auto",
+    dtype: Annotated[
+        Precision, typer.Option(help="bgpt: weights' precision; auto is bf16 on CUDA.")
+    ] = Precision.auto,
 ) -> None:
     """Convert ABC tunes to MIDI (one .mid per tune) or MIDI files to ABC.
 
     Bad inputs fail one at a time with a one-line reason; the rest of the batch goes on and the
     exit code is 1 if anything failed. Outputs are written atomically, never outside --out, and
-    existing ones are kept unless --force.
+    existing ones are kept unless --force. With --engine bgpt every output is checked (complete,
+    valid, notes scored against the symbolic converter) and one that fails is not written, or
+    is replaced by the symbolic result with --fallback symbolic; greedy decoding unless
+    --temperature/--top-k/--top-p.
     """
-    options = {"chords": chords} if to == Format.mid else {"track": track, "channel": channel}
-    if engine != "symbolic":
-        options = {}
+    if engine == "bgpt":
+        from .neural import resolve_checkpoint
+
+        try:
+            resolve_checkpoint(checkpoint)
+        except ConversionError as err:
+            err_console.print(f"[red]error:[/red] {err}", markup=True, highlight=False)
+            raise typer.Exit(2) from None
+        options = {
+            "checkpoint": str(checkpoint) if checkpoint else None,
+            "fallback": fallback.value,
+            "min_f1": min_f1 or None,
+            "chords": chords,
+            "track": track,
+            "channel": channel,
+            "temperature": temperature,
+            "top_k": top_k,
+            "top_p": top_p,
+            "seed": seed,
+            "batch_size": batch_size,
+            "device": device,
+            "dtype": dtype.value,
+        }
+    else:
+        bgpt_only = _bgpt_only_options(
+            checkpoint=checkpoint, fallback=fallback != Fallback.none, min_f1=min_f1,
+            temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
+        )  # fmt: skip
+        if bgpt_only:
+            err_console.print(f"error: {', '.join(bgpt_only)} only apply to --engine bgpt")
+            raise typer.Exit(2)
+        options = (
+            {"chords": bool(chords)} if to == Format.mid else {"track": track, "channel": channel}
+        )
+        if engine != "symbolic":
+            options = {}
     spec = EngineSpec.of(engine, **options)
     report = run_with_progress(paths, to.value, out, spec, force, jobs, timeout)
     print_report(report, out)
     if report.count("failed"):
         raise typer.Exit(1)
+
+
+def _bgpt_only_options(**given) -> list[str]:
+    return [f"--{name.replace('_', '-')}" for name, value in given.items() if value]
 
 
 def run_with_progress(paths, to, out, spec, force, jobs, timeout) -> BatchReport:
@@ -124,8 +216,18 @@ def print_report(report: BatchReport, out: Path) -> None:
     table = Table(title=f"Conversion summary ({out})", show_header=True, header_style="bold")
     table.add_column("result")
     table.add_column("count", justify="right")
+    fallbacks = [r for r in report.results if r.status == "converted" and r.fallback]
+    scores = [
+        r.note_f1 for r in report.results if r.status == "converted" and r.note_f1 is not None
+    ]
     table.add_row("[green]converted[/green]", str(converted))
     table.add_row("  with warnings", str(warned))
+    if fallbacks:
+        table.add_row("  [yellow]symbolic fallback[/yellow]", str(len(fallbacks)))
+    if scores:
+        table.add_row(
+            "  note F1 vs symbolic", f"mean {sum(scores) / len(scores):.3f}, min {min(scores):.3f}"
+        )
     table.add_row("[yellow]skipped[/yellow]", str(skipped))
     table.add_row("[red]failed[/red]", str(failed))
     table.add_row("time", f"{total_s:.1f} s ({rate:.1f} per s)")
@@ -140,6 +242,15 @@ def print_report(report: BatchReport, out: Path) -> None:
         console.print(fails)
         if len(report.failed) > 50:
             console.print(f"... and {len(report.failed) - 50} more failures")
+    if fallbacks:
+        table = Table(title="Symbolic fallbacks", show_header=True, header_style="bold yellow")
+        table.add_column("input")
+        table.add_column("why the bgpt output was not used")
+        for r in fallbacks[:50]:
+            table.add_row(r.label, r.fallback)
+        console.print(table)
+        if len(fallbacks) > 50:
+            console.print(f"... and {len(fallbacks) - 50} more fallbacks")
     if skipped:
         console.print(
             f"[yellow]{skipped} existing output(s) kept; use --force to overwrite[/yellow]"
@@ -151,6 +262,10 @@ from .model_cli import evaluate_command, import_official_command, train_command 
 app.command("train")(train_command)
 app.command("evaluate")(evaluate_command)
 app.command("import-official")(import_official_command)
+
+from .compare_cli import compare_command  # noqa: E402
+
+app.command("compare")(compare_command)
 
 from tui.command import tui_command  # noqa: E402  (imports Textual only when it runs)
 

@@ -4,6 +4,10 @@ and the TUI treat the symbolic converter, bGPT and external tools alike.
 An engine converts one ABC tune to MIDI bytes and/or one MIDI file to ABC text. Engines are
 named by an :class:`EngineSpec` (name + options), which is cheap to pickle, so worker processes
 build their own engine from it.
+
+An engine that converts many inputs together (bGPT generates a batch of files at once) also has
+``convert_many`` (:class:`BatchEngine`); the batch runner gives such an engine all its inputs,
+in its own process (``BATCHED_ENGINES``).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -28,6 +33,12 @@ class EngineOutput:
 
     data: bytes
     warnings: list[str] = field(default_factory=list)
+    # Why the engine's own output was replaced by the symbolic converter's ('' when it was not).
+    fallback: str = ""
+    # Note F1 (onset, pitch) of the output against the symbolic converter, where the engine
+    # checks it: ABC -> MIDI against its rendering of the input, MIDI -> ABC the output
+    # rendered against the input MIDI.
+    note_f1: float | None = None
 
 
 class Engine(Protocol):
@@ -36,6 +47,29 @@ class Engine(Protocol):
     def abc_to_midi(self, tune: AbcTune) -> EngineOutput: ...
 
     def midi_to_abc(self, data: bytes, source: str = "") -> EngineOutput: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EngineInput:
+    """One input of a batch: an ABC tune (to MIDI) or a MIDI file's bytes (to ABC)."""
+
+    tune: AbcTune | None = None
+    midi: bytes = b""
+    source: str = ""  # how messages name the input
+
+    @property
+    def label(self) -> str:
+        return self.source or (self.tune.label if self.tune is not None else "")
+
+
+class BatchEngine(Engine, Protocol):
+    def convert_many(
+        self, inputs: Sequence[EngineInput], timeout: float | None = None
+    ) -> Iterator[tuple[int, EngineOutput | Exception]]:
+        """Convert every input; yields (input index, output or the error that stopped it) in
+        the order conversions finish. ``timeout``: seconds allowed per input where the engine
+        can bound them."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,10 +165,18 @@ def external_tools_available() -> bool:
     return shutil.which("abc2midi") is not None and shutil.which("midi2abc") is not None
 
 
+def _bgpt_engine(**options) -> Engine:
+    from .neural import BgptEngine  # torch loads only when a bgpt engine is built
+
+    return BgptEngine(**options)
+
+
 _FACTORIES = {
     "symbolic": SymbolicEngine,
     "abc2midi": Abc2MidiEngine,
+    "bgpt": _bgpt_engine,
 }
+BATCHED_ENGINES = frozenset({"bgpt"})  # converted with convert_many, in the calling process
 
 
 def engine_names() -> list[str]:

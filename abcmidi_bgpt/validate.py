@@ -1,5 +1,12 @@
-"""Is an output valid? MIDI must parse with mido and hold notes; ABC must parse with music21
-(and with abc2midi's checker where it is installed) and hold notes.
+"""Is an output valid, and how close is it to what it should be?
+
+Validity: MIDI must parse with mido and hold notes; ABC must parse with music21 (and with
+abc2midi's checker where it is installed) and hold notes. Fidelity: note-level precision,
+recall and F1 against a reference (on onset and pitch, and on onset, pitch and offset, in
+beats, with mir_eval), agreement of tempo, meter and key, exact match; for ABC outputs, the
+notes of the output rendered by the symbolic converter against the input MIDI, and the
+character error rate against a reference ABC. And the bits per byte a model spends on a
+reference output (teacher-forced).
 
 Used by the corpus builder (to keep only pairs that others' tools read), by the converters'
 ``--fallback`` and by the comparison.
@@ -7,15 +14,22 @@ Used by the corpus builder (to keep only pairs that others' tools read), by the 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
 import warnings
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ConversionError
 from .midi_file import read_performance
+from .performance import DEFAULT_QPM, Performance, TempoChange
+
+if TYPE_CHECKING:  # mir_eval (and scipy) load only when fidelity is asked for
+    from .metrics import NoteScore
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +72,11 @@ def validate_abc(text: str, with_abc2midi: bool = True) -> Validity:
     return Validity(True)
 
 
+# abc2midi calls an I: field it does not know an error; ABC 2.1 lets programs ignore such
+# instructions, and xml2abc writes one (I:linebreak $) in every tune.
+_UNKNOWN_INSTRUCTION = re.compile(r"I: key '[^']*' not recognized")
+
+
 def _abc2midi_check(text: str) -> Validity:
     with tempfile.TemporaryDirectory(prefix="abccheck-") as tmp:
         path = Path(tmp, "tune.abc")
@@ -68,7 +87,169 @@ def _abc2midi_check(text: str) -> Validity:
             )
         except subprocess.TimeoutExpired:
             return Validity(False, "abc2midi -c ran over 30 s")
-    errors = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.startswith("Error")]
+    errors = [
+        ln
+        for ln in (proc.stdout + proc.stderr).splitlines()
+        if ln.startswith("Error") and not _UNKNOWN_INSTRUCTION.search(ln)
+    ]
     if errors:
         return Validity(False, f"abc2midi: {errors[0][:200]}")
     return Validity(True)
+
+
+def validate_output(data: bytes, ext: str, with_abc2midi: bool = True) -> Validity:
+    """:func:`validate_midi` or :func:`validate_abc` by the output's extension."""
+    if ext == "mid":
+        return validate_midi(data)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return Validity(False, f"ABC is not UTF-8 text (byte {err.start})")
+    return validate_abc(text, with_abc2midi)
+
+
+# --- Fidelity: how close an output is to what it should be. ---
+
+TEMPO_TOLERANCE = 0.005  # relative: 120 vs 120.5 beats a minute agree
+
+
+@dataclass(frozen=True, slots=True)
+class NoteFidelity:
+    """Notes and meta events of an output against a reference, both read from MIDI."""
+
+    onset: NoteScore  # notes matched on (onset, pitch)
+    offset: NoteScore  # matched on (onset, pitch, offset)
+    tempo: bool  # same tempo changes (onsets equal, beats a minute within 0.5 %)
+    meter: bool  # same time signatures at the same onsets
+    key: bool  # same key signatures at the same onsets
+
+
+@dataclass(frozen=True, slots=True)
+class MidiFidelity:
+    """A MIDI output against the reference MIDI (ABC -> MIDI)."""
+
+    valid: Validity
+    notes: NoteFidelity | None  # None when the output is not valid
+    exact: bool  # byte for byte the reference
+
+
+@dataclass(frozen=True, slots=True)
+class AbcFidelity:
+    """An ABC output (MIDI -> ABC): valid, then rendered by the symbolic converter and scored
+    against the input MIDI; character error rate against a reference ABC when there is one."""
+
+    valid: Validity
+    notes: NoteFidelity | None  # None when invalid or when the symbolic converter cannot render it
+    cer: float | None  # None without a reference ABC
+    exact: bool | None  # None without a reference ABC
+    render_error: str = ""  # why the symbolic converter could not render a valid output
+
+
+def performance_fidelity(output: Performance, reference: Performance) -> NoteFidelity:
+    """Note F1 (in beats, with mir_eval; see ``metrics.py``) and agreement of tempo, meter and
+    key of two performances."""
+    from .metrics import note_f1
+
+    estimate, truth = output.notes(), reference.notes()
+    return NoteFidelity(
+        note_f1(truth, estimate),
+        note_f1(truth, estimate, with_offsets=True),
+        _same_tempos(output.tempos, reference.tempos),
+        [(m.onset, m.numerator, m.denominator) for m in output.meters]
+        == [(m.onset, m.numerator, m.denominator) for m in reference.meters],
+        [(k.onset, k.fifths, k.minor) for k in output.keys]
+        == [(k.onset, k.fifths, k.minor) for k in reference.keys],
+    )
+
+
+def _same_tempos(a: list[TempoChange], b: list[TempoChange]) -> bool:
+    a, b = (
+        a or [TempoChange(Fraction(0), DEFAULT_QPM)],
+        b or [TempoChange(Fraction(0), DEFAULT_QPM)],
+    )
+    return len(a) == len(b) and all(
+        x.onset == y.onset and abs(x.qpm - y.qpm) <= TEMPO_TOLERANCE * y.qpm
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+def midi_fidelity(output: bytes, reference: bytes) -> MidiFidelity:
+    """A MIDI output scored against the reference MIDI (which must parse)."""
+    valid = validate_midi(output)
+    if not valid:
+        return MidiFidelity(valid, None, False)
+    notes = performance_fidelity(read_performance(output), read_performance(reference))
+    return MidiFidelity(valid, notes, output == reference)
+
+
+def abc_fidelity(
+    output: bytes | str,
+    source_midi: bytes,
+    reference_abc: bytes | str | None = None,
+    with_abc2midi: bool = True,
+    chords: bool = True,
+) -> AbcFidelity:
+    """An ABC output scored against the MIDI it was transcribed from (rendered by the symbolic
+    converter, with chord symbols played when ``chords``) and, when given, the reference ABC."""
+    data = output if isinstance(output, bytes) else output.encode("utf-8")
+    text = data.decode("utf-8", "replace")
+    if isinstance(reference_abc, bytes):
+        reference_abc = reference_abc.decode("utf-8", "replace")
+    cer = None if reference_abc is None else character_error_rate(text, reference_abc)
+    exact = None if reference_abc is None else text == reference_abc
+    valid = validate_output(data, "abc", with_abc2midi)
+    if not valid:
+        return AbcFidelity(valid, None, cer, exact)
+    from .symbolic import abc_to_midi
+
+    try:
+        rendered = abc_to_midi(text, chords=chords).midi
+    except ConversionError as err:
+        return AbcFidelity(valid, None, cer, exact, str(err))
+    notes = performance_fidelity(read_performance(rendered), read_performance(source_midi))
+    return AbcFidelity(valid, notes, cer, exact)
+
+
+def character_error_rate(output: str, reference: str) -> float:
+    """Levenshtein distance (insertions, deletions, substitutions of characters) over the
+    reference's length; 0 for equal texts, and may exceed 1."""
+    from rapidfuzz.distance import Levenshtein
+
+    if not reference:
+        return 0.0 if not output else float(len(output))
+    return Levenshtein.distance(output, reference) / len(reference)
+
+
+def target_bpb(
+    model, pairs: list[tuple[bytes, bytes]], direction: str, batch_patches: int = 4096
+) -> list[float]:
+    """Bits per byte of each pair's reference target under ``model``, teacher-forced, as in
+    evaluation (``docs/metrics.md``: the target's bytes and its end-of-file position, over its
+    bytes). ``pairs`` are (ABC bytes, MIDI bytes); NaN for a pair over the model's context."""
+    import numpy as np
+    import torch
+
+    from .evaluate import LN2, sequence_nats
+    from .patches import SequenceSet, length_batches, pad_batch, scored_spans
+
+    layout = model.config.layout
+    sequences = SequenceSet.from_pairs(pairs, [direction], layout)
+    result = [float("nan")] * len(pairs)
+    device = next(model.parameters()).device
+    dtype = next(model.parameters()).dtype
+    p = layout.patch_size
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for batch in length_batches(sequences.n_patches, max(batch_patches, layout.max_patches)):
+            encoded = [sequences.encode(i) for i in batch]
+            ids, n = pad_batch([e.ids for e in encoded], layout)
+            nats = sequence_nats(
+                model, torch.from_numpy(ids).to(device), torch.from_numpy(n), dtype
+            )
+            for i, pair, cost in zip(batch, encoded, nats, strict=True):
+                _, span = scored_spans(pair, layout)
+                bits = float(cost[span.start - p : span.stop - p].sum(dtype=np.float64)) / LN2
+                result[int(sequences.pair_index[i])] = bits / max(1, pair.target_len)
+    model.train(was_training)
+    return result
