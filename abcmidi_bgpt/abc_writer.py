@@ -25,6 +25,8 @@ from .repeats import Section
 ACCIDENTAL = {1: "^", -1: "_", 0: "=", 2: "^^", -2: "__"}
 SPANS = tuple(Fraction(x) for x in ("1/4", "1/2", "1", "3/2", "2", "3", "4"))
 TUPLET_SIZES = (3, 5, 7, 9)
+# The longest span (in beats) each tuplet takes: a nine is a run of 64ths, not a whole bar.
+MAX_TUPLET_SPAN = {3: Fraction(4), 5: Fraction(2), 7: Fraction(2), 9: Fraction(1, 2)}
 MIN_WRITTEN = Fraction(1, 16)  # beats: a 64th note, the shortest abc2xml writes
 
 
@@ -244,7 +246,10 @@ def split_length(start: Fraction, length: Fraction, beat: Fraction, unit: Fracti
         return [length]
     boundary = (start // beat + 1) * beat
     if start < boundary < start + length:
-        return [boundary - start, *split_length(boundary, start + length - boundary, beat, unit)]
+        return [
+            *split_length(start, boundary - start, beat, unit),
+            *split_length(boundary, start + length - boundary, beat, unit),
+        ]
     piece = Fraction(1, units.denominator)
     while piece * 2 <= units:
         piece *= 2
@@ -395,11 +400,13 @@ def _tuplet_groups(items: list[Item]) -> list:
     )
     spans: list[tuple[Fraction, Fraction, int]] = []
     end_of_bar = items[-1].start + items[-1].length if items else Fraction(0)
+    orphans: set[Fraction] = set()
     for t in points:
         if any(s0 < t < s0 + s for s0, s, _ in spans):
             continue
         found = _span_for(t, items, end_of_bar)
         if found is None:
+            orphans.add(t)
             continue
         spans.append(found)
     spans.sort()
@@ -409,6 +416,11 @@ def _tuplet_groups(items: list[Item]) -> list:
         if kept and s0 < kept[-1][0] + kept[-1][1]:
             continue
         kept.append((s0, s, p))
+    orphans |= {t for t in points if not any(s0 < t < s0 + s for s0, s, _ in kept)}
+    if orphans:
+        # No tuplet holds these times (a performance snapped badly): move them to the nearest
+        # 64th rather than write lengths no reader takes.
+        return _tuplet_groups(_moved(items, orphans))
     cuts = sorted({x for s0, s, _ in kept for x in (s0, s0 + s)})
     pieces = _cut_items(items, cuts)
     out: list = []
@@ -433,6 +445,18 @@ def _tuplet_groups(items: list[Item]) -> list:
     return out
 
 
+def _moved(items: list[Item], points: set[Fraction]) -> list[Item]:
+    def move(t: Fraction) -> Fraction:
+        return Fraction(round(t * 16), 16) if t in points else t
+
+    out = []
+    for it in items:
+        start, end = move(it.start), move(it.start + it.length)
+        if end > start:
+            out.append(replace(it, start=start, length=end - start))
+    return out
+
+
 def _span_for(t: Fraction, items: list[Item], bar_end: Fraction):
     """The smallest aligned span around ``t`` whose inner times all fit one tuplet lattice;
     spans that no note crosses first (a tuplet that holds whole notes), then any."""
@@ -447,6 +471,8 @@ def _span_for(t: Fraction, items: list[Item], bar_end: Fraction):
                 continue
             inner = {x for it in items for x in (it.start, it.start + it.length) if s0 < x < s0 + s}
             for p in TUPLET_SIZES:
+                if s > MAX_TUPLET_SPAN[p]:
+                    continue
                 if all(is_binary((x - s0) / s * p) for x in inner):
                     return (s0, s, p)
     return None

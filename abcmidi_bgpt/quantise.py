@@ -60,7 +60,7 @@ MAX_EXACT_ERROR = 0.0125  # beats: a tick at 96 per beat, 6 ms at 120 beats a mi
 TIMING_SIGMA = 0.045  # beats: the timing spread the performed-grid choice expects
 BEAT_FRAMES = 24  # time steps per beat for the beat tracker
 TEMPO_TIGHTNESS = 60.0  # how much the beat tracker resists a change of tempo from beat to beat
-TEMPO_PULL = 3.0  # ... and a tempo away from the file's
+TEMPO_PULL = 10.0  # ... and a tempo away from the file's
 SWING_RANGE = (0.555, 0.725)  # where a swung off-beat eighth falls within its beat
 MIN_SWUNG_BEATS = 6
 EARLY = 0.1  # of a beat: an onset this early belongs to the beat it anticipates
@@ -188,6 +188,11 @@ def estimate_scale(onsets: np.ndarray) -> float:
     m = tatum(onsets)
     if m is None or min(abs(math.log(m / v)) for v in _TATUMS) < math.log(1.12):
         return 1.0
+    # Swung eighths are uneven but come in pairs that make up a beat.
+    iois = np.diff(np.unique(np.round(np.asarray(onsets, dtype=float), 4)))
+    pairs = iois[:-1] + iois[1:]
+    if len(pairs) and np.mean(np.abs(pairs - 1.0) < 0.12) >= 0.3:
+        return 1.0
     target = min((1 / 4, 1 / 2), key=lambda v: abs(math.log(m / v)))
     return target / m
 
@@ -274,6 +279,12 @@ def beats_to_positions(x: np.ndarray, beats: np.ndarray) -> np.ndarray:
     return pos
 
 
+def grid_beat(meter: Meter) -> Fraction:
+    """The beat that grids and swing are counted in: the meter's beat, but a quarter note in
+    2/2 and 3/2 (a reel in 2/2 still swings and subdivides its quarter notes)."""
+    return Fraction(1) if not meter.compound and meter.beat > 1 else meter.beat
+
+
 # --- swing --------------------------------------------------------------------------------------
 
 
@@ -283,7 +294,7 @@ def detect_swing(positions: Sequence[float], meter: Meter, phase: Fraction) -> f
     (off-beat at 3/4) and real triplets (three onsets in a beat) are not swing."""
     if meter.compound:
         return None
-    beat = float(meter.beat)
+    beat = float(grid_beat(meter))
     per_beat: dict[int, list[float]] = {}
     for p in positions:
         b = math.floor((p - float(phase)) / beat + EARLY)
@@ -333,7 +344,7 @@ def unswing_map(onsets: Sequence[float], meter: Meter, phase: Fraction, ratio: f
     """A function moving swung times back to straight ones: in a beat with one or two onsets
     the swung off-beat goes back to the half beat, and the times around it with it; beats
     with three or more onsets (triplets, sixteenths) are left alone."""
-    beat = float(meter.beat)
+    beat = float(grid_beat(meter))
     counts: dict[int, int] = {}
     for p in onsets:
         b = math.floor((p - float(phase)) / beat + EARLY)
@@ -356,13 +367,15 @@ def unswing_map(onsets: Sequence[float], meter: Meter, phase: Fraction, ratio: f
 
 def snap_to_beats(
     positions: Sequence[float], meter: Meter, phase: Fraction, sigma: float = TIMING_SIGMA
-) -> list[Fraction]:
-    """Performed positions snapped beat by beat to the grid that explains them best."""
-    beat = meter.beat
+) -> tuple[list[Fraction], dict[int, int]]:
+    """Performed positions snapped beat by beat to the grid that explains them best; also
+    the divisions chosen for each beat (by its index from the phase)."""
+    beat = grid_beat(meter)
     grids = COMPOUND_GRIDS if meter.compound else SIMPLE_GRIDS
     fbeat = float(beat)
     out: list[Fraction | None] = [None] * len(positions)
     groups: dict[int, list[int]] = {}
+    chosen: dict[int, int] = {}
     for i, p in enumerate(positions):
         # A position a little before a beat belongs to that beat.
         b = math.floor((p - float(phase)) / fbeat + 0.5 / max(g.divisions for g in grids))
@@ -383,14 +396,21 @@ def snap_to_beats(
                 best = (cost, g)
         assert best is not None
         g = best[1]
+        chosen[b] = g.divisions
         for i, u in zip(idx, rel, strict=True):
             out[i] = start + beat * Fraction(round(u * g.divisions), g.divisions)
-    return [p for p in out if p is not None]
+    return [p for p in out if p is not None], chosen
 
 
-def snap_offset(x: float, meter: Meter, phase: Fraction) -> Fraction:
-    """A performed note end, snapped to the meter's sixteenth grid."""
-    step = meter.subdivision / 2
+def snap_offset(
+    x: float, meter: Meter, phase: Fraction, grids: dict[int, int] | None = None
+) -> Fraction:
+    """A performed note end, snapped to the grid its beat's onsets were snapped to (so that a
+    note of a triplet ends on the triplet grid), else to sixteenths."""
+    beat = grid_beat(meter)
+    b = math.floor((Fraction(x) - phase) / beat)
+    divisions = (grids or {}).get(b, 6 if meter.compound else 4)
+    step = beat / divisions
     return phase + step * round((Fraction(x) - phase) / step)
 
 

@@ -61,7 +61,10 @@ from .repeats import find_repeats
 MAX_TRANSCRIBED_NOTES = 50_000  # a 1,000-bar tune has about 8,000 notes
 MAX_LEADING_SILENCE_BARS = 1  # more silence than this before the first note is dropped
 NEAR_GRID = Fraction(1, 32)  # beats: how early a note may end and still end on the grid
-METER_OVERRIDE_MARGIN = 2.0  # how much better (in phase score) another meter must fit than 4/4
+METER_OVERRIDE_MARGIN = 2.0
+QUARTER_BEATS = Meter(
+    4, 4
+)  # for swing while tracking: any meter counted in quarter notes  # how much better (in phase score) another meter must fit than 4/4
 
 
 @dataclass(slots=True)
@@ -290,7 +293,8 @@ class _Timing:
     scale: float = 1.0
     tracked: tuple = ()  # performed: (beat times, beat length, score position of the origin)
     shift: Fraction = Fraction(0)  # performed: taken off snapped times so the tune starts at 0
-    tracked_swing: float | None = None  # performed: swing the eighth-note beats followed
+    tracked_swing: float | None = None  # performed: swing found (and straightened) while tracking
+    straight: object = None  # performed and swung: the function that straightened the onsets
     rough: list[list[Fraction]] = field(default_factory=list)  # per voice, per note
     positions: list[list[float]] = field(default_factory=list)  # performed, before snapping
     warnings: list[str] = field(default_factory=list)
@@ -337,10 +341,18 @@ class _Timing:
         t.tracked = (beats, period, math.floor(first / period + 0.25) * period)
         t.tracked_swing = tracked_swing(beats)
         t.warnings.append("performed timing (not on a grid): beats tracked and quantised")
-        for v in voices:
-            pos = list(t.map_many([n.onset for n in v]))
-            t.positions.append(pos)
-            t.rough.append([Fraction(round(p * 12), 12) for p in pos])
+        t.positions = [list(t.map_many([n.onset for n in v])) for v in voices]
+        # Swing, straightened before the meter is estimated (beats tracked at the quarter
+        # note are on-beats, so the swung off-beats sit late in each).
+        swung = detect_swing(sorted(set(t.positions[melody])), QUARTER_BEATS, Fraction(0))
+        if swung is not None:
+            t.straight = unswing_map(t.positions[melody], QUARTER_BEATS, Fraction(0), swung)
+            t.positions = [[t.straight(p) for p in pos] for pos in t.positions]
+            t.tracked_swing = swung
+        # Rough positions for the meter and key: each beat of the tracked grid snapped to its
+        # best grid (the bar phase is not known yet; the tracked beats are beats).
+        rough_meter = meter if meter is not None else QUARTER_BEATS
+        t.rough = [snap_to_beats(pos, rough_meter, Fraction(0))[0] for pos in t.positions]
         return t
 
     def map_many(self, xs) -> np.ndarray:
@@ -371,16 +383,21 @@ class _Timing:
         """Notated onsets and ends of every note, and the swing ratio if the tune swings."""
         floats = self.positions if self.performed else [[float(x) for x in r] for r in self.rough]
         melody = max(range(len(voices)), key=lambda i: len(set(self.rough[i])))
-        swing = detect_swing(sorted(set(floats[melody])), meter, phase)
-        # A swing the beat tracker followed is gone from the positions; it is still reported.
+        swing = None
+        if not self.performed:
+            swing = detect_swing(sorted(set(floats[melody])), meter, phase)
+        # A swing straightened while tracking the beats is gone from the positions; it is
+        # still reported.
         reported = swing if swing is not None else self.tracked_swing
         out: list[list[TimedNote]] = []
         for vi, notes in enumerate(voices):
             if swing is None and not self.performed:
-                out.append(self._durations(notes, self.rough[vi], meter, phase, swing))
+                out.append(self._durations(notes, self.rough[vi], meter, phase))
                 continue
             pos = floats[vi]
             ends = [self.map(n.onset + n.duration) for n in notes]
+            if self.straight is not None:
+                ends = [self.straight(e) for e in ends]
             graces: dict[int, int] = {}
             if self.performed:
                 graces = find_graces(pos, ends)
@@ -389,9 +406,9 @@ class _Timing:
                 pos, ends = [straight(p) for p in pos], [straight(e) for e in ends]
             keep = [i for i in range(len(notes)) if i not in graces]
             sigma = 0.045 if self.performed else 0.01
-            onsets = snap_to_beats([pos[i] for i in keep], meter, phase, sigma)
+            onsets, grids = snap_to_beats([pos[i] for i in keep], meter, phase, sigma)
             timed = self._durations(
-                [notes[i] for i in keep], onsets, meter, phase, swing, [ends[i] for i in keep]
+                [notes[i] for i in keep], onsets, meter, phase, [ends[i] for i in keep], grids
             )
             if graces:
                 timed = _with_graces(timed, keep, graces, notes, ends, pos)
@@ -416,7 +433,7 @@ class _Timing:
             ]
         return out, reported
 
-    def _durations(self, notes, onsets, meter, phase, swing, ends=None) -> list[TimedNote]:
+    def _durations(self, notes, onsets, meter, phase, ends=None, grids=None) -> list[TimedNote]:
         """Note ends: exact on the grid; performed (or swung) ones snapped to the sixteenth
         grid, then a small overlap with the next note cut (legato) and a gap of at most half
         the time to the next note closed (staccato is articulation, not a rest)."""
@@ -441,7 +458,7 @@ class _Timing:
                     off = on + Fraction(1, 64)
                 out.append(TimedNote(on, off, n.pitch, n.velocity))
                 continue
-            off = snap_offset(ends[k], meter, phase)
+            off = snap_offset(ends[k], meter, phase, grids)
             if following is not None:
                 ioi = following - on
                 legato = following < off <= following + max(Fraction(1, 4), ioi / 2)

@@ -103,7 +103,7 @@ def test_rubato_and_a_ritardando_are_followed():
 
 def test_staccato_is_articulation_not_rests():
     reel = example("reels.abc")
-    score, data = performed(reel, seed=5, style=Humanise(articulation=(0.4, 0.6)))
+    score, data = performed(reel, seed=5, style=Humanise(articulation=(0.5, 0.7)))
     out = midi_to_abc(data)
     body = out.abc.split("K:")[1]
     assert body.count("z") <= 2
