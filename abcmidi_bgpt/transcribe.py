@@ -61,10 +61,8 @@ from .repeats import find_repeats
 MAX_TRANSCRIBED_NOTES = 50_000  # a 1,000-bar tune has about 8,000 notes
 MAX_LEADING_SILENCE_BARS = 1  # more silence than this before the first note is dropped
 NEAR_GRID = Fraction(1, 32)  # beats: how early a note may end and still end on the grid
-METER_OVERRIDE_MARGIN = 2.0
-QUARTER_BEATS = Meter(
-    4, 4
-)  # for swing while tracking: any meter counted in quarter notes  # how much better (in phase score) another meter must fit than 4/4
+METER_OVERRIDE_MARGIN = 2.0  # how much better (in phase score) another meter must fit than 4/4
+QUARTER_BEATS = Meter(4, 4)  # for swing while tracking: any meter counted in quarter notes
 
 
 @dataclass(slots=True)
