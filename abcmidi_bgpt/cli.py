@@ -128,7 +128,7 @@ def convert(
         try:
             resolve_checkpoint(checkpoint)
         except ConversionError as err:
-            err_console.print(f"[red]error:[/red] {err}", markup=True, highlight=False)
+            err_console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         options = {
             "checkpoint": str(checkpoint) if checkpoint else None,

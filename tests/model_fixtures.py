@@ -55,9 +55,11 @@ def tunes_file() -> Path:
                 continue
             if fits(len(abc), len(midi), TINY.layout):
                 chosen.append((len(abc) + len(midi), tune.full_text))
-        if len(chosen) >= 12:
+            if len(chosen) == 10:
+                break
+        if len(chosen) == 10:
             break
-    chosen.sort()
+    chosen.sort()  # the shortest six of the first ten that fit
     texts = [text for _, text in chosen[: TRAINED_TUNES + HELD_OUT_TUNES]]
     out = session_dir() / "essen.abc"
     out.write_text("\n\n".join(t.strip() + "\n" for t in texts))

@@ -1,0 +1,124 @@
+"""The comparison of bgpt with the symbolic converter (and abc2midi where installed): on a corpus
+split and on files, with the per-tune CSV, the report and the figures."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from abcmidi_bgpt.cli import app
+from abcmidi_bgpt.compare import Row, summarise, worst
+from abcmidi_bgpt.engines import external_tools_available
+from tests.model_fixtures import (
+    HELD_OUT_TUNES,
+    TRAINED_TUNES,
+    corpus_dir,
+    pairs,
+    trained_model,
+    tunes_file,
+)
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def read_rows(path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_compare_on_a_corpus_split(tmp_path):
+    out = tmp_path / "cmp"
+    result = CliRunner().invoke(
+        app,
+        ["compare", "--corpus", str(corpus_dir()), "--split", "test",
+         "--checkpoint", str(trained_model()), "--out", str(out), "--worst", "2"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    engines = ["bgpt", "symbolic"] + (["abc2midi"] if external_tools_available() else [])
+    rows = read_rows(out / "tunes.csv")
+    n = TRAINED_TUNES + HELD_OUT_TUNES
+    assert len(rows) == 2 * n * len(engines)
+    assert [r["engine"] for r in rows[: len(engines)]] == engines
+    mine = {(r["direction"], r["tune"]): r for r in rows if r["engine"] == "bgpt"}
+    for i in range(n):
+        to_midi, to_abc = mine["abc2mid", f"test-{i}"], mine["mid2abc", f"test-{i}"]
+        if i < TRAINED_TUNES:  # learnt by heart: the reference itself, at almost no cost
+            assert to_midi["exact"] == to_abc["exact"] == "True"
+            assert float(to_midi["f1"]) == float(to_abc["f1"]) == 1.0
+            assert float(to_abc["cer"]) == 0.0
+            assert float(to_midi["bpb"]) < 0.1 and float(to_abc["bpb"]) < 0.1
+        else:  # never seen: the model does not know these
+            assert float(to_midi["f1"]) < 1.0 and to_midi["exact"] == "False"
+            assert float(to_midi["bpb"]) > 1.0
+    for r in rows:
+        if r["engine"] == "symbolic" and r["direction"] == "abc2mid":
+            # The corpus's MIDI is the symbolic converter's rendering of its ABC.
+            assert r["exact"] == "True" and float(r["f1"]) == 1.0
+    report = (out / "report.md").read_text()
+    assert "## ABC -> MIDI" in report and "## MIDI -> ABC" in report
+    assert "| bgpt | 6 | " in report
+    for direction in ("abc2mid", "mid2abc"):
+        assert (out / f"f1_{direction}.png").read_bytes()[:8] == PNG
+        for k in (1, 2):  # the two worst bgpt tunes, each drawn and linked
+            figure = f"roll_{direction}_{k}.png"
+            assert (out / figure).read_bytes()[:8] == PNG and figure in report
+        assert not (out / f"roll_{direction}_3.png").exists()
+
+
+def test_compare_on_files_lists_what_it_left_out(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "tunes.abc").write_text(tunes_file().read_text())
+    (folder / "first.mid").write_bytes(pairs()[0][1])
+    (folder / "broken.abc").write_text("X:1\nT:no key line\nabc|\n")
+    out = tmp_path / "cmp"
+    result = CliRunner().invoke(
+        app,
+        ["compare", str(folder), "--checkpoint", str(trained_model()), "--out", str(out),
+         "--engine", "bgpt", "--engine", "symbolic", "--direction", "mid2abc"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = read_rows(out / "tunes.csv")
+    n = TRAINED_TUNES + HELD_OUT_TUNES + 1  # the tunes of the ABC file and the MIDI file
+    assert len(rows) == 2 * n and {r["direction"] for r in rows} == {"mid2abc"}
+    first = [r for r in rows if r["tune"].endswith("first.mid")]
+    assert [r["engine"] for r in first] == ["bgpt", "symbolic"]
+    assert first[0]["f1"] == "1" and first[0]["cer"] == ""  # no reference ABC for a MIDI file
+    report = (out / "report.md").read_text()
+    assert "## Inputs left out" in report and "broken.abc" in report
+    assert "left out:" in result.output
+
+
+def test_compare_needs_files_or_a_corpus_but_not_both(tmp_path):
+    runner = CliRunner()
+    assert runner.invoke(app, ["compare", "--out", str(tmp_path)]).exit_code == 2
+    both = runner.invoke(app, ["compare", str(tunes_file()), "--corpus", str(tmp_path)])
+    assert both.exit_code == 2 and "either" in both.output
+    unknown = runner.invoke(app, ["compare", str(tunes_file()), "--engine", "magic"])
+    assert unknown.exit_code == 2 and "magic" in unknown.output
+
+
+def test_summary_and_worst_rows_on_hand_made_rows():
+    rows = [
+        Row("a", "abc2mid", "bgpt", valid=True, f1=1.0, f1_offset=1.0, exact=True, seconds=1.0),
+        Row("b", "abc2mid", "bgpt", valid=True, f1=0.5, f1_offset=0.25, seconds=1.0),
+        Row("c", "abc2mid", "bgpt", message="output reached the model's context", seconds=2.0),
+        Row("a", "abc2mid", "symbolic", valid=True, f1=1.0, f1_offset=1.0, seconds=0.5),
+    ]
+    mine, symbolic = summarise(rows)
+    assert (mine.tunes, mine.valid, mine.exact) == (3, 2, 1)
+    assert mine.f1_mean == pytest.approx(0.5) and mine.f1_median == 0.5  # no output counts 0
+    assert mine.tunes_per_s == pytest.approx(0.75)
+    assert symbolic.engine == "symbolic" and symbolic.f1_mean == 1.0
+    assert [r.tune for r in worst(rows, "abc2mid", 5)] == ["c", "b"]  # perfect ones left out
