@@ -20,6 +20,7 @@ from fractions import Fraction
 
 from .keys import NATURAL_PC, Key, key_alterations, spell
 from .meter import Meter
+from .quantise import is_binary
 from .repeats import Section
 
 ACCIDENTAL = {1: "^", -1: "_", 0: "=", 2: "^^", -2: "__"}
@@ -163,13 +164,13 @@ def _voice_lines(v: int, header: Header, bars: Sequence[Bar], sections: Sequence
             if line.strip() and count:
                 flush()
             add("|: " if not line.strip() else " |: ", False)
-            _write_run(section.body, bars, bar, add, flush, per_line, lambda: count, last=False)
+            _write_run(section.body, bars, bar, add, flush, per_line, lambda: count)
             if section.endings:
                 first, second = section.endings
                 add(" |[1 ", False)
-                _write_run(first, bars, bar, add, flush, 10**6, lambda: count, last=False)
+                _write_run(first, bars, bar, add, flush, 10**6, lambda: count)
                 add(" :|[2 ", False)
-                _write_run(second, bars, bar, add, flush, 10**6, lambda: count, last=False)
+                _write_run(second, bars, bar, add, flush, 10**6, lambda: count)
                 add(" |]" if si == len(sections) - 1 else " |", False)
             else:
                 add(" :|" if si < len(sections) - 1 else " :|]", False)
@@ -193,7 +194,7 @@ def _voice_lines(v: int, header: Header, bars: Sequence[Bar], sections: Sequence
     return out
 
 
-def _write_run(indices, bars, bar, add, flush, per_line, count, last) -> None:
+def _write_run(indices, bars, bar, add, flush, per_line, count) -> None:
     for k, index in enumerate(indices):
         b = bars[index]
         add(bar(index), b.length == b.meter.bar)
@@ -210,11 +211,6 @@ class _TextState:
 
 
 # --- one bar ----------------------------------------------------------------------------------
-
-
-def is_binary(x: Fraction) -> bool:
-    d = x.denominator
-    return d & (d - 1) == 0
 
 
 def single_length(x: Fraction) -> bool:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -79,18 +79,6 @@ class Grid:
 # TIMING_SIGMA): 32nds and sextuplets are rare in dance music and cost most.
 SIMPLE_GRIDS = (Grid(2, 0.0), Grid(4, 1.0), Grid(3, 2.5), Grid(6, 6.0), Grid(8, 8.0))
 COMPOUND_GRIDS = (Grid(3, 0.0), Grid(6, 1.0), Grid(2, 3.5), Grid(12, 8.0), Grid(9, 8.0))
-
-
-@dataclass(slots=True)
-class Timing:
-    """How a voice set's times map from the file to the score, and what was found on the way."""
-
-    exact: bool  # onsets on the grid (sequenced), else performed
-    exact_offsets: bool = True
-    scale: float = 1.0  # score beats per file beat, before tempo tracking
-    swing: float | None = None  # the off-beat position of swung eighths, when swung
-    tracked: bool = False  # a tempo tracker moved the onsets
-    warnings: list[str] = field(default_factory=list)
 
 
 def snap_exact(t: Fraction, ticks_per_beat: int, canonical: bool) -> Fraction | None:

@@ -59,7 +59,6 @@ from .quantise import (
 from .repeats import find_repeats
 
 MAX_TRANSCRIBED_NOTES = 50_000  # a 1,000-bar tune has about 8,000 notes
-MAX_LEADING_SILENCE_BARS = 1  # more silence than this before the first note is dropped
 NEAR_GRID = Fraction(1, 32)  # beats: how early a note may end and still end on the grid
 METER_OVERRIDE_MARGIN = 2.0  # how much better (in phase score) another meter must fit than 4/4
 QUARTER_BEATS = Meter(4, 4)  # for swing while tracking: any meter counted in quarter notes
@@ -181,7 +180,7 @@ def transcribe(
         for name, flag in (
             ("meter", meter_estimated),
             ("key", key_est.estimated),
-            ("tempo", not perf.tempos or contents.smpte),
+            ("tempo", not perf.tempos or contents.smpte or timing.scale != 1.0),
         )
         if flag
     ]
@@ -586,17 +585,17 @@ def _meter_map(perf: Performance, meter: Meter, timing: _Timing, estimated: bool
     return out
 
 
-def _tempo(perf: Performance, timing: _Timing) -> float | None:
+def _tempo(perf: Performance, timing: _Timing) -> float:
+    """Quarter notes a minute: the file's tempo (the one in force for the most beats when it
+    changes), MIDI's default of 120 when it has none; scaled where the file's beats were not
+    the music's (SMPTE files, recordings without a click)."""
     if not perf.tempos:
-        return 120.0 * timing.scale if timing.scale != 1.0 else None
-    if len(perf.tempos) == 1:
-        return perf.tempos[0].qpm / timing.scale
-    # the tempo in force for the most beats
+        return 120.0 * timing.scale
     spans: dict[float, float] = {}
     ends = [t.onset for t in perf.tempos[1:]] + [perf.end]
     for t, e in zip(perf.tempos, ends, strict=True):
         spans[round(t.qpm)] = spans.get(round(t.qpm), 0.0) + float(max(e - t.onset, 0))
-    return max(spans, key=lambda q: spans[q]) / timing.scale
+    return max(spans, key=lambda q: (spans[q], -q)) * timing.scale
 
 
 # --- bars -------------------------------------------------------------------------------------------
