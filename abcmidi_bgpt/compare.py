@@ -192,8 +192,10 @@ def run_rule_based(
                     out = engine.abc_to_midi(subject)
                 else:
                     out = engine.midi_to_abc(tune.midi, source=tune.name)
-        except (ConversionError, IndexError) as err:
-            row.message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        except Exception as err:  # a failed conversion is a row, whatever went wrong
+            text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            known = isinstance(err, ConversionError)
+            row.message = text if known else f"internal error ({type(err).__name__}: {text})"
             row.seconds = time.perf_counter() - start
             rows.append(row)
             continue
