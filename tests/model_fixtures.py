@@ -3,7 +3,7 @@
 - :func:`trained_model` is a ``tiny`` bGPT trained on three real folk tunes (music21's Essen
   collection) in both directions, in the form the bgpt engine feeds it: the ABC normalised by
   :func:`abcmidi_bgpt.neural.normalise_abc`, the MIDI rendered from it with chords played. It
-  learns these pairs by heart (about 10 s on two cores), so its greedy outputs for them are the
+  learns these pairs by heart (about 15 s on one core), so its greedy outputs for them are the
   reference files, and other inputs get imperfect outputs.
 - :func:`untrained_model` is the same model freshly initialised: its outputs are noise.
 
@@ -107,8 +107,10 @@ def trained_model() -> Path:
         progress=False,
         seed=0,
     )
+    # One thread: on a shared 2-core machine a second thread waiting for a busy core can make
+    # training several times slower, and one thread alone takes about 15 s.
     threads = torch.get_num_threads()
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     try:
         train(config)
     finally:
