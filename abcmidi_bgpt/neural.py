@@ -70,17 +70,11 @@ def resolve_checkpoint(checkpoint: str | Path | None = None) -> Path:
     )
 
 
-def normalise_abc(tune: AbcTune) -> str:
-    """The tune as the corpus builder writes the ABC half of a pair: read into MusicXML by
-    abc2xml, written back by xml2abc with the unit length xml2abc chooses, one line per voice.
+def normalise_abc(tune: AbcTune, keep_chords: bool = True) -> str:
+    """The tune as the corpus builder writes the ABC half of a pair (see ``normalise.py``)."""
+    from .normalise import normalise_abc as normalise
 
-    The corpus builder also strips titles and other text (``corpus/normalise.py``); that step
-    joins here once it lives in this package (the library may not import the corpus builder).
-    """
-    from .musicxml import abc_to_musicxml, musicxml_to_abc
-
-    score = abc_to_musicxml(tune.full_text, tune.label)
-    return musicxml_to_abc(score.root, unit_length=0, line_breaks=False)
+    return normalise(tune.full_text, tune.label, keep_chords)
 
 
 @dataclass(slots=True)
@@ -223,7 +217,7 @@ class BgptEngine:
             except ConversionError as err:
                 reference, error = None, str(err)
             try:
-                source = normalise_abc(item.tune).encode("utf-8")
+                source = normalise_abc(item.tune, self.chords).encode("utf-8")
             except ConversionError as err:
                 reason = _without_label(str(err), item.label)
                 raise ConversionError(

@@ -19,13 +19,14 @@ from .pipeline import UNCACHED_STAGES, Rendered
 # The modules whose code decides a pair's bytes.
 CODE_MODULES = (
     "abcmidi_bgpt/abc_text.py",
+    "abcmidi_bgpt/abc_standard.py",
     "abcmidi_bgpt/musicxml.py",
     "abcmidi_bgpt/playback.py",
     "abcmidi_bgpt/midi_file.py",
     "abcmidi_bgpt/performance.py",
     "abcmidi_bgpt/symbolic.py",
     "abcmidi_bgpt/validate.py",
-    "corpus/normalise.py",
+    "abcmidi_bgpt/normalise.py",
     "corpus/transpose.py",
     "corpus/pipeline.py",
 )

@@ -21,12 +21,11 @@ from dataclasses import dataclass
 
 from abcmidi_bgpt.batch import time_limit
 from abcmidi_bgpt.errors import ConversionError
-from abcmidi_bgpt.musicxml import abc_to_musicxml, musicxml_to_abc
+from abcmidi_bgpt.normalise import header_value, normalised_score, write_normalised
 from abcmidi_bgpt.performance import Performance
 from abcmidi_bgpt.symbolic import abc_to_midi
 from abcmidi_bgpt.validate import Validity, validate_abc, validate_midi
 
-from .normalise import header_value, strip_musicxml_text, strip_natural_language
 from .transpose import key_fifths, shift_interval, transpose_score
 
 PIPELINE_VERSION = 1  # bump when a change here alters results (cached ones are then redone)
@@ -151,13 +150,11 @@ def render_transpositions(
 
 
 def _parse(text: str, settings: PipelineSettings, label: str) -> ET.Element:
-    root = abc_to_musicxml(text, label).root
-    return strip_musicxml_text(root, keep_chords=settings.chords)
+    return normalised_score(text, label, keep_chords=settings.chords)
 
 
 def _normalised(root: ET.Element, settings: PipelineSettings) -> str:
-    abc = musicxml_to_abc(root, unit_length=settings.unit_length, line_breaks=False)
-    return strip_natural_language(abc, keep_chords=settings.chords)
+    return write_normalised(root, keep_chords=settings.chords, unit_length=settings.unit_length)
 
 
 def tune_id(performance: Performance) -> str:

@@ -9,8 +9,8 @@ from music21 import stream
 
 from abcmidi_bgpt.midi_file import read_performance
 from abcmidi_bgpt.musicxml import abc_to_musicxml
+from abcmidi_bgpt.normalise import header_value, strip_natural_language
 from abcmidi_bgpt.validate import validate_abc
-from corpus.normalise import header_value, strip_natural_language
 from corpus.pipeline import (
     PipelineSettings,
     _normalised,

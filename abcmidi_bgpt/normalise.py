@@ -1,5 +1,9 @@
 """Normalised ABC: what xml2abc writes, stripped of natural language, as IrishMAN was made.
 
+The ABC half of every training pair, and what the bGPT engine feeds the model: the corpus
+builder and the converter both call :func:`normalise_abc` (or its two halves, around a
+transposition of the MusicXML), so the model always reads ABC in one form.
+
 IrishMAN (Wu et al., the bGPT authors' corpus) was made by converting every tune to MusicXML and
 back with W. G. Vree's abc2xml/xml2abc (``xml2abc.py -m 2 -c 6 -x``: unit length chosen by
 xml2abc, no line breaks) and then deleting the lines of natural-language fields. The corpus does
@@ -20,6 +24,8 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+
+from .musicxml import abc_to_musicxml, musicxml_to_abc
 
 KEPT_HEADER_FIELDS = frozenset("LMQPK")
 _FIELD = re.compile(r"^([A-Za-z+]):(.*)$")
@@ -106,3 +112,20 @@ def header_value(abc: str, letter: str) -> str:
         if field and field.group(1) == "K":
             break
     return ""
+
+
+def normalised_score(abc_text: str, label: str = "", keep_chords: bool = True) -> ET.Element:
+    """The tune read into MusicXML by abc2xml, natural language removed."""
+    return strip_musicxml_text(abc_to_musicxml(abc_text, label).root, keep_chords)
+
+
+def write_normalised(root: ET.Element, keep_chords: bool = True, unit_length: int = 0) -> str:
+    """A normalised score written as ABC: xml2abc (its own unit length unless given, one line
+    per voice), then only the music's fields kept."""
+    abc = musicxml_to_abc(root, unit_length=unit_length, line_breaks=False)
+    return strip_natural_language(abc, keep_chords=keep_chords)
+
+
+def normalise_abc(abc_text: str, label: str = "", keep_chords: bool = True) -> str:
+    """One tune (header included) in the corpus's normal form."""
+    return write_normalised(normalised_score(abc_text, label, keep_chords), keep_chords)
