@@ -13,6 +13,8 @@ MusicXML -> xml2abc), on two kinds of input:
 - the same collections rendered to MIDI by this project: success, valid ABC (music21, and
   abc2midi's checker where installed), round-trip note F1 (the ABC rendered again by this
   project against the MIDI), identical note lists, repeat structure recovered, pickups;
+- the same MIDI without time and key signatures (a sample of 600 tunes): meter, bar lines and
+  key as estimated from the notes, against the tune as written;
 - "real-world" MIDI of tunes from a collection never used to tune the transcription
   (/work/shared/data/irish.abc, else music21's miscFolk): abc2midi's renderings (480 ticks,
   notes a tick late and short, accent velocities, ornaments played out; tunes whose id says
@@ -24,6 +26,7 @@ MusicXML -> xml2abc), on two kinds of input:
     .venv/bin/python scripts/bench_symbolic.py                    # both directions, all tunes
     .venv/bin/python scripts/bench_symbolic.py --limit 300        # a quick look
     .venv/bin/python scripts/bench_symbolic.py --direction reverse --limit 300
+    .venv/bin/python scripts/bench_symbolic.py --direction reverse --parts estimation
 """
 
 from __future__ import annotations
@@ -161,6 +164,16 @@ def main() -> None:
     ap.add_argument("--direction", choices=("forward", "reverse", "both"), default="both")
     ap.add_argument(
         "--real-limit", type=int, default=None, help="MIDI -> ABC: first N unseen tunes only"
+    )
+    ap.add_argument(
+        "--estimation-sample", type=int, default=600, help="MIDI -> ABC: tunes for estimation"
+    )
+    ap.add_argument(
+        "--parts",
+        nargs="+",
+        choices=("canonical", "estimation", "real"),
+        default=["canonical", "estimation", "real"],
+        help="MIDI -> ABC: which benchmarks to run",
     )
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()

@@ -7,6 +7,7 @@ as long as the forward half.
 
 from __future__ import annotations
 
+import io
 import random
 import re
 import shutil
@@ -400,10 +401,84 @@ def _table(title: str) -> Table:
     return table
 
 
+def strip_meta(data: bytes) -> bytes:
+    """The MIDI file without time and key signatures."""
+    import mido
+
+    midi = mido.MidiFile(file=io.BytesIO(data))
+    for track in midi.tracks:
+        kept, carry = [], 0
+        for msg in track:
+            if msg.type in ("time_signature", "key_signature"):
+                carry += msg.time
+                continue
+            kept.append(msg.copy(time=msg.time + carry))
+            carry = 0
+        track[:] = kept
+    out = io.BytesIO()
+    midi.save(file=out)
+    return out.getvalue()
+
+
+LOOSE_METER = {"2/4": "4/4", "2/2": "4/4", "C": "4/4", "C|": "4/4", "3/8": "3/4", "12/8": "6/8"}
+
+
+def estimation(args, tunes: list[AbcTune], console) -> dict:
+    """Meter, bar lines and key estimated from the notes alone: the collections' MIDI with
+    the time and key signatures taken out, every n-th tune."""
+    step = max(1, len(tunes) // args.estimation_sample)
+    counts = {"files": 0, "meter": 0, "meter_loose": 0, "pickup": 0, "signature": 0, "key": 0}
+    for tune in tunes[::step]:
+        try:
+            first = abc_to_midi(tune)
+            pickup = written_pickup(tune.full_text)
+        except Exception:
+            continue
+        perf = first.performance
+        if not perf.meters or not perf.keys or len(perf.meters) > 1 or len(perf.keys) > 1:
+            continue
+        true_meter = f"{perf.meters[0].numerator}/{perf.meters[0].denominator}"
+        true_key = perf.keys[0]
+        try:
+            out = midi_to_abc(strip_meta(first.midi), tune.label)
+        except ConversionError:
+            continue
+        counts["files"] += 1
+        counts["meter"] += out.meter.abc == true_meter
+        est = LOOSE_METER.get(out.meter.abc, out.meter.abc)
+        counts["meter_loose"] += est == LOOSE_METER.get(true_meter, true_meter)
+        counts["pickup"] += out.meter.abc == true_meter and out.pickup == pickup
+        counts["signature"] += out.key.fifths == true_key.fifths
+        written = abc_to_musicxml(tune.full_text).root.find(".//key/mode")
+        mode = (written.text or "major") if written is not None else "major"
+        tonic_offset = {"major": 0, "ionian": 0, "minor": 9, "aeolian": 9, "dorian": 2}.get(
+            mode, {"mixolydian": 7, "phrygian": 4, "lydian": 5, "locrian": 11}.get(mode, 0)
+        )
+        counts["key"] += (
+            out.key.fifths == true_key.fifths
+            and out.key.tonic_pc == (7 * true_key.fifths + tonic_offset) % 12
+        )
+    n = max(1, counts["files"])
+    console.print(
+        f"estimation without time and key signatures ({counts['files']} tunes): meter as "
+        f"written {counts['meter'] / n:.1%}, same beat and bar up to 2:1 "
+        f"{counts['meter_loose'] / n:.1%}, meter and bar lines as written "
+        f"{counts['pickup'] / n:.1%}; key signature {counts['signature'] / n:.1%}, "
+        f"signature and tonic {counts['key'] / n:.1%}"
+    )
+    return counts
+
+
 def run_reverse(args, tunes: list[AbcTune], console) -> dict:
     """Both MIDI -> ABC benchmarks (see the module notes of bench_symbolic.py)."""
-    results = {"canonical": canonical(args, tunes, console)}
-    results["real_world"] = real_world(args, console)
+    parts = args.parts
+    results = {}
+    if "canonical" in parts:
+        results["canonical"] = canonical(args, tunes, console)
+    if "estimation" in parts:
+        results["estimation"] = estimation(args, tunes, console)
+    if "real" in parts:
+        results["real_world"] = real_world(args, console)
     console.print(
         "F1: notes matched on onset (0.05 beat) and pitch, all voices, after rendering the ABC "
         "with this project; canonical and humanised inputs against the score, abc2midi's "
