@@ -78,6 +78,22 @@ def _reset_with_finer_divisions(self, *args, **kwargs):
 
 
 abc2xml.MusicXml.reset = _reset_with_finer_divisions
+_abc2xml_mk_pitch = abc2xml.MusicXml.mkPitch
+
+
+def _pitch_keeping_tied_accidentals(self, acc, note, oct, lev):
+    """abc2xml gives a note that continues a tie the pitch of the tie's first note and skips
+    its written accidental; but an accidental written on it still holds for the rest of the
+    bar (in 'K:Bm ^g2- | ^g2 b2 g4' the last g is G#, as abc2midi plays it)."""
+    tied = (note, oct) in self.ties
+    result = _abc2xml_mk_pitch(self, acc, note, oct, lev)
+    if tied and acc and not self.percVoice:
+        octave = (4 if note.upper() == note else 5) + int(oct) + self.gtrans
+        self.msreAlts[(note.upper(), octave)] = self.alterTab[acc]
+    return result
+
+
+abc2xml.MusicXml.mkPitch = _pitch_keeping_tied_accidentals
 
 
 @dataclass(slots=True)

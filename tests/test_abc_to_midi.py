@@ -52,6 +52,14 @@ def test_accidentals_carry_to_the_end_of_the_bar():
     assert pitches(tune("_G =E D G|G4|")) == [66, 64, 62, 66, 67]
 
 
+def test_accidental_on_a_tied_note_holds_for_the_rest_of_its_bar():
+    # abc2xml skipped the written ^ of a note continuing a tie; abc2midi plays G# at the end.
+    abc = tune("f4 f2 ^g2- | ^g2 b2 g4 |", header="M:4/4\nL:1/8\nK:Bm")
+    assert pitches(abc) == [78, 78, 80, 83, 80]
+    abc = tune("f4 f2 ^g2- | g2 b2 g4 |", header="M:4/4\nL:1/8\nK:Bm")  # no accidental written
+    assert pitches(abc) == [78, 78, 80, 83, 79]
+
+
 def test_accidental_applies_per_octave_only_in_its_bar():
     assert pitches(tune("^f f F f|f4|")) == [78, 78, 65, 78, 77]
 
