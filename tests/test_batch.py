@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -203,3 +204,15 @@ def test_crlf_and_latin1_files_read_like_utf8(tmp_path):
     latin = decode_abc(text.replace("\n", "\r\n").encode("latin-1"))
     assert utf8 == latin
     assert split_tunes(latin)[0].title == "Sí Bheag"
+
+
+@pytest.mark.skipif(shutil.which("abc2midi") is None, reason="abc2midi is not installed")
+def test_abc2midi_engine_plugs_into_the_same_batch(tmp_path):
+    result = runner.invoke(
+        app,
+        ["convert", str(EXAMPLES / "jigs.abc"), "--engine", "abc2midi", "--out", str(tmp_path)],
+    )
+    assert result.exit_code == 0, result.output
+    made = sorted(p.name for p in tmp_path.iterdir())
+    assert made == ["jigs_1.mid", "jigs_2.mid"]
+    assert all(mido.MidiFile(tmp_path / name).length > 10 for name in made)
