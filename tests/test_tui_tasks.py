@@ -133,7 +133,7 @@ def test_compare_midi_to_abc_validates_and_rerenders(midi):
     pytest.importorskip("abcmidi_bgpt.transcribe")
     reference = read_performance(midi).notes()
     out = tasks.compare_midi_to_abc(
-        "symbolic", EngineSpec("symbolic").build(), midi, "good-morning.mid", reference
+        "symbolic", EngineSpec("symbolic").build(), midi, "good-morning.mid"
     )
     assert out.text.startswith("X:") and out.validity is not None
     rendered = abc_to_midi(split_tunes(out.text)[0]).performance.notes()

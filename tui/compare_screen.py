@@ -180,9 +180,7 @@ class CompareScreen(Screen[None]):
             engine = self.cache.get(spec)
             if self.subject.tune is not None:
                 return compare_abc_to_midi(name, engine, self.subject.tune, reference)
-            return compare_midi_to_abc(
-                name, engine, self.subject.midi, self.subject.label, reference
-            )
+            return compare_midi_to_abc(name, engine, self.subject.midi, self.subject.label)
         except ConversionError as err:
             return ComparedOutput(name, self.subject.direction, error=str(err))
         except Exception as err:  # an engine's bug shows in its column, not as a traceback

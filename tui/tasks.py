@@ -22,7 +22,7 @@ from abcmidi_bgpt.errors import ConversionError
 from abcmidi_bgpt.metrics import NoteScore, note_f1, unmatched_notes
 from abcmidi_bgpt.midi_file import read_midi, read_performance
 from abcmidi_bgpt.performance import Note, Performance, key_name
-from abcmidi_bgpt.validate import Validity, validate_abc, validate_midi
+from abcmidi_bgpt.validate import Validity, abc_fidelity, validate_midi
 
 NEEDS_CHECKPOINT = {"bgpt"}  # engines that cannot run without a model checkpoint
 EXTERNAL_ENGINES = {"abc2midi"}  # engines that run abc2midi / midi2abc
@@ -247,13 +247,10 @@ def compare_abc_to_midi(
     return result
 
 
-def compare_midi_to_abc(
-    name: str, engine: Engine, data: bytes, source: str, reference: list[Note]
-) -> ComparedOutput:
-    """Transcribe MIDI with one engine; check the ABC (music21, abc2midi where installed)
-    and score it by rendering it with the symbolic converter against the input notes."""
-    from abcmidi_bgpt.symbolic import abc_to_midi
-
+def compare_midi_to_abc(name: str, engine: Engine, data: bytes, source: str) -> ComparedOutput:
+    """Transcribe MIDI with one engine; check the ABC (music21, abc2midi where installed) and
+    score it by rendering it with the symbolic converter against the input's notes
+    (:func:`abcmidi_bgpt.validate.abc_fidelity`)."""
     start = time.perf_counter()
     try:
         out = engine.midi_to_abc(data, source)
@@ -261,18 +258,12 @@ def compare_midi_to_abc(
         return ComparedOutput(name, "abc", error=str(err), seconds=time.perf_counter() - start)
     seconds = time.perf_counter() - start
     result = ComparedOutput(name, "abc", out.data, warnings=out.warnings, seconds=seconds)
-    try:
-        text = decode_abc(out.data, f"{name} output")
-    except ConversionError as err:
-        result.validity = Validity(False, str(err))
-        return result
-    result.validity = validate_abc(text)
-    try:
-        rendered = abc_to_midi(split_tunes(text)[0])
-    except ConversionError as err:
-        result.warnings.append(f"not scored: {err}")
-        return result
-    result.score = note_f1(reference, rendered.performance.notes())
+    fidelity = abc_fidelity(out.data, data)
+    result.validity = fidelity.valid
+    if fidelity.notes is not None:
+        result.score = fidelity.notes.onset
+    elif fidelity.render_error:
+        result.warnings.append(f"not scored: {fidelity.render_error}")
     return result
 
 
