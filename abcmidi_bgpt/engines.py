@@ -125,7 +125,7 @@ class Abc2MidiEngine:
         with tempfile.TemporaryDirectory(prefix="abc2midi-") as tmp:
             src, out = Path(tmp, "tune.abc"), Path(tmp, "tune.mid")
             src.write_text(tune.full_text, encoding="utf-8")
-            proc = _run(["abc2midi", str(src), "-o", str(out), "-silent"], tune.label)
+            proc = _run(["abc2midi", str(src), "-o", str(out), "-silent"], tune.label, tmp)
             if not out.exists() or out.stat().st_size == 0:
                 raise ConversionError(f"{tune.label}: abc2midi wrote no MIDI: {_last_line(proc)}")
             return EngineOutput(out.read_bytes(), _warnings(proc))
@@ -136,17 +136,21 @@ class Abc2MidiEngine:
             stem = re.sub(r"[^\w.+-]+", "_", Path(source.split(":")[0]).stem or "tune")
             src, out = Path(tmp, f"{stem}.mid"), Path(tmp, "out.abc")
             src.write_bytes(data)
-            proc = _run(["midi2abc", str(src), "-o", str(out)], source)
+            proc = _run(["midi2abc", str(src), "-o", str(out)], source, tmp)
             if not out.exists() or out.stat().st_size == 0:
                 raise ConversionError(f"{source}: midi2abc wrote no ABC: {_last_line(proc)}")
             return EngineOutput(out.read_bytes(), _warnings(proc))
 
 
-def _run(cmd: list[str], label: str) -> subprocess.CompletedProcess:
+def _run(cmd: list[str], label: str, cwd: str) -> subprocess.CompletedProcess:
+    """Run a tool in ``cwd``, a scratch folder: abc2midi writes barloc.txt into its working
+    folder, which must not be the user's."""
     if shutil.which(cmd[0]) is None:
         raise ConversionError(f"{cmd[0]} is not installed (Debian package 'abcmidi')")
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=EXTERNAL_TIMEOUT_S)
+        return subprocess.run(
+            cmd, capture_output=True, text=True, timeout=EXTERNAL_TIMEOUT_S, cwd=cwd
+        )
     except subprocess.TimeoutExpired:
         raise ConversionError(f"{label}: {cmd[0]} ran over {EXTERNAL_TIMEOUT_S} s") from None
 

@@ -83,7 +83,11 @@ def _abc2midi_check(text: str) -> Validity:
         path.write_text(text, encoding="utf-8")
         try:
             proc = subprocess.run(
-                ["abc2midi", str(path), "-c"], capture_output=True, text=True, timeout=30
+                ["abc2midi", str(path), "-c"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                cwd=tmp,  # abc2midi writes barloc.txt into its working folder
             )
         except subprocess.TimeoutExpired:
             return Validity(False, "abc2midi -c ran over 30 s")

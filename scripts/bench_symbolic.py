@@ -99,7 +99,7 @@ def run_abc2midi(tunes, notated: bool, tmp: Path):
         if notated:
             cmd.append("-NFER")
         try:
-            subprocess.run(cmd, capture_output=True, timeout=30)
+            subprocess.run(cmd, capture_output=True, timeout=30, cwd=tmp)  # barloc.txt there
         except subprocess.TimeoutExpired:
             continue
         if out.exists() and out.stat().st_size:

@@ -296,6 +296,7 @@ def abc2midi_render(text: str, tmp: Path) -> bytes | None:
             capture_output=True,
             timeout=30,
             check=False,
+            cwd=tmp,  # abc2midi writes barloc.txt into its working folder
         )
     except subprocess.TimeoutExpired:
         return None

@@ -99,6 +99,7 @@ def test_melody_agrees_with_abc2midi_on_real_tunes(tmp_path):
             ["abc2midi", str(src), "-o", str(out), "-silent", "-NGUI", "-NFER"],
             capture_output=True,
             timeout=30,
+            cwd=tmp_path,  # abc2midi writes barloc.txt into its working folder
         )
         if not out.exists():
             continue

@@ -309,6 +309,7 @@ def test_abc2midi_renderings(tmp_path: Path, name: str):
         ["abc2midi", str(tmp_path / "t.abc"), "-o", str(tmp_path / "t.mid"), "-silent"],
         capture_output=True,
         check=False,
+        cwd=tmp_path,  # abc2midi writes barloc.txt into its working folder
     )
     data = (tmp_path / "t.mid").read_bytes()
     out = midi_to_abc(data, name)

@@ -145,6 +145,18 @@ def test_xml2abc_instruction_fields_pass_the_abc2midi_check():
     assert "Chord already finished" in validate_abc(broken).message  # ... abc2midi does not
 
 
+@pytest.mark.skipif(shutil.which("abc2midi") is None, reason="abc2midi is not installed")
+def test_the_abc2midi_check_leaves_nothing_in_the_working_folder(tmp_path, monkeypatch):
+    from abcmidi_bgpt.engines import Abc2MidiEngine
+
+    # abc2midi writes barloc.txt into its working folder for a tune with several voices.
+    two_voices = "X:1\nT:t\nM:4/4\nL:1/4\nK:C\nV:1\nCDEF|GABc|\nV:2\nC,D,E,F,|G,A,B,C|\n"
+    monkeypatch.chdir(tmp_path)
+    assert validate_abc(two_voices)
+    assert Abc2MidiEngine().abc_to_midi(split_tunes(two_voices)[0]).data.startswith(b"MThd")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_target_bpb_is_the_evaluations_bpb_of_each_target():
     torch.set_num_threads(2)
     model = load_model(untrained_model())
