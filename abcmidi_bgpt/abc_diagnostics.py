@@ -60,7 +60,6 @@ _TUPLET = re.compile(r"\(\d+(?::\d*){0,2}")
 _SHORT_DECORATION = set(".~HIJKLMNOPQRSTUVWhijklmnopqrstuvw")
 # Ties, broken rhythm, beam joins, line continuation, voice overlay, spacer, slurs, line break.
 _PLAIN = set(" \t-<>`\\&$y()!")
-_STANDARD_SHORTHANDS = set(".~HLMOPSTuv")  # predefined by ABC 2.1, 4.14
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,7 +370,7 @@ def _place_error(
     line, column = _locate(message, text, spans)
     if line is None and problems:  # the first thing the scan found wrong is the best guess
         line, column = problems[0].line + 1, problems[0].start + 1
-        symbol = _span_text(text, problems[0])
+        symbol = _span_text(text.split("\n"), problems[0])
         message = f"{message} (first unreadable symbol: {symbol!r})"
     elif line is None:  # the music as a whole: point at its first line
         music = next((s for s in spans if s.kind in ("note", "rest", "decoration")), None)
@@ -381,24 +380,25 @@ def _place_error(
 
 
 def _locate(message: str, text: str, spans: list[AbcSpan]) -> tuple[int | None, int | None]:
+    lines = text.split("\n")
     m = _MISPLACED.search(message)
     if m:
         symbol = m.group(1).strip()
         for s in spans:
-            if s.kind == "error" and _span_text(text, s).startswith(symbol[:1]):
+            if s.kind == "error" and _span_text(lines, s).startswith(symbol[:1]):
                 return s.line + 1, s.start + 1
         return None, None
     m = _UNHANDLED.search(message)
     if m:
         names = set(re.findall(r"'([^']*)'", m.group(1)))
         for s in spans:
-            if s.kind == "decoration" and _span_text(text, s).strip("!+") in names:
+            if s.kind == "decoration" and _span_text(lines, s).strip("!+") in names:
                 return s.line + 1, s.start + 1
         return None, None
     m = _STRAY_HEADER.search(message)
     if m:
         for s in spans:
-            if s.kind == "text" and _span_text(text, s).strip() == m.group(1):
+            if s.kind == "text" and _span_text(lines, s).strip() == m.group(1):
                 return s.line + 1, s.start + 1
         return None, None
     m = _BAR_NUMBER.search(message)
@@ -407,8 +407,8 @@ def _locate(message: str, text: str, spans: list[AbcSpan]) -> tuple[int | None, 
     return None, None
 
 
-def _span_text(text: str, span: AbcSpan) -> str:
-    return text.split("\n")[span.line][span.start : span.end]
+def _span_text(lines: list[str], span: AbcSpan) -> str:
+    return lines[span.line][span.start : span.end]
 
 
 def bar_location(
@@ -419,10 +419,7 @@ def bar_location(
     tune has several voices or fewer bars."""
     spans = scan_abc(text) if spans is None else spans
     lines = text.split("\n")
-    if any(
-        s.kind == "field" and lines[s.line][s.start : s.end].strip().lstrip("[") == "V:"
-        for s in spans
-    ):
+    if any(s.kind == "field" and _span_text(lines, s).strip().lstrip("[") == "V:" for s in spans):
         return None, None
     bar, in_bar = 0, False
     for s in spans:

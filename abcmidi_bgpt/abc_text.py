@@ -46,11 +46,7 @@ class AbcTune:
 def decode_abc(data: bytes, source: str = "") -> str:
     """Bytes of an ABC file to text: UTF-8 (with or without BOM), else Latin-1; LF line ends."""
     where = f"{source}: " if source else ""
-    if len(data) > MAX_ABC_FILE_BYTES:
-        raise InputTooLarge(
-            f"{where}file is {len(data) / 2**20:.1f} MiB, over the "
-            f"{MAX_ABC_FILE_BYTES // 2**20} MiB limit for ABC files"
-        )
+    _check_file_size(len(data), where)
     if not data.strip():
         raise ConversionError(f"{where}empty file")
     if b"\x00" in data or _control_share(data[:65536]) > 0.05:
@@ -68,14 +64,19 @@ def _control_share(data: bytes) -> float:
     return bad / max(1, len(data))
 
 
-def read_abc_file(path: str | Path) -> str:
-    path = Path(path)
-    size = path.stat().st_size
+def _check_file_size(size: int, where: str) -> None:
     if size > MAX_ABC_FILE_BYTES:
         raise InputTooLarge(
-            f"{path}: file is {size / 2**20:.1f} MiB, over the "
+            f"{where}file is {size / 2**20:.1f} MiB, over the "
             f"{MAX_ABC_FILE_BYTES // 2**20} MiB limit for ABC files"
         )
+
+
+def read_abc_file(path: str | Path) -> str:
+    """The text of an ABC file (see :func:`decode_abc`); a file over the size limit is refused
+    before it is read."""
+    path = Path(path)
+    _check_file_size(path.stat().st_size, f"{path}: ")
     return decode_abc(path.read_bytes(), str(path))
 
 
@@ -93,11 +94,13 @@ def split_tunes(text: str, source: str = "") -> list[AbcTune]:
         raise ConversionError(f"{where}no ABC tune found (no X: or K: field)")
     header = _file_header(text[: starts[0]])
     tunes = []
+    line, counted = 1, 0  # lines are counted on from the previous tune, not from the top
     for i, start in enumerate(starts):
         end = starts[i + 1] if i + 1 < len(starts) else len(text)
         body = text[start:end].rstrip() + "\n"
         number = _X_LINE.match(text, start).group(1).strip()
-        line = text.count("\n", 0, start) + 1
+        line += text.count("\n", counted, start)
+        counted = start
         tunes.append(_make_tune(body, number, i, line, source, header))
     return tunes
 

@@ -28,8 +28,8 @@ from pathlib import Path
 
 from .abc_text import AbcTune, read_abc_file, split_tunes
 from .engines import BATCHED_ENGINES, Engine, EngineInput, EngineOutput, EngineSpec
-from .errors import ConversionError
-from .midi_file import MAX_MIDI_FILE_BYTES
+from .errors import ConversionError, first_line
+from .midi_file import read_midi_file
 
 ABC_SUFFIXES = (".abc",)
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -194,7 +194,7 @@ def _unique(path: Path, taken: set[Path]) -> Path:
 
 
 def _one_line(err: BaseException, label: str) -> str:
-    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    text = first_line(err)
     return text if text.startswith(label) else f"{label}: {text}"
 
 
@@ -237,16 +237,22 @@ def time_limit(seconds: float | None, label: str):
 _ENGINES: dict[EngineSpec, Engine] = {}  # one engine per spec in each process
 
 
+def _engine(spec: EngineSpec) -> Engine:
+    if spec not in _ENGINES:
+        _ENGINES[spec] = spec.build()
+    return _ENGINES[spec]
+
+
 def run_job(spec: EngineSpec, job: Job, timeout: float | None = DEFAULT_TIMEOUT_S) -> JobResult:
     """Convert one job and write its output; every failure becomes a failed result."""
     start = time.perf_counter()
     try:
-        engine = _ENGINES.get(spec) or _ENGINES.setdefault(spec, spec.build())
+        engine = _engine(spec)
         with time_limit(timeout, job.label):
             if job.tune is not None:
                 out = engine.abc_to_midi(job.tune)
             else:
-                out = engine.midi_to_abc(_read_midi_input(job.source), source=job.label)
+                out = engine.midi_to_abc(read_midi_file(job.source), source=job.label)
         return _written(job, out, start)
     except Exception as err:  # a bug in an engine must not stop the batch either
         return _failed(job, err, start)
@@ -295,7 +301,7 @@ def run_batched(
             on_result(r)
 
     try:
-        engine = _ENGINES.get(spec) or _ENGINES.setdefault(spec, spec.build())
+        engine = _engine(spec)
     except Exception as err:  # e.g. no such checkpoint: every job fails with the reason
         for job in jobs:
             done(_failed(job, err, start))
@@ -307,7 +313,7 @@ def run_batched(
             inputs.append(EngineInput(tune=job.tune, source=job.label))
         else:
             try:
-                inputs.append(EngineInput(midi=_read_midi_input(job.source), source=job.label))
+                inputs.append(EngineInput(midi=read_midi_file(job.source), source=job.label))
             except (ConversionError, OSError) as err:
                 done(_failed(job, err, start))
                 continue
@@ -329,16 +335,6 @@ def run_batched(
         for i in sorted(pending):
             done(_failed(queued[i], err, start))
     return results
-
-
-def _read_midi_input(path: str) -> bytes:
-    size = Path(path).stat().st_size
-    if size > MAX_MIDI_FILE_BYTES:
-        raise ConversionError(
-            f"{path}: file is {size / 2**20:.1f} MiB, over the "
-            f"{MAX_MIDI_FILE_BYTES // 2**20} MiB limit for MIDI files"
-        )
-    return Path(path).read_bytes()
 
 
 def run_batch(

@@ -107,10 +107,8 @@ class SymbolicEngine:
         return EngineOutput(result.midi, result.warnings)
 
     def midi_to_abc(self, data: bytes, source: str = "") -> EngineOutput:
-        try:
-            from .transcribe import midi_to_abc
-        except ImportError:
-            raise ConversionError("MIDI -> ABC transcription is not available yet") from None
+        from .transcribe import midi_to_abc
+
         result = midi_to_abc(data, source=source, track=self.track, channel=self.channel)
         return EngineOutput(result.abc.encode("utf-8"), result.warnings)
 

@@ -19,10 +19,11 @@ import io
 import struct
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 
 import mido
 
-from .errors import ConversionError, InputTooLarge
+from .errors import ConversionError, InputTooLarge, first_line
 from .performance import (
     DEFAULT_QPM,
     KeyChange,
@@ -135,7 +136,7 @@ def read_midi(data: bytes, source: str = "") -> mido.MidiFile:
         return mido.MidiFile(file=io.BytesIO(data), clip=True)
     except _PARSE_ERRORS as err:
         where = f"{source}: " if source else ""
-        raise ConversionError(f"{where}corrupt MIDI file: {_reason(err)}") from None
+        raise ConversionError(f"{where}corrupt MIDI file: {first_line(err)}") from None
 
 
 _PARSE_ERRORS = (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, struct.error)
@@ -143,22 +144,28 @@ _END_OF_TRACK = b"\x00\xff\x2f\x00"
 _SALVAGE_TRIES = 64  # bytes cut from a broken track's end, one at a time, before giving up
 
 
-def _check_header(data: bytes, source: str) -> None:
-    where = f"{source}: " if source else ""
-    if len(data) > MAX_MIDI_FILE_BYTES:
+def read_midi_file(path: str | Path) -> bytes:
+    """The bytes of a MIDI file; a file over the size limit is refused before it is read."""
+    path = Path(path)
+    _check_file_size(path.stat().st_size, f"{path}: ")
+    return path.read_bytes()
+
+
+def _check_file_size(size: int, where: str) -> None:
+    if size > MAX_MIDI_FILE_BYTES:
         raise InputTooLarge(
-            f"{where}file is {len(data) / 2**20:.1f} MiB, over the "
+            f"{where}file is {size / 2**20:.1f} MiB, over the "
             f"{MAX_MIDI_FILE_BYTES // 2**20} MiB limit for MIDI files"
         )
+
+
+def _check_header(data: bytes, source: str) -> None:
+    where = f"{source}: " if source else ""
+    _check_file_size(len(data), where)
     if not data:
         raise ConversionError(f"{where}empty file")
     if not data.startswith(b"MThd"):
         raise ConversionError(f"{where}not a MIDI file (no MThd header)")
-
-
-def _reason(err: BaseException) -> str:
-    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-    return text or type(err).__name__
 
 
 def read_midi_salvaged(data: bytes, source: str = "") -> tuple[mido.MidiFile, list[str]]:
@@ -169,7 +176,7 @@ def read_midi_salvaged(data: bytes, source: str = "") -> tuple[mido.MidiFile, li
     try:
         return mido.MidiFile(file=io.BytesIO(data), clip=True), []
     except _PARSE_ERRORS as err:
-        first_error = _reason(err)
+        first_error = first_line(err)
     where = f"{source}: " if source else ""
     chunks = _track_chunks(data)
     if chunks is None:

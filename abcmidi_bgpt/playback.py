@@ -206,11 +206,7 @@ def _units_per_quarter(root: ET.Element) -> int:
     """A units-per-quarter value that every <divisions> divides, times 16 so that grace notes
     (a quarter of a written 16th or 32nd) still land on whole units."""
     values = {int(d.text) for d in root.iter("divisions") if d.text and d.text.strip().isdigit()}
-    lcm = 1
-    for v in values:
-        if v > 0:
-            lcm = lcm * v // math.gcd(lcm, v)
-    return lcm * 16
+    return math.lcm(*(v for v in values if v > 0)) * 16
 
 
 def _read_part(part: ET.Element, upq: int, where: str) -> list[_Measure]:

@@ -40,15 +40,17 @@ def abc_to_midi(tune: AbcTune | str, chords: bool = False) -> AbcToMidi:
     label = tune.label
     check_tune_size(tune)
     text = tune.full_text
-    if not _K_FIELD.search(text):
+    key_line = _K_FIELD.search(text)
+    if not key_line:
         raise ConversionError(f"{label}: no K: field (the key line that ends the tune header)")
-    words = _prose_words(text)
+    header, body = text[: key_line.start()], text[key_line.end() :].split("\n", 1)[-1]
+    words = _prose_words(body)
     if len(words) >= 3:
         raise ConversionError(
             f"{label}: not ABC music: the tune body reads as text ({', '.join(words[:3])}, ...)"
         )
     score = abc_to_musicxml(text, label)
-    played = perform(score.root, chords=chords, part_order=_header_field(text, "P"), label=label)
+    played = perform(score.root, chords=chords, part_order=_header_field(header, "P"), label=label)
     junk = _junk_symbols(score.warnings)
     notes = sum(len(v.notes) for v in played.performance.voices)
     if junk > max(8, notes):
@@ -59,9 +61,9 @@ def abc_to_midi(tune: AbcTune | str, chords: bool = False) -> AbcToMidi:
     return AbcToMidi(render_midi(played.performance), played.performance, warnings)
 
 
-def _header_field(text: str, letter: str) -> str:
-    """The first value of a field in the tune header (before the K: line), '' when absent."""
-    header = text[: _K_FIELD.search(text).start()]
+def _header_field(header: str, letter: str) -> str:
+    """The first value of a field in the tune header (the text before the K: line), '' when
+    absent."""
     m = re.search(rf"^[ \t]*{letter}:[ \t]*(.*)$", header, re.M)
     return m.group(1).split("%")[0].strip() if m else ""
 
@@ -72,11 +74,10 @@ _WORD = re.compile(r"[A-Za-z]{4,}")
 _TEXT_ONLY = set("hijklmnopqrstw")  # letters that are not notes, rests or standard symbols
 
 
-def _prose_words(text: str) -> list[str]:
-    """Words in the tune body that cannot be music: runs of four or more letters with at least
-    two different letters that ABC gives no meaning (one can be a U: symbol, as in Ryan's
-    Mammoth's 'kgBkaB')."""
-    body = text[_K_FIELD.search(text).end() :].split("\n", 1)[-1]
+def _prose_words(body: str) -> list[str]:
+    """Words in the tune body (the lines after the K: line) that cannot be music: runs of four
+    or more letters with at least two different letters that ABC gives no meaning (one can be
+    a U: symbol, as in Ryan's Mammoth's 'kgBkaB')."""
     words = []
     for line in body.split("\n"):
         if re.match(r"[ \t]*[A-Za-z+]:", line):

@@ -24,7 +24,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import ConversionError
+from .errors import ConversionError, first_line
 from .midi_file import read_performance
 from .performance import DEFAULT_QPM, Performance, TempoChange
 
@@ -43,13 +43,18 @@ class Validity:
 
 def validate_midi(data: bytes) -> Validity:
     """Valid MIDI: mido parses it and it has at least one note."""
+    return _read_valid_midi(data)[0]
+
+
+def _read_valid_midi(data: bytes) -> tuple[Validity, Performance | None]:
+    """The validity of MIDI bytes and, when valid, the performance they hold."""
     try:
         perf = read_performance(data)
     except ConversionError as err:
-        return Validity(False, str(err))
+        return Validity(False, str(err)), None
     if not any(v.notes for v in perf.voices):
-        return Validity(False, "MIDI has no notes")
-    return Validity(True)
+        return Validity(False, "MIDI has no notes"), None
+    return Validity(True), perf
 
 
 def validate_abc(text: str, with_abc2midi: bool = True) -> Validity:
@@ -63,8 +68,7 @@ def validate_abc(text: str, with_abc2midi: bool = True) -> Validity:
             score = music21.converter.parse(text, format="abc", forceSource=True)
         notes = len(score.flatten().notes)
     except Exception as err:  # music21 raises many kinds of errors on bad ABC
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        return Validity(False, f"music21 cannot parse the ABC: {first[:200]}")
+        return Validity(False, f"music21 cannot parse the ABC: {first_line(err)[:200]}")
     if notes == 0:
         return Validity(False, "ABC has no notes")
     if with_abc2midi and shutil.which("abc2midi"):
@@ -179,10 +183,10 @@ def _same_tempos(a: list[TempoChange], b: list[TempoChange]) -> bool:
 
 def midi_fidelity(output: bytes, reference: bytes) -> MidiFidelity:
     """A MIDI output scored against the reference MIDI (which must parse)."""
-    valid = validate_midi(output)
-    if not valid:
+    valid, performance = _read_valid_midi(output)
+    if performance is None:
         return MidiFidelity(valid, None, False)
-    notes = performance_fidelity(read_performance(output), read_performance(reference))
+    notes = performance_fidelity(performance, read_performance(reference))
     return MidiFidelity(valid, notes, output == reference)
 
 

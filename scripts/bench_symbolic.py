@@ -1,8 +1,9 @@
 """Benchmark the symbolic converter on the folk ABC collections shipped inside music21.
 
 ABC -> MIDI, side by side for this project, abc2midi (where installed) and music21:
-success rate, tunes per second on one core (end to end: split, parse, play out, write MIDI
-bytes), and melody note F1 (onset and pitch, in beats) against abc2midi's rendering.
+success rate, tunes per second on one core (end to end from a tune split out of its file:
+parse, play out, write MIDI bytes), and melody note F1 (onset and pitch, in beats) against
+abc2midi's rendering.
 
 abc2midi is compared twice: as it plays by default, and "as notated", with fermatas held as
 written (-NFER) and R: fields removed (abc2midi swings tunes whose R: says hornpipe). Both
@@ -178,8 +179,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
 
-    console = Console()
-    console = Console(width=max(console.width, 150))
+    console = Console(width=max(Console().width, 150))
     tunes = load_tunes(args.collections, args.limit)
     console.print(f"{len(tunes)} tunes from {', '.join(args.collections)}")
     results: dict[str, dict] = {}

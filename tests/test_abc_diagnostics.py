@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import pytest
 
 from abcmidi_bgpt.abc_diagnostics import bar_location, check_tune, scan_abc
 from abcmidi_bgpt.abc_text import read_abc_file, split_tunes
 
+from .conftest import music21_corpus
+
 HEADER = "X:1\nT:Test\nM:4/4\nL:1/8\nK:G\n"
-
-
-def corpus() -> Path:
-    import music21
-
-    return Path(music21.__file__).parent / "corpus"
 
 
 def spans(text: str) -> list[tuple[str, str]]:
@@ -81,8 +76,8 @@ def test_scan_marks_what_is_no_abc_symbol(music, bad):
 def test_scan_finds_no_error_in_nearly_all_real_tunes():
     """On 2,000 real tunes the scan marks errors in almost none (those it marks are typos
     in the collection, such as a stray '=20' or a lone digit)."""
-    files = sorted((corpus() / "oneills1850").glob("*.abc")) + sorted(
-        (corpus() / "ryansMammoth").glob("*.abc")
+    files = sorted((music21_corpus() / "oneills1850").glob("*.abc")) + sorted(
+        (music21_corpus() / "ryansMammoth").glob("*.abc")
     )
     tunes = itertools.islice((t for f in files for t in split_tunes(read_abc_file(f))), 2000)
     flagged = [t for t in tunes if any(s.kind == "error" for s in scan_abc(t.text))]
@@ -125,7 +120,7 @@ def test_check_of_no_tune_and_of_two_tunes():
 
 
 def test_check_of_a_real_tune_converts_it_with_no_problems():
-    tune = split_tunes(read_abc_file(corpus() / "ryansMammoth" / "AcaciaReel.abc"))[0]
+    tune = split_tunes(read_abc_file(music21_corpus() / "ryansMammoth" / "AcaciaReel.abc"))[0]
     check = check_tune(tune)
     assert check.ok and not check.diagnostics
     assert check.result is not None and check.result.performance.notes()

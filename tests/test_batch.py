@@ -16,6 +16,7 @@ from abcmidi_bgpt.abc_text import MAX_ABC_FILE_BYTES, decode_abc, split_tunes
 from abcmidi_bgpt.batch import convert_paths, plan_batch, write_atomic
 from abcmidi_bgpt.cli import app
 from abcmidi_bgpt.errors import ConversionError
+from abcmidi_bgpt.midi_file import MAX_MIDI_FILE_BYTES
 
 from .conftest import EXAMPLES
 
@@ -104,11 +105,22 @@ def test_recoverable_problems_convert_with_warnings(tmp_path):
     assert any("differ from the meter" in w for w in warnings)
 
 
-def test_huge_file_is_refused_without_reading_it(tmp_path):
-    big = tmp_path / "big.abc"
+@pytest.mark.parametrize(
+    ("name", "to", "limit"),
+    [("big.abc", "mid", MAX_ABC_FILE_BYTES), ("big.mid", "abc", MAX_MIDI_FILE_BYTES)],
+)
+def test_huge_file_is_refused_without_reading_it(tmp_path, monkeypatch, name, to, limit):
+    big = tmp_path / name
     with open(big, "wb") as fh:
-        fh.truncate(MAX_ABC_FILE_BYTES + 1)  # sparse: cheap to make
-    report = convert_paths([big], "mid", tmp_path / "out")
+        fh.truncate(limit + 1)  # sparse: cheap to make
+    read_bytes = Path.read_bytes
+
+    def refuse_the_big_file(path: Path) -> bytes:
+        assert path != big, "the huge file was read"
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse_the_big_file)
+    report = convert_paths([big], to, tmp_path / "out")
     (failure,) = report.failed
     assert "limit" in failure.message and str(big) in failure.message
 
