@@ -19,8 +19,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from .keys import NATURAL_PC, Key, key_alterations, spell
-from .meter import Meter
-from .quantise import is_binary
+from .meter import Meter, is_binary
 from .repeats import Section
 
 ACCIDENTAL = {1: "^", -1: "_", 0: "=", 2: "^^", -2: "__"}
@@ -31,7 +30,7 @@ MAX_TUPLET_SPAN = {3: Fraction(4), 5: Fraction(2), 7: Fraction(2), 9: Fraction(1
 MIN_WRITTEN = Fraction(1, 16)  # beats: a 64th note, the shortest abc2xml writes
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Item:
     """What one voice does in one bar, in time order: a note, chord (several pitches) or rest
     (no pitch). ``start`` counts from the bar's start, in beats."""
@@ -43,17 +42,6 @@ class Item:
     graces: tuple[int, ...] = ()
     grace_length: Fraction = Fraction(0)
     tied_in: bool = False  # the continuation of a tied note
-
-    def key(self) -> tuple:
-        return (
-            self.start,
-            self.length,
-            self.pitches,
-            self.tie,
-            self.graces,
-            self.grace_length,
-            self.tied_in,
-        )
 
 
 @dataclass(slots=True)
@@ -72,7 +60,7 @@ class Bar:
             self.offset,
             self.meter,
             self.key,
-            tuple(tuple(it.key() for it in v) for v in self.voices),
+            tuple(tuple(v) for v in self.voices),
         )
 
 
@@ -84,7 +72,6 @@ class Header:
     unit: Fraction  # L:, in whole notes (1/8)
     qpm: float | None = None
     comments: list[str] = field(default_factory=list)
-    voice_names: list[str] = field(default_factory=list)
 
 
 def write_abc(header: Header, bars: Sequence[Bar], sections: Sequence[Section]) -> str:
@@ -97,9 +84,7 @@ def write_abc(header: Header, bars: Sequence[Bar], sections: Sequence[Section]) 
         lines.append(_tempo_field(header.meter, header.qpm))
     voices = max((len(b.voices) for b in bars), default=1)
     if voices > 1:
-        for v in range(voices):
-            name = header.voice_names[v] if v < len(header.voice_names) else ""
-            lines.append(f"V:{v + 1}" + (f' name="{_quoted(name)}"' if name else ""))
+        lines += [f"V:{v + 1}" for v in range(voices)]
     lines.append(f"K:{header.key.abc}")
     for v in range(voices):
         if voices > 1:
@@ -110,10 +95,6 @@ def write_abc(header: Header, bars: Sequence[Bar], sections: Sequence[Section]) 
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
-
-
-def _quoted(text: str) -> str:
-    return _one_line(text).replace('"', "'")
 
 
 def _tempo_field(meter: Meter, qpm: float) -> str:

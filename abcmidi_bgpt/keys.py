@@ -70,6 +70,11 @@ class KeyEstimate:
     message: str = ""  # why the file's signature was not kept, when it was not
 
 
+def signature_key(signature: KeyChange) -> Key:
+    """The key a MIDI key signature names: major or minor, as MIDI knows no other modes."""
+    return Key(signature.fifths, "m" if signature.minor else "")
+
+
 def key_alterations(fifths: int) -> dict[str, int]:
     """Letter -> alteration (+1 sharp, -1 flat, 0) that the key signature gives it."""
     alter = dict.fromkeys(LETTERS, 0)
@@ -143,15 +148,14 @@ def estimate_key(
     ``ending_pitch`` is the tune's final note (by default the last note of ``notes``).
     """
     if not notes:
-        return KeyEstimate(
-            Key(hint.fifths if hint else 0, "m" if hint and hint.minor else ""), True
-        )
+        return KeyEstimate(signature_key(hint) if hint else Key(0), True)
     weights = pitch_class_weights(notes)
     if ending_pitch is None:
         ending_pitch = max(notes, key=lambda n: (n.onset, -n.pitch)).pitch
-    outside = {
-        f: sum(w for pc, w in enumerate(weights) if pc not in scale_pcs(f)) for f in range(-7, 8)
-    }
+    outside = {}
+    for f in range(-7, 8):
+        scale = scale_pcs(f)
+        outside[f] = sum(w for pc, w in enumerate(weights) if pc not in scale)
     best_outside = min(outside.values())
     message = ""
     if hint is not None and outside[hint.fifths] <= best_outside + SIGNATURE_SLACK:
@@ -160,19 +164,19 @@ def estimate_key(
     else:
         if hint is not None:
             message = (
-                f"the key signature ({Key(hint.fifths, 'm' if hint.minor else '').abc}) leaves "
+                f"the key signature ({signature_key(hint).abc}) leaves "
                 f"{outside[hint.fifths]:.0%} of the notes outside its scale; key estimated"
             )
         signatures = [f for f in range(-7, 8) if outside[f] <= best_outside + SIGNATURE_TIE]
         estimated = True
+    hinted = signature_key(hint).tonic_pc if hint is not None and not estimated else None
     best_key, best_score = Key(signatures[0]), float("-inf")
     for f in signatures:
         for mode in MODE_OFFSET:
             key = Key(f, mode)
             score = _tonic_score(key, weights, outside[f], ending_pitch % 12)
-            if hint is not None and not estimated:
+            if hinted is not None:
                 # MIDI says major or minor (a dorian tune is "minor"): a hint, not the mode
-                hinted = (7 * hint.fifths + (9 if hint.minor else 0)) % 12
                 score += 0.3 * (key.tonic_pc == hinted) + 1.0 * (key.minor == hint.minor)
             if score > best_score:
                 best_key, best_score = key, score

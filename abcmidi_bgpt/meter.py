@@ -52,6 +52,13 @@ class Meter:
         return int(self.bar / self.beat) if self.bar % self.beat == 0 else self.numerator
 
 
+def is_binary(x: Fraction) -> bool:
+    """Whether a time or length has a power-of-two denominator: on the binary grid of halves,
+    quarters, eighths... of a beat, with no tuplet in it."""
+    d = x.denominator
+    return d & (d - 1) == 0
+
+
 # Candidates when the file has no time signature, with their priors. Fitted with
 # METER_WEIGHTS (below) on 500 tunes of O'Neill's collection; on 400 held-out tunes of
 # Ryan's and Aird's with the time signature removed, 67 % get their written meter and 95 %
@@ -261,15 +268,10 @@ def phase_candidates(ev: MelodyEvents, meter: Meter) -> list[Fraction]:
     inside = {
         Fraction(x) % bar
         for i, x in enumerate(times[1:-1], start=1)
-        if not _binary(times[i - 1]) and not _binary(times[i + 1])
+        if not is_binary(times[i - 1]) and not is_binary(times[i + 1])
     }
     on_grid = {Fraction(x) % bar for x in times if (x * 4).denominator == 1}
     return sorted((on_grid | {Fraction(0)}) - inside) or [Fraction(0)]
-
-
-def _binary(x: Fraction) -> bool:
-    d = Fraction(x).denominator
-    return d & (d - 1) == 0
 
 
 def best_phase(ev: MelodyEvents, meter: Meter) -> tuple[Fraction, float]:

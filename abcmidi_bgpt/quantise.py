@@ -24,7 +24,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .meter import Meter
+from .meter import Meter, is_binary
 
 CANONICAL_TICKS = 120  # midi_file.TICKS_PER_QUARTER: times that render back to the same tick
 # Denominators (of a quarter note) tried in order when snapping a time on the grid: the
@@ -84,19 +84,12 @@ COMPOUND_GRIDS = (Grid(3, 0.0), Grid(6, 1.0), Grid(2, 3.5), Grid(12, 8.0), Grid(
 def snap_exact(t: Fraction, ticks_per_beat: int, canonical: bool) -> Fraction | None:
     """The simplest fraction of a beat within a tick of ``t`` (for canonical MIDI, the simplest
     one that renders to the same tick); None when there is none."""
-    tick = t * ticks_per_beat
-    tol = min(max(1.01 / ticks_per_beat, 0.006), MAX_EXACT_ERROR)
-    for d in EXACT_DENOMINATORS:
-        p = Fraction(round(t * d), d)
-        if canonical and tick.denominator == 1:
-            if round(p * CANONICAL_TICKS) == tick:
-                return p
-        elif abs(p - t) <= tol:
-            return p
-    return None
+    fits = (_fits(t, d, ticks_per_beat, canonical) for d in EXACT_DENOMINATORS)
+    return next((p for p in fits if p is not None), None)
 
 
 def _fits(t: Fraction, d: int, ticks_per_beat: int, canonical: bool) -> Fraction | None:
+    """``t`` on the lattice of ``d`` per beat, when that is within a tick (see snap_exact)."""
     p = Fraction(round(t * d), d)
     tick = t * ticks_per_beat
     if canonical and tick.denominator == 1:
@@ -390,14 +383,13 @@ def snap_to_beats(
     return [p for p in out if p is not None], chosen
 
 
-def snap_offset(
-    x: float, meter: Meter, phase: Fraction, grids: dict[int, int] | None = None
-) -> Fraction:
-    """A performed note end, snapped to the grid its beat's onsets were snapped to (so that a
-    note of a triplet ends on the triplet grid), else to sixteenths."""
+def snap_offset(x: float, meter: Meter, phase: Fraction, grids: dict[int, int]) -> Fraction:
+    """A performed note end, snapped to the grid its beat's onsets were snapped to (``grids``,
+    from :func:`snap_to_beats`: so that a note of a triplet ends on the triplet grid), else to
+    sixteenths."""
     beat = grid_beat(meter)
     b = math.floor((Fraction(x) - phase) / beat)
-    divisions = (grids or {}).get(b, 6 if meter.compound else 4)
+    divisions = grids.get(b, 6 if meter.compound else 4)
     step = beat / divisions
     return phase + step * round((Fraction(x) - phase) / step)
 
@@ -479,7 +471,6 @@ def split_lines(
                         line[-1].length = min(line[-1].length, onset - line[-1].onset)
                         line.append(chord)
                     clipped += 1
-    # Same-pitch notes in different lines sounding at once: cut the earlier one.
     return lines, clipped
 
 
@@ -514,11 +505,6 @@ def grace_length(seconds_in_beats: float) -> Fraction:
         (Fraction(1, 8), Fraction(1, 16), Fraction(1, 32)),
         key=lambda g: abs(math.log(max(seconds_in_beats, 1e-3) / float(g))),
     )
-
-
-def is_binary(x: Fraction) -> bool:
-    d = x.denominator
-    return d & (d - 1) == 0
 
 
 def absorb_graces(line: list[Chord]) -> list[Chord]:

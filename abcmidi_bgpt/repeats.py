@@ -31,10 +31,6 @@ class Section:
     endings: tuple[tuple[int, ...], ...] = ()  # (first, second), each a tuple of bar indices
 
     @property
-    def written_bars(self) -> int:
-        return len(self.body) + sum(len(e) for e in self.endings)
-
-    @property
     def played_bars(self) -> tuple[int, ...]:
         """The bar indices this section plays, in order."""
         if not self.repeat:

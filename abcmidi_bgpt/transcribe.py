@@ -13,6 +13,7 @@ notation: which of meter, key and tempo were estimated).
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -22,7 +23,7 @@ import numpy as np
 
 from .abc_writer import Bar, Header, Item, choose_unit, write_abc
 from .errors import ConversionError
-from .keys import Key, KeyEstimate, estimate_key
+from .keys import Key, KeyEstimate, estimate_key, signature_key
 from .meter import (
     FEATURES,
     Meter,
@@ -32,10 +33,11 @@ from .meter import (
     phase_features,
 )
 from .midi_file import DRUM_CHANNEL, MidiContents, midi_contents, read_midi_salvaged
-from .performance import KeyChange, Note, Performance
+from .performance import Note, Performance
 from .quantise import (
     CANONICAL_TICKS,
     CHORD_SPREAD,
+    TIMING_SIGMA,
     Chord,
     TimedNote,
     absorb_graces,
@@ -199,7 +201,6 @@ def transcribe(
         unit=unit,
         qpm=_tempo(perf, timing),
         comments=comments,
-        voice_names=[],
     )
     abc = write_abc(header, bars, sections)
     repeats = [s for s in sections if s.repeat]
@@ -324,13 +325,10 @@ class _Timing:
                 strength[-1] = max(strength[-1], n.velocity)
         scaled = np.array(merged) * t.scale
         weights = _onset_weights(scaled, np.array(strength, dtype=float))
-        # Beats are tracked at the meter's beat: a quarter, or a dotted quarter in 6/8; with
-        # no meter in the file, whichever fits the onsets better.
         # Beats are tracked at the eighth note, the pulse of dance music; a swung performance's
         # eighths are uneven, so there at the quarter note (a dotted quarter in 6/8).
-        periods = [1.5 if meter and meter.compound else 1.0] if sounds_swung(scaled) else [0.5]
-        tracks = [(track_beats(scaled, weights, p), p) for p in periods]
-        (beats, _), period = max(tracks, key=lambda tr: tr[0][1])
+        period = (1.5 if meter and meter.compound else 1.0) if sounds_swung(scaled) else 0.5
+        beats, _ = track_beats(scaled, weights, period)
         # The origin: the tracked beat at or before the first note (a performance's first
         # note is as late or early as any other); once the notes are snapped, time is
         # shifted again so that the first note starts the tune (see final()).
@@ -402,7 +400,7 @@ class _Timing:
                 straight = unswing_map(pos, meter, phase, swing)
                 pos, ends = [straight(p) for p in pos], [straight(e) for e in ends]
             keep = [i for i in range(len(notes)) if i not in graces]
-            sigma = 0.045 if self.performed else 0.01
+            sigma = TIMING_SIGMA if self.performed else 0.01
             onsets, grids = snap_to_beats([pos[i] for i in keep], meter, phase, sigma)
             timed = self._durations(
                 [notes[i] for i in keep], onsets, meter, phase, [ends[i] for i in keep], grids
@@ -415,18 +413,7 @@ class _Timing:
             first = Fraction(math.floor(first * 4), 4)  # stay on the sixteenth grid
             self.shift = first
             out = [
-                [
-                    TimedNote(
-                        t.onset - first,
-                        t.offset - first,
-                        t.pitch,
-                        t.velocity,
-                        t.graces,
-                        t.grace_length,
-                    )
-                    for t in v
-                ]
-                for v in out
+                [replace(t, onset=t.onset - first, offset=t.offset - first) for t in v] for v in out
             ]
         return out, reported
 
@@ -478,9 +465,7 @@ def _with_graces(timed, keep, graces, notes, ends, pos) -> list[TimedNote]:
         if k in lead:
             gs = sorted(lead[k], key=lambda g: pos[g])[:4]
             length = grace_length(min(ends[g] - pos[g] for g in gs))
-            t = TimedNote(
-                t.onset, t.offset, t.pitch, t.velocity, tuple(notes[g].pitch for g in gs), length
-            )
+            t = replace(t, graces=tuple(notes[g].pitch for g in gs), grace_length=length)
         out.append(t)
     return out
 
@@ -540,18 +525,14 @@ def _meter_and_phase(contents: MidiContents, timing: _Timing, events):
     if meter != Meter(4, 4):
         return meter, phase, False, ""
     # 4/4 is what sequencers write when nobody chose a meter: a jig or a waltz stamped 4/4
-    # is taken for what its notes say.
-    est, est_phase, est_score = estimate_meter(events)
-    # Only when 4/4 fits badly (notes held across its bar lines and beats, as a jig's quarter
-    # notes are, or long notes off its strong beats) and another meter fits much better.
+    # is taken for what its notes say. Only when 4/4 fits badly (notes held across its bar
+    # lines and beats, as a jig's quarter notes are, or long notes off its strong beats) and
+    # another meter fits much better: the estimate (every candidate meter) is skipped otherwise.
     f = dict(zip(FEATURES, phase_features(events, meter, phase), strict=True))
-    poor = f["lines_crossed"] + f["beats_crossed"] >= 0.15 or f["strength_corr"] < 0
-    if (
-        est.bar % meter.bar
-        and meter.bar % est.bar
-        and est_score - score > METER_OVERRIDE_MARGIN
-        and poor
-    ):
+    if f["lines_crossed"] + f["beats_crossed"] < 0.15 and f["strength_corr"] >= 0:
+        return meter, phase, False, ""
+    est, est_phase, est_score = estimate_meter(events)
+    if est.bar % meter.bar and meter.bar % est.bar and est_score - score > METER_OVERRIDE_MARGIN:
         note = f"the time signature 4/4 does not fit the notes; meter estimated as {est.abc}"
         return est, est_phase, True, note
     return meter, phase, False, ""
@@ -563,14 +544,10 @@ def _key_map(perf: Performance, est: KeyEstimate, timing: _Timing) -> list[tuple
         return out
     for change in perf.keys[1:]:
         at = timing.score_time(change.onset)
-        key = _key_of(change)
+        key = signature_key(change)
         if at > 0 and key.fifths != out[-1][1].fifths:
             out.append((at, key))
     return out
-
-
-def _key_of(change: KeyChange) -> Key:
-    return Key(change.fifths, "m" if change.minor else "")
 
 
 def _meter_map(perf: Performance, meter: Meter, timing: _Timing, estimated: bool):
@@ -649,8 +626,6 @@ def _at(changes: list[tuple[Fraction, object]], t: Fraction):
 
 
 def _place(c: Chord, bars: list[Bar], starts: list[Fraction], per_bar) -> None:
-    import bisect
-
     i = max(0, bisect.bisect_right(starts, c.onset) - 1)
     t, remaining, first = c.onset, c.length, True
     while remaining > 0 and i < len(bars):

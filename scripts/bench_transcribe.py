@@ -7,7 +7,6 @@ as long as the forward half.
 
 from __future__ import annotations
 
-import io
 import random
 import re
 import shutil
@@ -18,7 +17,7 @@ import tempfile
 import time
 import warnings
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rich.table import Table
@@ -31,11 +30,15 @@ from abcmidi_bgpt.errors import ConversionError  # noqa: E402
 from abcmidi_bgpt.metrics import note_f1  # noqa: E402
 from abcmidi_bgpt.midi_file import read_performance  # noqa: E402
 from abcmidi_bgpt.musicxml import abc_to_musicxml, musicxml_to_abc  # noqa: E402
-from abcmidi_bgpt.performance import Note  # noqa: E402
 from abcmidi_bgpt.symbolic import abc_to_midi  # noqa: E402
 from abcmidi_bgpt.transcribe import midi_to_abc  # noqa: E402
 from abcmidi_bgpt.validate import validate_abc  # noqa: E402
-from tests.transcribe_humanise import Humanise, humanise, written_pickup  # noqa: E402
+from tests.transcribe_humanise import (  # noqa: E402
+    Humanise,
+    humanise,
+    strip_meta,
+    written_pickup,
+)
 
 UNSEEN = Path("/work/shared/data/irish.abc")
 
@@ -153,7 +156,7 @@ def rendered(abc: str):
 
 def from_first_note(notes):
     first = min((n.onset for n in notes), default=0)
-    return [Note(n.onset - first, n.pitch, n.duration, n.velocity, n.voice) for n in notes]
+    return [replace(n, onset=n.onset - first) for n in notes]
 
 
 def source_repeats(tune_text: str) -> int:
@@ -183,10 +186,11 @@ def score_one(
     reference,
     repeats: int,
     pickup,
-    validate: bool,
     meter: str = "",
-    key: str = "",
+    key: int | None = None,
 ) -> None:
+    """One file through one converter, into the tally; ``pickup``, ``meter`` (as ABC writes it)
+    and ``key`` (the signature's fifths) are what the tune has, where known."""
     tally.files += 1
     start = time.perf_counter()
     try:
@@ -197,7 +201,7 @@ def score_one(
         return
     tally.seconds += time.perf_counter() - start
     tally.converted += 1
-    if validate and validate_abc(abc).ok:
+    if validate_abc(abc).ok:
         tally.valid += 1
     notes = rendered(abc)
     if notes is None:
@@ -220,7 +224,7 @@ def score_one(
         tally.pickup_ok += details.pickup == pickup
     if details is not None and meter:
         tally.meter_ok += details.meter.abc == meter
-    if details is not None and key:
+    if details is not None and key is not None:
         tally.key_ok += details.key.fifths == key
 
 
@@ -250,7 +254,7 @@ def canonical(args, tunes: list[AbcTune], console) -> dict:
         for name, tally in tallies.items():
             if name == "music21" and i not in m21_sample:
                 continue
-            score_one(tally, name, first.midi, tune.label, reference, repeats, pickup, True)
+            score_one(tally, name, first.midi, tune.label, reference, repeats, pickup)
         if (i + 1) % 500 == 0:
             console.print(f"  {i + 1}/{len(tunes)}")
     table = _table("MIDI -> ABC: the collections rendered to MIDI by this project")
@@ -331,7 +335,7 @@ def real_world(args, console) -> dict:
                     reference = notes_of(notated)
                     for conv in names:
                         tally = sets.setdefault("abc2midi renderings", {}).setdefault(conv, Tally())
-                        score_one(tally, conv, played, tune.label, reference, repeats, None, True)
+                        score_one(tally, conv, played, tune.label, reference, repeats, None)
             if meter is None:
                 continue
             style = Humanise(
@@ -363,9 +367,8 @@ def real_world(args, console) -> dict:
                     reference,
                     repeats,
                     pickup,
-                    True,
                     f"{meter.numerator}/{meter.denominator}",
-                    key if key is not None else "",
+                    key,
                 )
             if (i + 1) % 200 == 0:
                 console.print(f"  {i + 1}/{len(tunes)}")
@@ -402,25 +405,18 @@ def _table(title: str) -> Table:
     return table
 
 
-def strip_meta(data: bytes) -> bytes:
-    """The MIDI file without time and key signatures."""
-    import mido
-
-    midi = mido.MidiFile(file=io.BytesIO(data))
-    for track in midi.tracks:
-        kept, carry = [], 0
-        for msg in track:
-            if msg.type in ("time_signature", "key_signature"):
-                carry += msg.time
-                continue
-            kept.append(msg.copy(time=msg.time + carry))
-            carry = 0
-        track[:] = kept
-    out = io.BytesIO()
-    midi.save(file=out)
-    return out.getvalue()
-
-
+# MusicXML's mode names -> semitones from the major tonic of the signature to the tonic
+MUSICXML_MODE_OFFSET = {
+    "major": 0,
+    "ionian": 0,
+    "minor": 9,
+    "aeolian": 9,
+    "dorian": 2,
+    "mixolydian": 7,
+    "phrygian": 4,
+    "lydian": 5,
+    "locrian": 11,
+}
 LOOSE_METER = {"2/4": "4/4", "2/2": "4/4", "C": "4/4", "C|": "4/4", "3/8": "3/4", "12/8": "6/8"}
 
 
@@ -452,9 +448,7 @@ def estimation(args, tunes: list[AbcTune], console) -> dict:
         counts["signature"] += out.key.fifths == true_key.fifths
         written = abc_to_musicxml(tune.full_text).root.find(".//key/mode")
         mode = (written.text or "major") if written is not None else "major"
-        tonic_offset = {"major": 0, "ionian": 0, "minor": 9, "aeolian": 9, "dorian": 2}.get(
-            mode, {"mixolydian": 7, "phrygian": 4, "lydian": 5, "locrian": 11}.get(mode, 0)
-        )
+        tonic_offset = MUSICXML_MODE_OFFSET.get(mode, 0)
         counts["key"] += (
             out.key.fifths == true_key.fifths
             and out.key.tonic_pc == (7 * true_key.fifths + tonic_offset) % 12

@@ -19,6 +19,7 @@ from abcmidi_bgpt.transcribe import midi_to_abc
 from abcmidi_bgpt.validate import validate_abc
 
 from .conftest import EXAMPLES, music21_corpus
+from .transcribe_humanise import strip_meta
 
 
 def notes_of(midi: bytes) -> list[tuple[F, int, F]]:
@@ -40,23 +41,6 @@ def sample_tunes(step: int = 150):
         for f in sorted((music21_corpus() / name).glob("*.abc")):
             tunes += split_tunes(read_abc_file(f), f"{name}/{f.name}")
     return tunes[::step]
-
-
-def strip_meta(data: bytes, kinds=("time_signature", "key_signature")) -> bytes:
-    """The MIDI file without some kinds of meta events (their delta times kept)."""
-    midi = mido.MidiFile(file=io.BytesIO(data))
-    for track in midi.tracks:
-        kept, carry = [], 0
-        for msg in track:
-            if msg.type in kinds:
-                carry += msg.time
-                continue
-            kept.append(msg.copy(time=msg.time + carry))
-            carry = 0
-        track[:] = kept
-    out = io.BytesIO()
-    midi.save(file=out)
-    return out.getvalue()
 
 
 JIG = """X:1
@@ -330,8 +314,8 @@ def two_track_file() -> bytes:
         ]
     )
     melody, bass = mido.MidiTrack(), mido.MidiTrack()
-    for i, pitch in enumerate([67, 69, 71, 72, 74, 72, 71, 69]):
-        melody.append(mido.Message("note_on", note=pitch, velocity=80, time=0 if i == 0 else 0))
+    for pitch in [67, 69, 71, 72, 74, 72, 71, 69]:
+        melody.append(mido.Message("note_on", note=pitch, velocity=80, time=0))
         melody.append(mido.Message("note_off", note=pitch, velocity=0, time=48))
     for pitch in (43, 50):
         bass.append(mido.Message("note_on", channel=1, note=pitch, velocity=70, time=0))

@@ -93,10 +93,6 @@ def midi_bytes(
     return buf.getvalue()
 
 
-def triples(abc: str):
-    return [(n.onset, n.pitch, n.duration) for n in score_notes(abc)]
-
-
 # --- bad input ----------------------------------------------------------------------------------
 
 
@@ -147,10 +143,8 @@ def test_no_notes_and_drums_only_fail_clearly():
 
 def test_drums_beside_a_melody_are_left_out():
     midi = mido.MidiFile(file=io.BytesIO(abc_to_midi(JIG).midi))
-    for i in range(8):
-        midi.tracks[0].insert(
-            -1, mido.Message("note_on", channel=9, note=42, velocity=90, time=0 if i else 0)
-        )
+    for _ in range(8):
+        midi.tracks[0].insert(-1, mido.Message("note_on", channel=9, note=42, velocity=90, time=0))
     buf = io.BytesIO()
     midi.save(file=buf)
     out = midi_to_abc(buf.getvalue())

@@ -8,7 +8,7 @@ way a recorded performance or another sequencer would, with every deviation seed
 - articulation: staccato to legato note lengths, the odd overlap;
 - velocity: a base level, accents on downbeats, noise;
 - the file's own choices: ticks per beat, a leading silence, with or without time and key
-  signatures.
+  signatures (:func:`strip_meta` takes them out of any file).
 """
 
 from __future__ import annotations
@@ -154,3 +154,20 @@ def written_pickup(abc: str) -> Fraction:
     bar = Fraction(4 * int(beats), int(time.findtext("beat-type")))
     played = Fraction(length, divisions)
     return played if played < bar else Fraction(0)
+
+
+def strip_meta(data: bytes, kinds=("time_signature", "key_signature")) -> bytes:
+    """The MIDI file without some kinds of meta events (their delta times kept)."""
+    midi = mido.MidiFile(file=io.BytesIO(data))
+    for track in midi.tracks:
+        kept, carry = [], 0
+        for msg in track:
+            if msg.type in kinds:
+                carry += msg.time
+                continue
+            kept.append(msg.copy(time=msg.time + carry))
+            carry = 0
+        track[:] = kept
+    out = io.BytesIO()
+    midi.save(file=out)
+    return out.getvalue()
