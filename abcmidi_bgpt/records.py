@@ -22,7 +22,6 @@ from .patches import DEFAULT_LAYOUT, EncodedPair, PatchLayout, encode_direction
 
 MANIFEST = "corpus.json"
 DATASET_DIR = "dataset"
-BASE_SPLITS = ("train", "validation", "test")
 
 FEATURES = datasets.Features(
     {

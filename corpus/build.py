@@ -59,6 +59,7 @@ FORMAT_VERSION = 1
 FAILURES = "failures.jsonl"
 FILES_DIR = "files"
 CACHE_DIR = "cache"
+DEFAULT_SCALES = (1_000, 10_000, 100_000)
 MAX_ROUNDS = len(SHIFTS)
 DUPLICATE_REASON = "same normalised ABC as"
 SHARD_BYTES = 256 * 2**20
@@ -67,11 +68,15 @@ SHARD_BYTES = 256 * 2**20
 ProgressFn = Callable[[str, int, "int | None"], None]
 
 
+def _no_progress(stage: str, done: int, total: int | None) -> None:
+    pass
+
+
 @dataclass(frozen=True, slots=True)
 class BuildSettings:
     """Everything that decides a corpus besides its sources."""
 
-    scales: tuple[int, ...] = (1_000, 10_000, 100_000)
+    scales: tuple[int, ...] = DEFAULT_SCALES
     transpose: str = "none"  # 'none', a number of extra keys per tune, 'all' or 'auto'
     validation_fraction: float = 0.02
     test_fraction: float = 0.02
@@ -138,11 +143,19 @@ class BuildReport:
     manifest: dict
     failures: list[Failure]
     seconds: dict[str, float]
-    computed: int  # results computed in this run
     cached: int  # results taken from the cache
-    cpu_seconds: float = 0.0  # processor time the computed results took, over all workers
     # per phase ('convert': tunes in their own key, 'transpose'): (results computed, CPU s)
-    work: dict[str, tuple[int, float]] = field(default_factory=dict)
+    work: dict[str, tuple[int, float]]
+
+    @property
+    def computed(self) -> int:
+        """Results computed in this run."""
+        return sum(n for n, _ in self.work.values())
+
+    @property
+    def cpu_seconds(self) -> float:
+        """Processor time the computed results took, over all workers."""
+        return sum(seconds for _, seconds in self.work.values())
 
 
 @dataclass(slots=True)
@@ -183,15 +196,15 @@ def build_corpus(
         raise SourceError("no source given")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    report_progress = progress or (lambda stage, done, total: None)
+    progress = progress or _no_progress
     timings: dict[str, float] = {}
 
     clock = time.perf_counter()
     read: list[SourceTunes] = []
     for i, spec in enumerate(sources):
-        report_progress("reading sources", i, len(sources))
+        progress("reading sources", i, len(sources))
         read.append(read_source(spec, cache_dir=out / CACHE_DIR / "hf"))
-    report_progress("reading sources", len(sources), len(sources))
+    progress("reading sources", len(sources), len(sources))
     tunes = [t for s in read for t in s.tunes]
     if settings.limit:
         tunes = tunes[: settings.limit]
@@ -229,8 +242,8 @@ def build_corpus(
             kept, _ = _select_rows(candidates, split_of, settings)
             to_transpose = sorted(c.tune_index for c in kept["train"])
             variant_metas: list[tuple[int, dict]] = []
-            rounds = _plan_rounds(settings, candidates, split_of, len(to_transpose))
             done_rounds = 0
+            rounds = _plan_rounds(settings, candidates, split_of, len(to_transpose), done_rounds)
             while rounds > done_rounds:
                 new = _render_variants(
                     tunes, bases, to_transpose, done_rounds, rounds, cache, workers, code,
@@ -241,10 +254,7 @@ def build_corpus(
                     if not meta["stage"]:
                         candidates.append(_candidate(meta, i, tunes[i].key, meta["round"]))
                 done_rounds = rounds
-                if transpose_rounds(settings.transpose) is None:  # auto: enough yet?
-                    rounds = _plan_rounds(
-                        settings, candidates, split_of, len(to_transpose), done_rounds
-                    )
+                rounds = _plan_rounds(settings, candidates, split_of, len(to_transpose), rounds)
             timings["transpose"] = time.perf_counter() - clock
         cache.commit()
 
@@ -277,7 +287,6 @@ def build_corpus(
     _write_failures(out / FAILURES, failures)
     base_work = [m["_computed"] for m in bases if "_computed" in m]
     variant_work = [m["_computed"] for _, m in variant_metas if "_computed" in m]
-    computed = len(base_work) + len(variant_work)
     work = {
         "convert": (len(base_work), sum(base_work)),
         "transpose": (len(variant_work), sum(variant_work)),
@@ -286,9 +295,8 @@ def build_corpus(
         read, settings, code, bases, variant_metas, rows, failures, content_hash, done_rounds
     )
     write_atomic(out / MANIFEST, _json_bytes(manifest))  # last: only now is it complete
-    total = len(bases) + len(variant_metas)
-    cpu = sum(seconds for _, seconds in work.values())
-    return BuildReport(out, manifest, failures, timings, computed, total - computed, cpu, work)
+    cached = len(bases) + len(variant_metas) - len(base_work) - len(variant_work)
+    return BuildReport(out, manifest, failures, timings, cached, work)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,8 +314,7 @@ def _render_bases(tunes, cache, workers, code, cache_fields, settings, progress)
         else:
             metas[i] = {**meta, "cache_key": key}
     done = len(tunes) - len(todo)
-    if progress:
-        progress("converting tunes", done, len(tunes))
+    progress("converting tunes", done, len(tunes))
     args = [(tunes[i].text, settings.pipeline, tunes[i].key) for i, _ in todo]
     for n, (j, outcome) in enumerate(workers.run(render_tune, args)):
         i, key = todo[j]
@@ -316,8 +323,7 @@ def _render_bases(tunes, cache, workers, code, cache_fields, settings, progress)
         meta = _meta(outcome.rendered, outcome.tune_id, outcome.fifths, 0)
         cache.put(key, meta, outcome.rendered)
         metas[i] = {**meta, "cache_key": key, "_computed": outcome.rendered.cpu_seconds}
-        if progress:
-            progress("converting tunes", done + n + 1, len(tunes))
+        progress("converting tunes", done + n + 1, len(tunes))
     return metas  # type: ignore[return-value]
 
 
@@ -344,8 +350,7 @@ def _render_variants(
     total = len(found) + sum(len(m) for _, m in todo)
     done = len(found)
     stage = "transposing"
-    if progress:
-        progress(stage, done, total)
+    progress(stage, done, total)
     args = [(tunes[i].text, [s for _, s, _ in missing], settings.pipeline, tunes[i].key)
             for i, missing in todo]  # fmt: skip
     for j, results in workers.run(render_transpositions, args):
@@ -360,13 +365,13 @@ def _render_variants(
             computed = {"_computed": rendered.cpu_seconds}
             found.append((i, {**meta, "cache_key": key, "round": r, **computed}))
         done += len(missing)
-        if progress:
-            progress(stage, done, total)
+        progress(stage, done, total)
     found.sort(key=lambda item: (item[0], item[1]["round"]))
     return found
 
 
 def _meta(rendered: Rendered, tune_id: str, fifths: int | None, shift: int) -> dict:
+    abc = rendered.abc.encode("utf-8")
     meta = {
         "stage": rendered.stage,
         "reason": rendered.reason,
@@ -374,8 +379,8 @@ def _meta(rendered: Rendered, tune_id: str, fifths: int | None, shift: int) -> d
         "transpose": shift,
         "key": rendered.key,
         "meter": rendered.meter,
-        "abc_sha": hashlib.sha256(rendered.abc.encode("utf-8")).hexdigest(),
-        "abc_bytes": len(rendered.abc.encode("utf-8")),
+        "abc_sha": hashlib.sha256(abc).hexdigest(),
+        "abc_bytes": len(abc),
         "midi_bytes": len(rendered.midi),
     }
     if fifths is not None:
@@ -399,17 +404,16 @@ def _candidate(meta: dict, index: int, source: str, round_: int) -> _Candidate:
     )
 
 
-def _plan_rounds(settings, candidates, split_of, per_round: int, done_rounds: int = 0) -> int:
-    """How many transposition rounds to render; for 'auto', enough to fill the largest scale
-    (``per_round``: the training tunes that get transposed)."""
+def _plan_rounds(settings, candidates, split_of, per_round: int, done_rounds: int) -> int:
+    """How many transposition rounds to render in all, ``done_rounds`` already rendered; for
+    'auto', enough to fill the largest scale (``per_round``: the training tunes that get
+    transposed)."""
     fixed = transpose_rounds(settings.transpose)
     if fixed is not None:
         return fixed
     rows, _ = _select_rows(candidates, split_of, settings)
     have, target = len(rows["train"]), max(settings.scales, default=0)
-    if have >= target or done_rounds >= MAX_ROUNDS:
-        return done_rounds
-    if per_round == 0:
+    if have >= target or done_rounds >= MAX_ROUNDS or per_round == 0:
         return done_rounds
     # A round yields a little less than round 0 (failures, duplicates): ask for 5% more.
     more = math.ceil((target - have) * 1.05 / per_round)
@@ -495,8 +499,7 @@ def _write_dataset(out: Path, rows, cache: ResultCache, progress) -> str:
                     {name: [] for name in FEATURES}, features=FEATURES
                 )
             written += len(rows[split])
-            if progress:
-                progress("writing dataset", written, total)
+            progress("writing dataset", written, total)
         staged = tmp / DATASET_DIR
         # Empty splits need a shard of their own, or load_from_disk fails on them.
         shards = {
@@ -506,10 +509,7 @@ def _write_dataset(out: Path, rows, cache: ResultCache, progress) -> str:
             for split in SPLITS
         }
         datasets.DatasetDict(splits).save_to_disk(str(staged), num_shards=shards)
-        final = out / DATASET_DIR
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(staged, final)
+        _replace_folder(out / DATASET_DIR, staged)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if bar_was_on:
@@ -556,7 +556,7 @@ def _export_files(out: Path, rows, scales, cache: ResultCache, progress) -> None
                 (folder / f"{row_id(c)}.abc").write_bytes(abc.encode("utf-8"))
                 (folder / f"{row_id(c)}.mid").write_bytes(midi)
                 done += 1
-                if progress and done % 500 == 0:
+                if done % 500 == 0:
                     progress("exporting files", done, total)
         for n in scales:
             if n > len(rows["train"]):
@@ -566,14 +566,17 @@ def _export_files(out: Path, rows, scales, cache: ResultCache, progress) -> None
             for c in rows["train"][:n]:
                 for ext in ("abc", "mid"):
                     _link_or_copy(staged / "train" / f"{row_id(c)}.{ext}", folder)
-        if progress:
-            progress("exporting files", total, total)
-        final = out / FILES_DIR
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(staged, final)
+        progress("exporting files", total, total)
+        _replace_folder(out / FILES_DIR, staged)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
+
+
+def _replace_folder(folder: Path, staged: Path) -> None:
+    """Put the finished ``staged`` folder where ``folder`` is, the old one removed first."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    os.replace(staged, folder)
 
 
 def _link_or_copy(src: Path, folder: Path) -> None:

@@ -72,15 +72,10 @@ class ResultCache:
         )
         self._db.commit()
         self._last_commit = time.monotonic()
-        self.hits = 0
-        self.stored = 0
 
     def get_meta(self, key: str) -> dict | None:
         row = self._db.execute("SELECT meta FROM results WHERE key = ?", (key,)).fetchone()
-        if row is None:
-            return None
-        self.hits += 1
-        return json.loads(row[0])
+        return None if row is None else json.loads(row[0])
 
     def get_files(self, key: str) -> tuple[str, bytes]:
         row = self._db.execute("SELECT abc, midi FROM results WHERE key = ?", (key,)).fetchone()
@@ -96,7 +91,6 @@ class ResultCache:
             "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?)",
             (key, json.dumps(meta, sort_keys=True), rendered.abc, rendered.midi),
         )
-        self.stored += 1
         if time.monotonic() - self._last_commit > COMMIT_EVERY_S:
             self.commit()
 

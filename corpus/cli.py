@@ -81,7 +81,7 @@ def build_command(
     rebuild with one more source only processes the new tunes. Bad tunes are recorded with
     their stage and reason (OUT/failures.jsonl) and never stop the build.
     """
-    from .build import BuildSettings, build_corpus
+    from .build import DEFAULT_SCALES, BuildSettings, build_corpus
     from .pipeline import PipelineSettings
     from .sources import SourceError
     from .splits import parse_scale
@@ -95,7 +95,7 @@ def build_command(
         except ValueError:
             sources.append(extra)
     try:
-        parsed = tuple(parse_scale(s) for s in scale_texts) or (1_000, 10_000, 100_000)
+        parsed = tuple(parse_scale(s) for s in scale_texts) or DEFAULT_SCALES
         settings = BuildSettings(
             scales=tuple(sorted(set(parsed))),
             transpose=transpose,
@@ -158,20 +158,7 @@ def print_build_report(report) -> None:
     seconds = sum(report.seconds.values())
     table.add_row("time", f"{seconds:.1f} s")
     console.print(table)
-
-    splits = Table(title="Splits", header_style="bold")
-    for column in ("split", "pairs", "tunes", "transposed", "ABC bytes", "MIDI bytes"):
-        splits.add_column(column, justify="left" if column == "split" else "right")
-    for name, s in manifest["splits"].items():
-        splits.add_row(
-            name,
-            str(s["rows"]),
-            str(s["tunes"]),
-            str(s["transposed_rows"]),
-            str(s["abc_bytes"]),
-            str(s["midi_bytes"]),
-        )
-    console.print(splits)
+    console.print(splits_table(manifest["splits"]))
     for name, u in manifest["unfilled_scales"].items():
         console.print(
             f"[yellow]{name} not made: {u['requested']} pairs asked for, "
@@ -237,12 +224,17 @@ def print_manifest(manifest: dict) -> None:
     for key, value in manifest["counts"].items():
         counts.add_row(key.replace("_", " "), str(value))
     console.print(counts)
-    splits = Table(title="Splits", header_style="bold")
+    console.print(splits_table(manifest["splits"]))
+
+
+def splits_table(splits: dict) -> Table:
+    """The manifest's splits: pairs, tunes, transposed pairs and bytes of each."""
+    table = Table(title="Splits", header_style="bold")
     for column in ("split", "pairs", "tunes", "transposed", "ABC bytes", "MIDI bytes"):
-        splits.add_column(column)
-    for name, s in manifest["splits"].items():
-        splits.add_row(
+        table.add_column(column, justify="left" if column == "split" else "right")
+    for name, s in splits.items():
+        table.add_row(
             name, str(s["rows"]), str(s["tunes"]), str(s["transposed_rows"]),
             str(s["abc_bytes"]), str(s["midi_bytes"]),
         )  # fmt: skip
-    console.print(splits)
+    return table

@@ -16,12 +16,11 @@ Every source yields :class:`SourceTune` objects in a stable order; unreadable fi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from abcmidi_bgpt.abc_text import read_abc_file, split_tunes
-from abcmidi_bgpt.errors import ConversionError
+from abcmidi_bgpt.errors import ConversionError, first_line
 
 MUSIC21_COLLECTIONS = ("oneills1850", "ryansMammoth", "airdsAirs", "essenFolksong", "miscFolk")
 IRISHMAN_REPO = "sander-wood/irishman"
@@ -138,7 +137,7 @@ def _add_file(result: SourceTunes, path: Path, key: str) -> None:
     try:
         tunes = split_tunes(read_abc_file(path), str(path))
     except (ConversionError, OSError) as err:
-        result.problems.append(SourceProblem(key, _first_line(err)))
+        result.problems.append(SourceProblem(key, first_line(err)))
         return
     for tune in tunes:
         result.tunes.append(SourceTune(f"{key}#{tune.index + 1}", tune.full_text))
@@ -148,7 +147,6 @@ def irishman_tunes(
     location: str | Path | None = None,
     cache_dir: str | Path | None = None,
     spec: str = "irishman",
-    splits: tuple[str, ...] = ("train", "validation"),
 ) -> SourceTunes:
     """IrishMAN through Hugging Face ``datasets``: from the hub when ``location`` is None, else
     from a folder holding its ``train.json`` and ``validation.json`` (or from one JSON file).
@@ -192,7 +190,7 @@ def irishman_tunes(
         origin = str(path)
     result = SourceTunes(spec, info={"kind": "irishman", "location": origin})
     result.info["rows"] = {}
-    for split in splits:
+    for split in IRISHMAN_FILES:
         if split not in loaded:
             continue
         table = loaded[split]
@@ -210,7 +208,7 @@ def irishman_tunes(
             try:
                 tunes = split_tunes(text.replace("\r\n", "\n"), key)
             except ConversionError as err:
-                result.problems.append(SourceProblem(key, _first_line(err)))
+                result.problems.append(SourceProblem(key, first_line(err)))
                 continue
             for tune in tunes:
                 suffix = f"#{tune.index + 1}" if len(tunes) > 1 else ""
@@ -220,13 +218,3 @@ def irishman_tunes(
 
 def _str(path: str | Path | None) -> str | None:
     return None if path is None else str(path)
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
-
-
-def iter_sources(specs: list[str], cache_dir: str | Path | None = None) -> Iterator[SourceTunes]:
-    for spec in specs:
-        yield read_source(spec, cache_dir)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-import re
 
 from .transpose import SHIFTS
 
@@ -69,9 +68,3 @@ def scale_name(n: int) -> str:
     if exponent >= 3 and 10**exponent == n:
         return f"train-1e{exponent}"
     return f"train-{n}"
-
-
-def scale_of(name: str) -> int | None:
-    """The number of pairs of a nested split name, None for 'train', 'validation', 'test'."""
-    m = re.fullmatch(r"train-(\d+(?:e\d+)?)", name)
-    return int(float(m.group(1))) if m else None

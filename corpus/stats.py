@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import numpy as np
+from datasets import DatasetDict
 
 from abcmidi_bgpt.batch import write_atomic
 from abcmidi_bgpt.patches import PatchLayout, pair_patches
@@ -14,12 +15,8 @@ from abcmidi_bgpt.records import load_corpus, load_manifest
 HISTOGRAMS = "lengths.png"
 
 
-def split_lengths(corpus_dir: str | Path) -> dict[str, dict[str, list[int]]]:
+def split_lengths(corpus: DatasetDict, layout: PatchLayout) -> dict[str, dict[str, list[int]]]:
     """Per split: ABC bytes, MIDI bytes and patches per conversion sequence of every row."""
-    manifest = load_manifest(corpus_dir)
-    settings = manifest["settings"]
-    layout = PatchLayout(settings["patch_size"], settings["max_patches"])
-    corpus = load_corpus(corpus_dir)
     lengths = {}
     for split, ds in corpus.items():
         abc = ds["abc_bytes"] if len(ds) else []
@@ -43,11 +40,13 @@ def write_histograms(corpus_dir: str | Path, out_path: str | Path | None = None)
     corpus_dir = Path(corpus_dir)
     out_path = Path(out_path) if out_path else corpus_dir / "stats" / HISTOGRAMS
     manifest = load_manifest(corpus_dir)
-    lengths = split_lengths(corpus_dir)
+    settings = manifest["settings"]
+    layout = PatchLayout(settings["patch_size"], settings["max_patches"])
+    lengths = split_lengths(load_corpus(corpus_dir), layout)
     panels = [
         ("abc_bytes", "normalised ABC (bytes)"),
         ("midi_bytes", "MIDI (bytes)"),
-        ("patches", "conversion sequence (16-byte patches)"),
+        ("patches", f"conversion sequence ({layout.patch_size}-byte patches)"),
     ]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     for ax, (column, title) in zip(axes, panels, strict=True):
@@ -59,8 +58,9 @@ def write_histograms(corpus_dir: str | Path, out_path: str | Path | None = None)
                 ax.hist(data[column], bins=bins, density=True, histtype="step", linewidth=1.4,
                         label=f"{split} ({len(data[column])})")  # fmt: skip
         if column == "patches":
-            limit = manifest["settings"]["max_patches"]
-            ax.axvline(limit, color="black", linestyle="--", linewidth=1, label="context")
+            ax.axvline(
+                layout.max_patches, color="black", linestyle="--", linewidth=1, label="context"
+            )
         ax.set_title(title)
         ax.set_ylabel("share of pairs per unit")
         ax.legend(fontsize=8)

@@ -182,16 +182,11 @@ def bench_jobs(tunes, jobs_values: list[int], transpose: str) -> None:
 def bench_full(jobs: int, scale: int, transpose: str, out: Path | None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-corpus-full-"))
     out = out or tmp / "corpus"
-    stage_started: dict[str, float] = {}
-
-    def progress(stage: str, done: int, total: int | None) -> None:
-        stage_started.setdefault(stage, time.perf_counter())
-
     try:
         start = time.perf_counter()
         report = build_corpus(
             ["music21"], out, BuildSettings(scales=(scale,), transpose=transpose), jobs=jobs,
-            cache_path=tmp / "cache.sqlite", progress=progress,
+            cache_path=tmp / "cache.sqlite",
         )  # fmt: skip
         seconds = time.perf_counter() - start
         counts = report.manifest["counts"]

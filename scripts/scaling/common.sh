@@ -22,3 +22,16 @@ EPOCHS_3=${EPOCHS_3:-2}                    # 10^5
 BATCH_PATCHES=${BATCH_PATCHES:-16384}      # patches per micro-batch, padding included
 COMPARE_TUNES=${COMPARE_TUNES:-200}
 # Extra options for corpus build (e.g. BUILD_ARGS="--limit 300" for a smoke run).
+
+# Train MODEL on the training split of SCALE pairs for EPOCHS epochs, both directions, into
+# RUNS/MODEL-SCALE. Resumable: a run that stopped (STOP_AFTER=N stops after optimizer step N,
+# to fit time-limited calls) continues from its last checkpoint when called again.
+train_split() {
+    local model=$1 scale=$2 epochs=$3
+    local out="$RUNS/$model-$scale" resume=()
+    [ -f "$out/last/train_state.json" ] && resume=(--resume)
+    "$BIN/abcmidi-bgpt" train --corpus "$CORPUS" --train-split "train-$scale" --model "$model" \
+        --direction both --epochs "$epochs" --batch-patches "$BATCH_PATCHES" \
+        --eval-every 200 --device "$DEVICE" --dtype "$DTYPE" --stop-after "${STOP_AFTER:-0}" \
+        --out "$out" "${resume[@]}"
+}
