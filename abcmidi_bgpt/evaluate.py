@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,14 @@ import torch
 import torch.nn.functional as F
 
 from .model import BGPT
-from .patches import DIRECTION_NAMES, SequenceSet, length_batches, pad_batch, scored_spans
+from .patches import (
+    DIRECTION_NAMES,
+    EncodedPair,
+    SequenceSet,
+    length_batches,
+    pad_batch,
+    scored_spans,
+)
 
 LN2 = math.log(2.0)
 
@@ -111,6 +119,27 @@ def sequence_nats(
 
 
 @torch.no_grad()
+def scored_sequences(
+    model: BGPT,
+    sequences: SequenceSet,
+    batch_patches: int = 4096,
+    dtype: torch.dtype = torch.float32,
+) -> Iterator[tuple[int, EncodedPair, np.ndarray]]:
+    """Every sequence of ``sequences`` as ``(index, encoding, nats)``, ``nats`` as in
+    :func:`sequence_nats`; run in length-sorted batches of ``batch_patches`` patches, raised to
+    one full context so that any sequence that fits the model fits a batch. Put the model in
+    eval mode."""
+    layout = sequences.layout
+    device = next(model.parameters()).device
+    for batch in length_batches(sequences.n_patches, max(batch_patches, layout.max_patches)):
+        encoded = [sequences.encode(i) for i in batch]
+        ids, n_patches = pad_batch([e.ids for e in encoded], layout)
+        ids_t = torch.from_numpy(ids).to(device)
+        n_t = torch.from_numpy(n_patches)  # on the CPU: see BGPT.forward
+        yield from zip(batch, encoded, sequence_nats(model, ids_t, n_t, dtype), strict=True)
+
+
+@torch.no_grad()
 def score_sequences(
     model: BGPT,
     sequences: SequenceSet,
@@ -120,32 +149,24 @@ def score_sequences(
     """BPB_abc, BPB_midi and the loss of ``model`` on ``sequences``, per direction."""
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
     layout = sequences.layout
     p = layout.patch_size
     scores = {d: DirectionScore(d) for d in DIRECTION_NAMES if d in _directions(sequences)}
-    for batch in length_batches(sequences.n_patches, batch_patches):
-        encoded = [sequences.encode(i) for i in batch]
-        ids, n_patches = pad_batch([e.ids for e in encoded], layout)
-        ids_t = torch.from_numpy(ids).to(device)
-        n_t = torch.from_numpy(n_patches)  # on the CPU: see BGPT.forward
-        for i, pair, nats in zip(
-            batch, encoded, sequence_nats(model, ids_t, n_t, dtype), strict=True
+    for i, pair, nats in scored_sequences(model, sequences, batch_patches, dtype):
+        score = scores[sequences.direction_of(i)]
+        score.sequences += 1
+        score.nats += float(nats.sum(dtype=np.float64))
+        score.positions += len(nats)
+        source, target = scored_spans(pair, layout)
+        kinds = ("abc", "midi") if score.direction == "abc2mid" else ("midi", "abc")
+        for kind, span, n_bytes in zip(
+            kinds, (source, target), (pair.source_len, pair.target_len), strict=True
         ):
-            score = scores[sequences.direction_of(i)]
-            score.sequences += 1
-            score.nats += float(nats.sum(dtype=np.float64))
-            score.positions += len(nats)
-            source, target = scored_spans(pair, layout)
-            kinds = ("abc", "midi") if score.direction == "abc2mid" else ("midi", "abc")
-            for kind, span, n_bytes in zip(
-                kinds, (source, target), (pair.source_len, pair.target_len), strict=True
-            ):
-                segment: SegmentScore = getattr(score, kind)
-                span_nats = nats[span.start - p : span.stop - p].sum(dtype=np.float64)
-                segment.bits += float(span_nats) / LN2
-                segment.bytes += n_bytes
-                segment.positions += len(span)
+            segment: SegmentScore = getattr(score, kind)
+            span_nats = nats[span.start - p : span.stop - p].sum(dtype=np.float64)
+            segment.bits += float(span_nats) / LN2
+            segment.bytes += n_bytes
+            segment.positions += len(span)
     model.train(was_training)
     return scores
 
@@ -191,7 +212,6 @@ def evaluate_checkpoint(
     model = load_model(checkpoint, device=dev)
     pairs = load_pairs(corpus, split, limit)
     sequences = SequenceSet.from_pairs(pairs, directions or DIRECTION_NAMES, model.config.layout)
-    batch_patches = max(batch_patches, model.config.max_patches)
     scores = score_sequences(model, sequences, batch_patches, resolve_dtype(dtype, dev))
     return EvaluationReport(
         str(checkpoint), str(corpus), split, len(pairs), sequences.skipped, scores

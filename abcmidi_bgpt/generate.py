@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .model import BGPT, KVCache, to_device
+from .model import BGPT, BGPTConfig, KVCache, to_device
 from .patches import SPECIAL, PatchLayout, encode_file, extension_patch, pad_batch
 
 
@@ -118,6 +118,13 @@ class _Noise:
             return (-np.log(-np.log(u))).astype(np.float32)  # u = 0 gives -inf: never chosen
 
 
+def _noise_for(sampling: Sampling, prompt: np.ndarray, cfg: BGPTConfig) -> _Noise | None:
+    """The sampling noise of the file ``prompt`` starts; None when decoding is greedy."""
+    if sampling.greedy:
+        return None
+    return _Noise(sampling.seed, prompt, cfg.patch_size, cfg.vocab_size)
+
+
 def choose(logits: torch.Tensor, sampling: Sampling, noise: torch.Tensor | None) -> torch.Tensor:
     """The chosen id of each row of ``logits`` ``(N, V)``: the most likely, or a sample by the
     Gumbel-max trick with ``noise`` ``(N, V)`` after temperature, top-k and top-p."""
@@ -155,7 +162,7 @@ def generate_reference(
     S, limit = cfg.patch_size, patch_limit(model, max_patches)
     device = next(model.parameters()).device
     byte_decoder = model.byte_decoder
-    noise = None if sampling.greedy else _Noise(sampling.seed, prompt, S, cfg.vocab_size)
+    noise = _noise_for(sampling, prompt, cfg)
     ids = [int(i) for i in prompt]
     start = len(ids)
     while len(ids) // S < limit:
@@ -331,7 +338,7 @@ def iter_generate(
                 decoder.slots[row] = None
                 yield slot.index, slot.result(truncated=end is None)
         free = [row for row, slot in enumerate(decoder.slots) if slot is None]
-        new = take(len(free)) if free else []
+        new = take(len(free))
         yield from ready
         ready.clear()
         if len(new) < len(free):  # the prompts ran out: drop the slots nobody will take
@@ -363,9 +370,3 @@ def generate(
     for i, generation in iter_generate(model, prompts, sampling, batch_size, max_patches):
         results[i] = generation
     return results  # type: ignore[return-value]
-
-
-def _noise_for(sampling: Sampling, prompt: np.ndarray, cfg) -> _Noise | None:
-    if sampling.greedy:
-        return None
-    return _Noise(sampling.seed, np.asarray(prompt), cfg.patch_size, cfg.vocab_size)

@@ -297,7 +297,7 @@ class BgptEngine:
 
 
 def _without_label(message: str, label: str) -> str:
-    return message[len(label) + 2 :] if label and message.startswith(f"{label}: ") else message
+    return message.removeprefix(f"{label}: ") if label else message
 
 
 def _load(path: Path, device: str, dtype: str):

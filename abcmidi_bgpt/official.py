@@ -54,7 +54,7 @@ def _layers(state: dict[str, torch.Tensor], prefix: str) -> int:
     return max(found) + 1 if found else 0
 
 
-def official_config(state: dict[str, torch.Tensor], dropout: float = 0.1) -> BGPTConfig:
+def official_config(state: dict[str, torch.Tensor]) -> BGPTConfig:
     """The model config the weights imply; the context length comes from the patch ``wpe``."""
     try:
         patch_in = state[PATCH + "patch_embedding.weight"].shape[1]
@@ -69,7 +69,6 @@ def official_config(state: dict[str, torch.Tensor], dropout: float = 0.1) -> BGP
         n_head=n_embd // 64,
         n_patch_layer=_layers(state, PATCH + "base."),
         n_byte_layer=_layers(state, BYTE + "transformer."),
-        dropout=dropout,
         vocab_size=vocab,
     )
 

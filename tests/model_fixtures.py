@@ -8,17 +8,21 @@
 - :func:`untrained_model` is the same model freshly initialised: its outputs are noise.
 
 Kept in module-level caches rather than pytest fixtures so that any test module can share them
-without a conftest; the files live in a temporary folder removed at exit.
+without a conftest; the files live in a temporary folder removed at exit. :func:`one_thread` is
+an autouse fixture for the modules that run these models: they import it.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import torch
 
 from abcmidi_bgpt.abc_text import AbcTune, read_abc_file, split_tunes
@@ -33,6 +37,25 @@ from tests.test_train_corpus import FOLK, write_corpus
 TINY = CONFIGS["tiny"]
 TRAINED_TUNES = 3
 HELD_OUT_TUNES = 3
+
+
+@contextlib.contextmanager
+def single_thread() -> Iterator[None]:
+    """Torch on one thread. The tiny model's steps are small: they gain nothing from threads,
+    and on a shared 2-core machine a second thread waiting for a busy core makes every small op
+    (and training) several times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    with single_thread():
+        yield
 
 
 @functools.cache
@@ -107,14 +130,8 @@ def trained_model() -> Path:
         progress=False,
         seed=0,
     )
-    # One thread: on a shared 2-core machine a second thread waiting for a busy core can make
-    # training several times slower, and one thread alone takes about 15 s.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with single_thread():  # about 15 s
         train(config)
-    finally:
-        torch.set_num_threads(threads)
     return session_dir() / "run" / "last"
 
 

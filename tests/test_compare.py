@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from abcmidi_bgpt.cli import app
@@ -16,20 +15,13 @@ from tests.model_fixtures import (
     HELD_OUT_TUNES,
     TRAINED_TUNES,
     corpus_dir,
+    one_thread,  # noqa: F401  (autouse fixture)
     pairs,
     trained_model,
     tunes_file,
 )
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def read_rows(path) -> list[dict]:

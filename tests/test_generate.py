@@ -19,17 +19,14 @@ from abcmidi_bgpt.generate import (
 )
 from abcmidi_bgpt.model import KVCache
 from abcmidi_bgpt.patches import DIRECTIONS, SPECIAL
-from tests.model_fixtures import TRAINED_TUNES, pairs, trained_model, untrained_model
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Single-row steps gain nothing from threads, and on a shared 2-core machine a second
-    # thread waiting for a busy core makes every small op slow.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from tests.model_fixtures import (
+    TRAINED_TUNES,
+    one_thread,  # noqa: F401  (autouse fixture)
+    pairs,
+    trained_model,
+    untrained_model,
+)
+from tests.test_model import randomised
 
 
 def prompts_and_targets(direction: str) -> tuple[list[np.ndarray], list[bytes]]:
@@ -41,11 +38,7 @@ def prompts_and_targets(direction: str) -> tuple[list[np.ndarray], list[bytes]]:
 
 
 def test_kv_cache_fed_in_pieces_gives_the_full_forward_for_ragged_rows():
-    torch.manual_seed(0)
-    model = load_model(untrained_model())
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.05)  # LayerNorms and biases non-trivial too
+    model = randomised()
     transformer = model.patch_decoder.transformer
     x = torch.randn(2, 12, model.config.n_embd)
     with torch.no_grad():

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from abcmidi_bgpt.batch import convert_paths
@@ -17,20 +16,13 @@ from abcmidi_bgpt.neural import DEFAULT_MODEL_DIR, resolve_checkpoint
 from tests.model_fixtures import (
     HELD_OUT_TUNES,
     TRAINED_TUNES,
+    one_thread,  # noqa: F401  (autouse fixture)
     pairs,
     trained_model,
     tunes,
     tunes_file,
     untrained_model,
 )
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def bgpt(model: Path, **options) -> EngineSpec:

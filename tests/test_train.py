@@ -188,7 +188,8 @@ def test_train_command_reports_bad_options(tmp_path, tiny_corpus):  # noqa: F811
               "--model", "tiny", "--batch-patches", "64"],
     )  # fmt: skip
     assert result.exit_code == 1
-    assert "batch_patches" in result.output
+    assert "batch_patches must hold one full context (128)" in result.output
+    assert not (tmp_path / "r" / "last").exists()  # refused before any step
     assert len(load_pairs(tiny_corpus, "train")) == 6
 
 
