@@ -95,6 +95,14 @@ async def select(pilot, *labels: str) -> None:
     await settle(pilot)
 
 
+async def save_where_proposed(pilot) -> None:
+    """Ctrl+S, then Enter in the save dialog: save to the path it proposes."""
+    await pilot.press("ctrl+s")
+    await pilot.pause()
+    await pilot.press("enter")
+    await pilot.pause()
+
+
 def labels(node) -> list[str]:
     return [str(child.label) for child in node.children]
 
@@ -186,10 +194,7 @@ async def test_convert_tune_to_midi_shows_facts_and_roll_and_saves(tunes_dir):
 
         # saving again asks before replacing: the first Enter only warns
         saved.write_bytes(b"MThd other")
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        await pilot.press("enter")
-        await pilot.pause()
+        await save_where_proposed(pilot)
         assert isinstance(app.screen, SaveScreen)
         assert saved.read_bytes() == b"MThd other"
         await pilot.press("enter")
@@ -318,10 +323,7 @@ async def test_midi_to_abc_shows_the_transcription_and_saves_it(tunes_dir):
         assert text.startswith("X:") and "\nK:" in text
         assert "good-morning.mid → ABC by symbolic" in app.abc_pane.border_title
         assert status(app).startswith("✓ parses")
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        await pilot.press("enter")
-        await pilot.pause()
+        await save_where_proposed(pilot)
         assert (tunes_dir / "good-morning.abc").read_text() == text
 
 
@@ -618,10 +620,7 @@ async def test_names_with_markup_characters_are_shown_as_they_are(tmp_path):
         await pilot.press("c")
         await settle(pilot)
         assert "a[1].abc → MIDI" in app.midi_pane.border_title
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        await pilot.press("enter")
-        await pilot.pause()
+        await save_where_proposed(pilot)
         assert validate_midi((root / "[old]" / "a[1].mid").read_bytes())
         await pilot.press("b", "s")
         await settle(pilot)

@@ -41,12 +41,14 @@ def test_available_engines_leave_out_external_tools_that_are_missing(monkeypatch
     assert "symbolic" in tasks.available_engines()
 
 
-def test_engine_cache_builds_each_engine_once_and_asks_bgpt_for_a_checkpoint():
+def test_engine_cache_builds_each_engine_once_and_asks_bgpt_for_a_model():
     cache = tasks.EngineCache()
     assert cache.get(EngineSpec("symbolic")) is cache.get(EngineSpec("symbolic"))
     assert cache.get(EngineSpec.of("symbolic", chords=True)) is not cache.get(EngineSpec())
-    with pytest.raises(ConversionError, match="needs a checkpoint"):
-        cache.get(EngineSpec("bgpt"))
+    with pytest.raises(ConversionError, match="no bGPT model is packaged yet"):
+        cache.get(EngineSpec("bgpt"))  # no checkpoint chosen, and none packaged
+    with pytest.raises(ConversionError, match="no such checkpoint"):
+        cache.get(EngineSpec.of("bgpt", checkpoint="/nonexistent/model"))
 
 
 def test_midi_view_reads_the_header_facts(midi, tune):

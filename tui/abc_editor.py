@@ -68,7 +68,6 @@ class AbcEditor(TextArea):
         self.load_text(text)
 
     def _build_highlight_map(self) -> None:
-        problems = getattr(self, "_problems", [])
         self._line_cache.clear()
         highlights = self._highlights
         highlights.clear()
@@ -79,7 +78,7 @@ class AbcEditor(TextArea):
             start = len(line[: span.start].encode("utf-8"))
             end = start + len(line[span.start : span.end].encode("utf-8"))
             highlights[span.line].append((start, end, span.kind))
-        for row, column in problems:
+        for row, column in self._problems:
             if row >= len(lines):
                 continue
             line = lines[row]

@@ -18,7 +18,7 @@ from textual.worker import get_current_worker
 
 from abcmidi_bgpt.abc_diagnostics import Diagnostic, TuneCheck, check_tune
 from abcmidi_bgpt.abc_text import AbcTune
-from abcmidi_bgpt.errors import ConversionError
+from abcmidi_bgpt.errors import ConversionError, first_line
 from abcmidi_bgpt.validate import Validity, validate_abc
 
 from .abc_editor import AbcEditor
@@ -148,14 +148,20 @@ class AbcPane(Vertical):
         try:
             tune = tune_from_text(text, source.tune, source.label)
         except ConversionError as err:
-            check = TuneCheck([_diagnostic(str(err), source.label)])
+            check = TuneCheck([Diagnostic("error", str(err).removeprefix(f"{source.label}: "))])
         else:
             try:
                 check = check_tune(tune)
                 if check.ok:
                     validity = validate_abc(tune.full_text)
             except Exception as err:  # a converter bug: say so on the status line
-                check = TuneCheck([Diagnostic("error", f"internal error: {_one_line(err)}")])
+                check = TuneCheck(
+                    [
+                        Diagnostic(
+                            "error", f"internal error: {type(err).__name__}: {first_line(err)}"
+                        )
+                    ]
+                )
         if not worker.is_cancelled:
             self.app.call_from_thread(self._show_check, text, check, validity)
 
@@ -166,11 +172,6 @@ class AbcPane(Vertical):
         self.check_pending = False
         self.editor.mark_problems(check.diagnostics)
         self._set_status(*status_line(check, validity))
-
-
-def _diagnostic(message: str, label: str) -> Diagnostic:
-    prefix = f"{label}: "
-    return Diagnostic("error", message[len(prefix) :] if message.startswith(prefix) else message)
 
 
 def status_line(check: TuneCheck, validity: Validity | None) -> tuple[Text, str]:
@@ -200,8 +201,3 @@ def status_line(check: TuneCheck, validity: Validity | None) -> tuple[Text, str]
         text.append(str(first), style="yellow")
         state = state if state == "error" else "warning"
     return text, state
-
-
-def _one_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")

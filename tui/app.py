@@ -23,7 +23,7 @@ from textual.worker import Worker, WorkerState
 from abcmidi_bgpt.abc_text import AbcTune, decode_abc, read_abc_file, replace_tune
 from abcmidi_bgpt.batch import write_atomic
 from abcmidi_bgpt.engines import EngineSpec, engine_names
-from abcmidi_bgpt.errors import ConversionError
+from abcmidi_bgpt.errors import ConversionError, first_line
 
 from .abc_pane import AbcPane, AbcSource
 from .batch_screen import BatchScreen
@@ -44,10 +44,10 @@ from .library_tree import (
 from .midi_pane import MidiPane
 from .tasks import (
     EXTERNAL_ENGINES,
-    NEEDS_CHECKPOINT,
     EngineCache,
     available_engines,
     describe_engine,
+    model_problem,
     read_midi_view,
     round_trip,
     save_output,
@@ -205,10 +205,10 @@ class AbcMidiApp(App[None]):
         try:
             view = read_midi_view(entry.path.read_bytes(), name)
         except (ConversionError, OSError) as err:
-            self._call(self._show_midi_error, entry, name, _one_line(err))
+            self._call(self._show_midi_error, entry, name, first_line(err))
             return
         except Exception as err:  # a reader bug must not take the app down
-            message = f"internal error: {type(err).__name__}: {_one_line(err)}"
+            message = f"internal error: {type(err).__name__}: {first_line(err)}"
             self._call(self._show_midi_error, entry, name, message)
             return
         self._call(self._show_midi, entry, view, name)
@@ -349,7 +349,7 @@ class AbcMidiApp(App[None]):
         try:
             return tune_from_text(self.abc_pane.text, entry.tune, self._tune_name(entry))
         except ConversionError as err:
-            self.notify(_one_line(err), severity="error", markup=False)
+            self.notify(first_line(err), severity="error", markup=False)
             return None
 
     # --- compare, batch, engine ------------------------------------------------------------
@@ -365,7 +365,7 @@ class AbcMidiApp(App[None]):
             try:
                 data = entry.path.read_bytes()
             except OSError as err:
-                self.notify(_one_line(err), severity="error", markup=False)
+                self.notify(first_line(err), severity="error", markup=False)
                 return
             subject = CompareSubject(self._shown_name(entry.path), midi=data)
         else:
@@ -384,8 +384,8 @@ class AbcMidiApp(App[None]):
             elif name not in usable:
                 tools = "abc2midi/midi2abc" if name in EXTERNAL_ENGINES else name
                 engines.append((name, None, f"{tools} not installed"))
-            elif name in NEEDS_CHECKPOINT:
-                engines.append((name, None, f"no checkpoint chosen: press e and pick {name}"))
+            elif problem := model_problem(name):
+                engines.append((name, None, f"{problem}: press e and pick {name}"))
             else:
                 engines.append((name, EngineSpec(name), ""))
         return engines
@@ -419,18 +419,15 @@ class AbcMidiApp(App[None]):
         focused = self.focused
         in_midi = focused is not None and self.midi_pane in focused.ancestors_with_self
         in_abc = focused is not None and self.abc_pane in focused.ancestors_with_self
-        if in_midi or (not in_abc and self._abc_to_save() is None):
+        if in_midi or (not in_abc and not self._abc_unsaved()):
             self._save_midi()
         else:
             self._save_abc()
 
-    def _abc_to_save(self) -> str | None:
-        pane = self.abc_pane
-        if pane.source is None:
-            return None
-        if pane.source.key is None or pane.modified:
-            return pane.text
-        return None
+    def _abc_unsaved(self) -> bool:
+        """The ABC pane holds a conversion's output or an edited tune."""
+        source = self.abc_pane.source
+        return source is not None and (source.key is None or self.abc_pane.modified)
 
     def _save_abc(self) -> None:
         pane = self.abc_pane
@@ -475,24 +472,25 @@ class AbcMidiApp(App[None]):
         try:
             save_output(path, data, overwrite)
         except (ConversionError, OSError) as err:
-            self.notify(_one_line(err), severity="error", markup=False)
+            self.notify(first_line(err), severity="error", markup=False)
             return
         self.notify(f"Saved {self._shown_name(path)}", markup=False)
         self.library.action_reload()
 
     def _write_tune(self, entry: TuneEntry, text: str, path: Path, overwrite: bool) -> None:
         """Save a tune: into its own file, replacing only that tune, or alone to a new file."""
+        in_place = path.resolve() == entry.path.resolve()
         try:
-            if path.resolve() == entry.path.resolve():
+            if in_place:
                 book = replace_tune(read_abc_file(entry.path), entry.tune, text)
                 write_atomic(entry.path, book.encode("utf-8"))
             else:
                 tune = tune_from_text(text, entry.tune, self._tune_name(entry))
                 save_output(path, tune.full_text.encode("utf-8"), overwrite)
         except (ConversionError, OSError) as err:
-            self.notify(_one_line(err), severity="error", markup=False)
+            self.notify(first_line(err), severity="error", markup=False)
             return
-        if path.resolve() == entry.path.resolve():
+        if in_place:
             self.edits.pop(entry.key, None)
             self.library.modified.discard(entry.key)
             self.abc_pane.original_text = text
@@ -548,20 +546,15 @@ class AbcMidiApp(App[None]):
     def _failed(self, err: BaseException, doing: str, which: str) -> None:
         self._pane(which).loading = False
         if isinstance(err, ConversionError | OSError):
-            message = _one_line(err)
+            message = first_line(err)
         else:  # a bug: say what it was, in one line, never a traceback on screen
-            message = f"internal error while {doing}: {type(err).__name__}: {_one_line(err)}"
+            message = f"internal error while {doing}: {type(err).__name__}: {first_line(err)}"
         self.notify(message, title=f"Failed {doing}", severity="error", markup=False)
 
     def _warn(self, warnings: list[str]) -> None:
         first = warnings[0].splitlines()[0] if warnings[0] else ""
         more = f" (+{len(warnings) - 1} more)" if len(warnings) > 1 else ""
         self.notify(first + more, title="Warnings", severity="warning", markup=False)
-
-
-def _one_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _readable_text(path: Path) -> str:

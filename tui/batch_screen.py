@@ -31,6 +31,7 @@ from textual.widgets import (
 from abcmidi_bgpt.batch import BatchPlan, BatchReport, JobResult, convert_paths
 from abcmidi_bgpt.engines import EngineSpec
 
+from .library_tree import relative_name
 from .tasks import describe_engine
 
 STATUS_STYLES = {"converted": "green", "failed": "bold red", "skipped": "yellow"}
@@ -65,7 +66,6 @@ class BatchScreen(Screen[bool]):
         self.spec = spec
         self.cancel_event = threading.Event()
         self.planned = 0
-        self.report: BatchReport | None = None
         self.results: list[JobResult] = []
         self.wrote = False
 
@@ -106,12 +106,8 @@ class BatchScreen(Screen[bool]):
         self.cancel_event.set()  # leaving (or quitting) stops the batch after the jobs under way
 
     def _shown(self, path: Path | str) -> str:
-        """Paths relative to the folder the app was opened on (stable and short)."""
-        text = str(path)
-        root = str(self.root)
-        if text == root:
-            return "."
-        return text[len(root) + 1 :] if text.startswith(root + os.sep) else text
+        """Paths (and input labels, which start with one) as the file tree names them."""
+        return relative_name(Path(path), self.root)
 
     def _out_dir(self) -> Path:
         typed = Path(self.query_one("#batch-out-dir", Input).value.strip() or "out").expanduser()
@@ -212,7 +208,6 @@ class BatchScreen(Screen[bool]):
         )
 
     def _finished(self, report: BatchReport) -> None:
-        self.report = report
         self.running = False
         done = len(self.results)
         counts = {s: report.count(s) for s in ("converted", "failed", "skipped")}

@@ -73,9 +73,8 @@ class CompareColumn(Vertical):
         if out.error or not out.data:
             return
         if self.direction == "mid":
-            if out.validity:
-                roll = self.query_one(PianoRoll)
-                roll.show(read_performance(out.data), out.missing, out.extra)
+            if out.performance is not None:
+                self.query_one(PianoRoll).show(out.performance, out.missing, out.extra)
         else:
             self.query_one(AbcEditor).load(out.text, read_only=True)
 

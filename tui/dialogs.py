@@ -12,6 +12,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from .library_tree import relative_name
+
 
 class SaveScreen(ModalScreen[tuple[Path, bool] | None]):
     """Asks where to save; returns (path, overwrite), or None when cancelled.
@@ -31,7 +33,7 @@ class SaveScreen(ModalScreen[tuple[Path, bool] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label(Text(f"Save {self.what}"), classes="dialog-title")
-            yield Input(_shown(self.suggestion, self.root), id="save-path")
+            yield Input(relative_name(self.suggestion, self.root), id="save-path")
             yield Static(id="save-note")
             with Horizontal(classes="buttons"):
                 yield Button("Save", variant="primary", id="save")
@@ -71,13 +73,6 @@ class SaveScreen(ModalScreen[tuple[Path, bool] | None]):
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
         self.dismiss(None)
-
-
-def _shown(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
 
 
 class ConfirmScreen(ModalScreen[bool]):

@@ -14,12 +14,12 @@ from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSe
 
 from abcmidi_bgpt.engines import EngineSpec, engine_names
 
-from .tasks import NEEDS_CHECKPOINT, available_engines
+from .tasks import MODEL_ENGINES, available_engines, model_problem
 
 ENGINE_NOTES = {
     "symbolic": "rule-based converter of this package (deterministic)",
     "abc2midi": "abc2midi / midi2abc programs (Debian package abcmidi)",
-    "bgpt": "byte-level model; needs a checkpoint",
+    "bgpt": "byte-level model: a checkpoint, or the packaged model",
 }
 
 
@@ -76,18 +76,17 @@ class EngineScreen(ModalScreen[EngineSpec | None]):
     def choose(self) -> None:
         name = self._chosen_name()
         checkpoint = self.query_one("#checkpoint", Input).value.strip()
-        if name in NEEDS_CHECKPOINT:
-            if not checkpoint:
-                self._error(f"the {name} engine needs a checkpoint")
-                return
-            if not Path(checkpoint).expanduser().exists():
-                self._error(f"no such checkpoint: {checkpoint}")
-                return
+        problem = model_problem(name, checkpoint)
+        if problem:
+            self._error(problem)
+            return
         chords = self.query_one("#chords", Checkbox).value
         spec = EngineSpec.of(
             name,
             chords=True if chords and name == "symbolic" else None,
-            checkpoint=str(Path(checkpoint).expanduser()) if name in NEEDS_CHECKPOINT else None,
+            checkpoint=str(Path(checkpoint).expanduser())
+            if checkpoint and name in MODEL_ENGINES
+            else None,
         )
         self.dismiss(spec)
 

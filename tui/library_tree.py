@@ -12,7 +12,7 @@ from textual.widgets.tree import TreeNode
 
 from abcmidi_bgpt.abc_text import AbcTune, read_abc_file, split_tunes
 from abcmidi_bgpt.batch import ABC_SUFFIXES, MIDI_SUFFIXES
-from abcmidi_bgpt.errors import ConversionError
+from abcmidi_bgpt.errors import ConversionError, first_line
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +54,15 @@ def read_abc_entry(path: Path, root: Path) -> AbcFileEntry:
     try:
         tunes = split_tunes(read_abc_file(path), relative_name(path, root))
     except (ConversionError, OSError) as err:
-        message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        return AbcFileEntry(path, (), message.replace(str(path), relative_name(path, root)))
+        message = first_line(err).replace(str(path), relative_name(path, root))
+        return AbcFileEntry(path, (), message)
     return AbcFileEntry(path, tuple(tunes))
 
 
 def relative_name(path: Path, root: Path) -> str:
     """How the app names a file: relative to the folder it was opened on."""
     try:
-        return str(path.relative_to(root)) or "."
+        return str(path.relative_to(root))
     except ValueError:
         return str(path)
 

@@ -15,10 +15,6 @@ from .tasks import MidiView, RoundTrip
 class MidiPane(Vertical):
     """Shows one MIDI file or conversion output; the piano roll scrolls by bar."""
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.view: MidiView | None = None
-
     def compose(self) -> ComposeResult:
         yield Static(id="midi-facts")
         yield PianoRoll(id="piano-roll")
@@ -31,17 +27,17 @@ class MidiPane(Vertical):
     def roll(self) -> PianoRoll:
         return self.query_one(PianoRoll)
 
-    def show(self, view: MidiView, label: str) -> None:
-        self.view = view
+    def show(self, view: MidiView, label: str, trip: RoundTrip | None = None) -> None:
+        """A file's facts and roll; with ``trip``, the notes the round trip lost and added."""
         self.border_title = f"MIDI · {escape(label)}"
         self._facts(Text(view.facts.summary()))
         self._result(Text())
-        self.roll.show(view.performance)
+        missing, extra = (trip.missing, trip.extra) if trip else ([], [])
+        self.roll.show(view.performance, missing, extra)
 
     def show_round_trip(self, view: MidiView, label: str, trip: RoundTrip, engine: str) -> None:
         """The input's roll with the notes the round trip lost (red) and added (yellow)."""
-        self.show(view, label)
-        self.roll.show(view.performance, trip.missing, trip.extra)
+        self.show(view, label, trip)
         score, timed = trip.score, trip.score_with_offsets
         good = score.f1 >= 0.99
         text = Text()
@@ -56,14 +52,12 @@ class MidiPane(Vertical):
         self._result(text)
 
     def show_error(self, label: str, message: str) -> None:
-        self.view = None
         self.border_title = f"MIDI · {escape(label)}"
         self._facts(Text.assemble(("✗ ", "bold red"), (message, "red")))
         self._result(Text())
         self.roll.clear()
 
     def clear(self, message: str = "") -> None:
-        self.view = None
         self.border_title = "MIDI"
         self._facts(Text(message, style="dim"))
         self._result(Text())

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -18,13 +17,13 @@ from pathlib import Path
 from abcmidi_bgpt.abc_text import AbcTune, decode_abc, split_tunes
 from abcmidi_bgpt.batch import write_atomic
 from abcmidi_bgpt.engines import Engine, EngineSpec, engine_names, external_tools_available
-from abcmidi_bgpt.errors import ConversionError
+from abcmidi_bgpt.errors import ConversionError, first_line
 from abcmidi_bgpt.metrics import NoteScore, note_f1, unmatched_notes
-from abcmidi_bgpt.midi_file import read_midi, read_performance
+from abcmidi_bgpt.midi_file import midi_contents, read_midi, read_performance
 from abcmidi_bgpt.performance import Note, Performance, key_name
 from abcmidi_bgpt.validate import Validity, abc_fidelity, validate_midi
 
-NEEDS_CHECKPOINT = {"bgpt"}  # engines that cannot run without a model checkpoint
+MODEL_ENGINES = {"bgpt"}  # engines that run a model: a chosen checkpoint or the packaged one
 EXTERNAL_ENGINES = {"abc2midi"}  # engines that run abc2midi / midi2abc
 
 
@@ -46,10 +45,25 @@ class EngineCache:
         with self._lock:
             engine = self._engines.get(spec)
             if engine is None:
-                if spec.name in NEEDS_CHECKPOINT and not dict(spec.options).get("checkpoint"):
-                    raise ConversionError(f"the {spec.name} engine needs a checkpoint (press e)")
+                problem = model_problem(spec.name, dict(spec.options).get("checkpoint"))
+                if problem:
+                    raise ConversionError(f"{problem} (press e to choose one)")
                 engine = self._engines[spec] = spec.build()
             return engine
+
+
+def model_problem(name: str, checkpoint: str | None = None) -> str | None:
+    """Why engine ``name`` has no model to run (the library's reason: no such checkpoint, or
+    none chosen and none packaged); None when it has one or needs none."""
+    if name not in MODEL_ENGINES:
+        return None
+    from abcmidi_bgpt.neural import resolve_checkpoint
+
+    try:
+        resolve_checkpoint(checkpoint or None)
+    except ConversionError as err:
+        return first_line(err)
+    return None
 
 
 def describe_engine(spec: EngineSpec) -> str:
@@ -101,7 +115,7 @@ class MidiView:
 def read_midi_view(data: bytes, source: str = "") -> MidiView:
     """Read MIDI bytes for the MIDI pane; raises :class:`ConversionError` on a bad file."""
     midi = read_midi(data, source)
-    perf = read_performance(data, source)
+    perf = midi_contents(midi, source).performance
     try:
         seconds = midi.length
     except (ValueError, TypeError):  # format 2 files have no single timeline
@@ -133,7 +147,7 @@ def bar_starts(perf: Performance) -> list[Fraction]:
     """Onsets (in beats) of the bars of a performance, from its meters (4/4 where it has
     none), up to the end of its last note."""
     end = perf.end
-    meters = sorted(perf.meters, key=lambda m: m.onset) or []
+    meters = sorted(perf.meters, key=lambda m: m.onset)
     starts: list[Fraction] = []
     at = Fraction(0)
     index = 0
@@ -218,7 +232,7 @@ class ComparedOutput:
     score: NoteScore | None = None  # against the reference notes
     error: str = ""
     warnings: list[str] = field(default_factory=list)
-    seconds: float = 0.0
+    performance: Performance | None = None  # a valid MIDI output, read for its piano roll
     missing: list[Note] = field(default_factory=list)  # reference notes the output lacks
     extra: list[Note] = field(default_factory=list)  # output notes the reference lacks
 
@@ -232,16 +246,16 @@ def compare_abc_to_midi(
 ) -> ComparedOutput:
     """Convert a tune with one engine; check the MIDI and score its notes against the
     reference (the symbolic converter's rendering)."""
-    start = time.perf_counter()
     try:
         out = engine.abc_to_midi(tune)
     except ConversionError as err:
-        return ComparedOutput(name, "mid", error=str(err), seconds=time.perf_counter() - start)
-    seconds = time.perf_counter() - start
-    result = ComparedOutput(name, "mid", out.data, validate_midi(out.data), None, "", out.warnings)
-    result.seconds = seconds
+        return ComparedOutput(name, "mid", error=str(err))
+    result = ComparedOutput(
+        name, "mid", out.data, validity=validate_midi(out.data), warnings=out.warnings
+    )
     if result.validity:
-        notes = read_performance(out.data).notes()
+        result.performance = read_performance(out.data)
+        notes = result.performance.notes()
         result.score = note_f1(reference, notes)
         result.missing, result.extra = unmatched_notes(reference, notes)
     return result
@@ -251,13 +265,11 @@ def compare_midi_to_abc(name: str, engine: Engine, data: bytes, source: str) -> 
     """Transcribe MIDI with one engine; check the ABC (music21, abc2midi where installed) and
     score it by rendering it with the symbolic converter against the input's notes
     (:func:`abcmidi_bgpt.validate.abc_fidelity`)."""
-    start = time.perf_counter()
     try:
         out = engine.midi_to_abc(data, source)
     except ConversionError as err:
-        return ComparedOutput(name, "abc", error=str(err), seconds=time.perf_counter() - start)
-    seconds = time.perf_counter() - start
-    result = ComparedOutput(name, "abc", out.data, warnings=out.warnings, seconds=seconds)
+        return ComparedOutput(name, "abc", error=str(err))
+    result = ComparedOutput(name, "abc", out.data, warnings=out.warnings)
     fidelity = abc_fidelity(out.data, data)
     result.validity = fidelity.valid
     if fidelity.notes is not None:
