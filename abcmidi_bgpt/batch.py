@@ -59,6 +59,11 @@ class JobResult:
     fallback: str = ""  # why the symbolic converter's result was written instead
     note_f1: float | None = None  # the engine's own check against the symbolic converter
 
+    @property
+    def reason(self) -> str:
+        """The message without the input's label in front, for tables that show the label."""
+        return self.message.removeprefix(f"{self.label}: ")
+
 
 @dataclass(slots=True)
 class BatchReport:

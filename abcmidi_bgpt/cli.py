@@ -9,13 +9,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from corpus.cli import corpus_app
+from tui.command import tui_command
+
 from .batch import DEFAULT_TIMEOUT_S, BatchPlan, BatchReport, JobResult, convert_paths
+from .cli_options import Precision, console, err_console
+from .compare_cli import compare_command
 from .engines import EngineSpec
 from .errors import ConversionError
+from .model_cli import evaluate_command, import_official_command, train_command
 
 app = typer.Typer(
     help="Convert between ABC notation and MIDI, with a symbolic converter or a bGPT model.",
@@ -23,8 +28,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
 
 
 @app.callback()
@@ -40,12 +43,6 @@ class Format(enum.StrEnum):
 class Fallback(enum.StrEnum):
     none = "none"
     symbolic = "symbolic"
-
-
-class Precision(enum.StrEnum):
-    auto = "auto"
-    bf16 = "bf16"
-    fp32 = "fp32"
 
 
 @app.command()
@@ -232,47 +229,45 @@ def print_report(report: BatchReport, out: Path) -> None:
     table.add_row("[red]failed[/red]", str(failed))
     table.add_row("time", f"{total_s:.1f} s ({rate:.1f} per s)")
     console.print(table)
-    if report.failed:
-        fails = Table(title="Failures", show_header=True, header_style="bold red")
-        fails.add_column("input")
-        fails.add_column("reason")
-        for r in report.failed[:50]:
-            reason = r.message[len(r.label) + 2 :] if r.message.startswith(r.label) else r.message
-            fails.add_row(r.label, reason)
-        console.print(fails)
-        if len(report.failed) > 50:
-            console.print(f"... and {len(report.failed) - 50} more failures")
-    if fallbacks:
-        table = Table(title="Symbolic fallbacks", show_header=True, header_style="bold yellow")
-        table.add_column("input")
-        table.add_column("why the bgpt output was not used")
-        for r in fallbacks[:50]:
-            table.add_row(r.label, r.fallback)
-        console.print(table)
-        if len(fallbacks) > 50:
-            console.print(f"... and {len(fallbacks) - 50} more fallbacks")
+    print_listing(
+        "Failures",
+        "bold red",
+        "reason",
+        [(r.label, r.reason) for r in report.failed],
+    )
+    print_listing(
+        "Symbolic fallbacks",
+        "bold yellow",
+        "why the bgpt output was not used",
+        [(r.label, r.fallback) for r in fallbacks],
+    )
     if skipped:
         console.print(
             f"[yellow]{skipped} existing output(s) kept; use --force to overwrite[/yellow]"
         )
 
 
-from .model_cli import evaluate_command, import_official_command, train_command  # noqa: E402
+def print_listing(title: str, style: str, why: str, rows: list[tuple[str, str]]) -> None:
+    """A table of (input, why) rows, the first 50 of them; nothing when there are none."""
+    if not rows:
+        return
+    table = Table(title=title, show_header=True, header_style=style)
+    table.add_column("input")
+    table.add_column(why)
+    for label, text in rows[:50]:
+        table.add_row(label, text)
+    console.print(table)
+    if len(rows) > 50:
+        console.print(f"... and {len(rows) - 50} more")
 
+
+# The other commands live in their own modules, which import their heavy libraries (torch,
+# Textual, the corpus builder) only when they run.
 app.command("train")(train_command)
 app.command("evaluate")(evaluate_command)
 app.command("import-official")(import_official_command)
-
-from .compare_cli import compare_command  # noqa: E402
-
 app.command("compare")(compare_command)
-
-from tui.command import tui_command  # noqa: E402  (imports Textual only when it runs)
-
 app.command("tui")(tui_command)
-
-from corpus.cli import corpus_app  # noqa: E402  (imports the builder only when it runs)
-
 app.add_typer(corpus_app, name="corpus")
 
 

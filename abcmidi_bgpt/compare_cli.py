@@ -3,28 +3,13 @@ model are imported inside the command, so that the CLI starts without them."""
 
 from __future__ import annotations
 
-import enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
-err_console = Console(stderr=True)
-
-
-class Direction(enum.StrEnum):
-    abc2mid = "abc2mid"
-    mid2abc = "mid2abc"
-    both = "both"
-
-
-class Precision(enum.StrEnum):
-    auto = "auto"
-    bf16 = "bf16"
-    fp32 = "fp32"
+from .cli_options import Direction, Precision, console, err_console
 
 
 def compare_command(
@@ -75,6 +60,7 @@ def compare_command(
         write_report,
     )
     from .errors import ConversionError
+    from .patches import directions_of
 
     if bool(paths) == bool(corpus):
         err_console.print("error: give either files/folders or --corpus DIR")
@@ -100,13 +86,12 @@ def compare_command(
     if not tunes:
         err_console.print("error: no tunes to compare")
         raise typer.Exit(2)
-    directions = ["abc2mid", "mid2abc"] if direction == Direction.both else [direction.value]
     with console.status("comparing") as status:
         try:
             rows = compare(
                 tunes,
                 str(checkpoint) if checkpoint else None,
-                directions,
+                directions_of(direction.value),
                 engines,
                 device,
                 dtype.value,

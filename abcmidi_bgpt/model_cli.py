@@ -12,29 +12,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
-err_console = Console(stderr=True)
-
-
-class Direction(enum.StrEnum):
-    abc2mid = "abc2mid"
-    mid2abc = "mid2abc"
-    both = "both"
+from .cli_options import Direction, Precision, console, err_console
 
 
 class ModelName(enum.StrEnum):
     paper = "paper"
     small = "small"
     tiny = "tiny"
-
-
-class Precision(enum.StrEnum):
-    auto = "auto"
-    bf16 = "bf16"
-    fp32 = "fp32"
 
 
 def train_command(
@@ -166,11 +152,18 @@ def evaluate_command(
     reverse in MIDI->ABC (docs/metrics.md says which positions count).
     """
     from .evaluate import evaluate_checkpoint
+    from .patches import directions_of
 
-    directions = ["abc2mid", "mid2abc"] if direction == Direction.both else [direction.value]
     try:
         report = evaluate_checkpoint(
-            checkpoint, corpus, split, directions, limit, batch_patches, device, dtype.value
+            checkpoint,
+            corpus,
+            split,
+            directions_of(direction.value),
+            limit,
+            batch_patches,
+            device,
+            dtype.value,
         )
     except (FileNotFoundError, ValueError, KeyError) as e:
         err_console.print(f"[red]error:[/red] {e}")

@@ -19,9 +19,17 @@ import numpy as np
 
 SPECIAL = 256
 VOCAB = 257  # 256 byte values + the special id
-EXTENSIONS = {"abc": "abc", "mid": "mid"}
 DIRECTIONS = {"abc2mid": ("abc", "mid"), "mid2abc": ("mid", "abc")}
 DIRECTION_NAMES = list(DIRECTIONS)
+
+
+def directions_of(direction: str) -> list[str]:
+    """The conversion directions of 'abc2mid', 'mid2abc' or 'both'."""
+    if direction == "both":
+        return list(DIRECTION_NAMES)
+    if direction not in DIRECTION_NAMES:
+        raise ValueError(f"direction must be abc2mid, mid2abc or both (got {direction!r})")
+    return [direction]
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,7 @@ from .evaluate import (
     score_sequences,
 )
 from .model import BGPT, CONFIGS, to_device
-from .patches import DIRECTION_NAMES, SequenceSet, length_batches, pad_batch
+from .patches import DIRECTION_NAMES, SequenceSet, directions_of, length_batches, pad_batch
 
 
 @dataclass
@@ -287,18 +287,8 @@ def check_resumable(cfg: TrainConfig, saved: dict) -> None:
         raise ValueError(f"resume with the run's own options ({was})")
 
 
-def directions_of(direction: str) -> list[str]:
-    if direction == "both":
-        return list(DIRECTION_NAMES)
-    if direction not in DIRECTION_NAMES:
-        raise ValueError(f"direction must be abc2mid, mid2abc or both (got {direction!r})")
-    return [direction]
-
-
 def validate(model: BGPT, val_set: SequenceSet, cfg: TrainConfig, dtype) -> dict:
-    scores = score_sequences(
-        model, val_set, max(cfg.batch_patches, model.config.max_patches), dtype
-    )
+    scores = score_sequences(model, val_set, cfg.batch_patches, dtype)
     nats = sum(s.nats for s in scores.values())
     positions = sum(s.positions for s in scores.values())
     row = {"val_loss": nats / positions}

@@ -193,9 +193,7 @@ class BatchScreen(Screen[bool]):
 
     def _row(self, result: JobResult) -> None:
         table = self.query_one(DataTable)
-        message = result.message
-        if message.startswith(result.label + ": "):
-            message = message[len(result.label) + 2 :]
+        message = result.reason
         if result.status == "converted" and result.warnings:
             message = f"⚠ {result.warnings[0]}" + (
                 f" (+{len(result.warnings) - 1})" if len(result.warnings) > 1 else ""
