@@ -32,8 +32,8 @@ from pathlib import Path
 
 from .abc_text import AbcTune, read_abc_file, split_tunes
 from .engines import Abc2MidiEngine, SymbolicEngine, external_tools_available
-from .errors import ConversionError
-from .midi_file import read_performance
+from .errors import ConversionError, first_line
+from .midi_file import read_midi_file, read_performance
 from .patches import DIRECTION_NAMES
 from .performance import Note
 from .validate import abc_fidelity, midi_fidelity
@@ -85,16 +85,13 @@ CSV_FIELDS = [f.name for f in fields(Row) if f.name != "output"]
 
 def corpus_tunes(corpus: str | Path, split: str = "test", limit: int = 0) -> list[CompareTune]:
     """The pairs of a corpus split (its first ``limit``), named by their ids."""
-    from .records import load_split
+    from .records import load_split, row_files
 
-    ds = load_split(corpus, split)
-    if 0 < limit < len(ds):
-        ds = ds.select(range(limit))
     tunes = []
-    for row in ds.select_columns(["id", "abc", "midi"]):
+    for row in load_split(corpus, split, limit).select_columns(["id", "abc", "midi"]):
         parsed = split_tunes(row["abc"], row["id"])
-        tune = parsed[0] if len(parsed) == 1 else None
-        tunes.append(CompareTune(row["id"], bytes(row["midi"]), row["abc"].encode("utf-8"), tune))
+        abc, midi = row_files(row)
+        tunes.append(CompareTune(row["id"], midi, abc, parsed[0] if len(parsed) == 1 else None))
     return tunes
 
 
@@ -112,20 +109,20 @@ def file_tunes(paths: Sequence[str | Path]) -> tuple[list[CompareTune], list[str
         suffix = path.suffix.lower()
         try:
             if suffix in MIDI_SUFFIXES:
-                tunes.append(CompareTune(str(path), path.read_bytes()))
+                tunes.append(CompareTune(str(path), read_midi_file(path)))
                 continue
             if suffix not in ABC_SUFFIXES:
                 continue
             parsed = split_tunes(read_abc_file(path), str(path))
         except (ConversionError, OSError) as err:
-            problems.append(str(err).splitlines()[0])
+            problems.append(first_line(err))
             continue
         for tune in parsed:
             try:
                 midi = abc_to_midi(tune, chords=CHORDS).midi
                 abc = normalise_abc(tune).encode("utf-8")
             except ConversionError as err:
-                problems.append(str(err).splitlines()[0])
+                problems.append(first_line(err))
                 continue
             tunes.append(CompareTune(tune.label, midi, abc, tune))
     return tunes, problems
@@ -193,7 +190,7 @@ def run_rule_based(
                 else:
                     out = engine.midi_to_abc(tune.midi, source=tune.name)
         except Exception as err:  # a failed conversion is a row, whatever went wrong
-            text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            text = first_line(err)
             known = isinstance(err, ConversionError)
             row.message = text if known else f"internal error ({type(err).__name__}: {text})"
             row.seconds = time.perf_counter() - start
@@ -362,6 +359,7 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     write_csv(rows, out / "tunes.csv")
     summaries = summarise(rows)
+    midi_of = {t.name: t.midi for t in tunes}
     lines = ["# Neural against symbolic conversion", ""]
     lines += [f"- {line}" for line in title_lines]
     lines += [
@@ -376,7 +374,6 @@ def write_report(
         f1_histogram(rows, direction, out / histogram)
         lines += [f"![note F1, {NAMES[direction]}]({histogram})", ""]
         bad = worst(rows, direction, worst_count)
-        midi_of = {t.name: t.midi for t in tunes}
         if bad:
             lines += [f"Worst bgpt outputs, {NAMES[direction]}:", ""]
             for k, row in enumerate(bad, 1):
@@ -465,35 +462,26 @@ def piano_roll(row: Row, reference: Sequence[Note], path: Path) -> None:
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
-    from .metrics import matching
+    from .metrics import unmatched_notes
 
-    estimate = output_notes(row)
-    pairs = matching(reference, estimate)
-    hit_ref = {i for i, _ in pairs}
-    hit_est = {j for _, j in pairs}
-    groups = [
-        ("in both", "0.6", [n for i, n in enumerate(reference) if i in hit_ref]),
-        (
-            "missing from the output",
-            "tab:red",
-            [n for i, n in enumerate(reference) if i not in hit_ref],
-        ),
-        (
-            "added by the output",
-            "tab:blue",
-            [n for j, n in enumerate(estimate) if j not in hit_est],
-        ),
+    missing, extra = unmatched_notes(reference, output_notes(row))
+    # The reference is drawn grey first; the notes the output lacks are drawn red over it.
+    layers = [("0.6", reference), ("tab:red", missing), ("tab:blue", extra)]
+    legend = [
+        ("in both", "0.6", len(reference) - len(missing)),
+        ("missing from the output", "tab:red", len(missing)),
+        ("added by the output", "tab:blue", len(extra)),
     ]
     fig = Figure(figsize=(10, 4), layout="constrained")
     ax = fig.add_subplot()
-    for _, colour, notes in groups:
+    for colour, notes in layers:
         for n in notes:
             ax.broken_barh(
                 [(float(n.onset), max(float(n.duration), 0.05))], (n.pitch - 0.4, 0.8),
                 facecolors=colour, alpha=0.8,
             )  # fmt: skip
     ax.legend(
-        handles=[Patch(color=c, label=f"{label} ({len(notes)})") for label, c, notes in groups],
+        handles=[Patch(color=c, label=f"{label} ({count})") for label, c, count in legend],
         loc="upper right",
         fontsize="small",
     )

@@ -59,10 +59,7 @@ def load_pairs(corpus: str | Path, split: str, limit: int = 0) -> list[tuple[byt
     """The (ABC file bytes, MIDI file bytes) pairs of a corpus split (its first ``limit``)."""
     from .records import load_split
 
-    ds = load_split(corpus, split)
-    if 0 < limit < len(ds):
-        ds = ds.select(range(limit))
-    ds = ds.select_columns(["abc", "midi"])
+    ds = load_split(corpus, split, limit).select_columns(["abc", "midi"])
     return [(a.encode("utf-8"), bytes(m)) for a, m in zip(ds["abc"], ds["midi"], strict=True)]
 
 

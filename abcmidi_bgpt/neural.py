@@ -28,7 +28,7 @@ import numpy as np
 
 from .abc_text import AbcTune
 from .engines import EngineInput, EngineOutput, SymbolicEngine
-from .errors import ConversionError
+from .errors import ConversionError, first_line
 from .validate import Validity, abc_fidelity, midi_fidelity, validate_midi
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models" / "default"
@@ -312,5 +312,4 @@ def _load(path: Path, device: str, dtype: str):
         weights = resolve_dtype(dtype, dev)
         return load_model(path, dev, None if weights == torch.float32 else weights)
     except (OSError, ValueError, RuntimeError, KeyError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ConversionError(f"cannot load the bGPT model at {path}: {first}") from None
+        raise ConversionError(f"cannot load the bGPT model at {path}: {first_line(err)}") from None

@@ -50,13 +50,9 @@ def load_manifest(corpus_dir: str | Path) -> dict:
     return manifest
 
 
-def split_names(corpus_dir: str | Path) -> list[str]:
-    return list(load_manifest(corpus_dir)["splits"])
-
-
-def load_split(corpus_dir: str | Path, split: str) -> datasets.Dataset:
+def load_split(corpus_dir: str | Path, split: str, limit: int = 0) -> datasets.Dataset:
     """One split of a built corpus: 'train', 'train-1e3', 'train-1e4', 'train-1e5',
-    'validation' or 'test'."""
+    'validation' or 'test'; its first ``limit`` rows when ``limit`` is set."""
     manifest = load_manifest(corpus_dir)
     splits = manifest["splits"]
     if split not in splits:
@@ -72,6 +68,8 @@ def load_split(corpus_dir: str | Path, split: str) -> datasets.Dataset:
     base = "train" if split.startswith("train") else split
     ds = dd[base]
     rows = splits[split]["rows"]
+    if limit:
+        rows = min(rows, limit)
     return ds.select(range(rows)) if rows < len(ds) else ds
 
 

@@ -237,27 +237,20 @@ def target_bpb(
     import numpy as np
     import torch
 
-    from .evaluate import LN2, sequence_nats
-    from .patches import SequenceSet, length_batches, pad_batch, scored_spans
+    from .evaluate import LN2, scored_sequences
+    from .patches import SequenceSet, scored_spans
 
     layout = model.config.layout
     sequences = SequenceSet.from_pairs(pairs, [direction], layout)
     result = [float("nan")] * len(pairs)
-    device = next(model.parameters()).device
     dtype = next(model.parameters()).dtype
     p = layout.patch_size
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        for batch in length_batches(sequences.n_patches, max(batch_patches, layout.max_patches)):
-            encoded = [sequences.encode(i) for i in batch]
-            ids, n = pad_batch([e.ids for e in encoded], layout)
-            nats = sequence_nats(
-                model, torch.from_numpy(ids).to(device), torch.from_numpy(n), dtype
-            )
-            for i, pair, cost in zip(batch, encoded, nats, strict=True):
-                _, span = scored_spans(pair, layout)
-                bits = float(cost[span.start - p : span.stop - p].sum(dtype=np.float64)) / LN2
-                result[int(sequences.pair_index[i])] = bits / max(1, pair.target_len)
+        for i, pair, cost in scored_sequences(model, sequences, batch_patches, dtype):
+            _, span = scored_spans(pair, layout)
+            bits = float(cost[span.start - p : span.stop - p].sum(dtype=np.float64)) / LN2
+            result[int(sequences.pair_index[i])] = bits / max(1, pair.target_len)
     model.train(was_training)
     return result
