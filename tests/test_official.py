@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+import transformers  # a dev dependency: the official architecture is built from its GPT-2
 from typer.testing import CliRunner
 
 from abcmidi_bgpt.checkpoint import load_model
@@ -17,7 +18,6 @@ from abcmidi_bgpt.official import convert_official, read_official
 from abcmidi_bgpt.patches import SPECIAL, VOCAB, PatchLayout, encode_direction, pad_batch
 from tests.test_train_corpus import tiny_corpus  # noqa: F401  (fixture)
 
-transformers = pytest.importorskip("transformers")
 torch.set_num_threads(2)
 PATCH_SIZE = 16
 

@@ -200,8 +200,7 @@ def test_ddp_over_two_processes_matches_one_process_accumulating_two(tmp_path, t
     import sys
 
     torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
-    if torchrun is None:
-        pytest.skip("torchrun not installed next to this Python")
+    assert torchrun is not None, "torch installs torchrun next to this Python"
     options = dict(max_steps=4, direction="both", batch_patches=128, val_pairs=1, lr=1e-3)
     args = [f"--{k.replace('_', '-')}={v}" for k, v in options.items()]
     # Gloo on the CPU: the same code path as NCCL on GPUs, minus the device.

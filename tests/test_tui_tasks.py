@@ -122,7 +122,6 @@ def test_compare_reports_an_engine_failure_as_its_error(tune):
 
 
 def test_round_trip_scores_agree_with_its_differences(midi):
-    pytest.importorskip("abcmidi_bgpt.transcribe")
     trip = tasks.round_trip(EngineSpec("symbolic").build(), midi, "good-morning.mid")
     assert trip.abc.startswith("X:")
     assert trip.score == note_f1(trip.reference, trip.output)
@@ -132,7 +131,6 @@ def test_round_trip_scores_agree_with_its_differences(midi):
 
 
 def test_compare_midi_to_abc_validates_and_rerenders(midi):
-    pytest.importorskip("abcmidi_bgpt.transcribe")
     reference = read_performance(midi).notes()
     out = tasks.compare_midi_to_abc(
         "symbolic", EngineSpec("symbolic").build(), midi, "good-morning.mid"
