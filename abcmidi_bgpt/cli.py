@@ -16,7 +16,7 @@ from corpus.cli import corpus_app
 from tui.command import tui_command
 
 from .batch import DEFAULT_TIMEOUT_S, BatchPlan, BatchReport, JobResult, convert_paths
-from .cli_options import Precision, console, err_console
+from .cli_options import Precision, console, err_console, print_error, print_warning
 from .compare_cli import compare_command
 from .engines import EngineSpec
 from .errors import ConversionError
@@ -125,7 +125,7 @@ def convert(
         try:
             resolve_checkpoint(checkpoint)
         except ConversionError as err:
-            err_console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+            print_error(err)
             raise typer.Exit(2) from None
         options = {
             "checkpoint": str(checkpoint) if checkpoint else None,
@@ -148,7 +148,7 @@ def convert(
             temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
         )  # fmt: skip
         if bgpt_only:
-            err_console.print(f"error: {', '.join(bgpt_only)} only apply to --engine bgpt")
+            print_error(f"{', '.join(bgpt_only)} only apply to --engine bgpt")
             raise typer.Exit(2)
         options = (
             {"chords": bool(chords)} if to == Format.mid else {"track": track, "channel": channel}
@@ -201,7 +201,7 @@ def run_with_progress(paths, to, out, spec, force, jobs, timeout) -> BatchReport
             )
         except KeyboardInterrupt:
             cancel.set()
-            err_console.print("[red]interrupted[/red]")
+            print_error("stopped; finished outputs are kept", "interrupted")
             raise typer.Exit(130) from None
 
 
@@ -229,36 +229,12 @@ def print_report(report: BatchReport, out: Path) -> None:
     table.add_row("[red]failed[/red]", str(failed))
     table.add_row("time", f"{total_s:.1f} s ({rate:.1f} per s)")
     console.print(table)
-    print_listing(
-        "Failures",
-        "bold red",
-        "reason",
-        [(r.label, r.reason) for r in report.failed],
-    )
-    print_listing(
-        "Symbolic fallbacks",
-        "bold yellow",
-        "why the bgpt output was not used",
-        [(r.label, r.fallback) for r in fallbacks],
-    )
+    for r in report.failed:
+        print_error(f"{r.label}: {r.reason}", prefix="failed")
+    for r in fallbacks:
+        print_error(f"{r.label}: {r.fallback}", prefix="symbolic fallback")
     if skipped:
-        console.print(
-            f"[yellow]{skipped} existing output(s) kept; use --force to overwrite[/yellow]"
-        )
-
-
-def print_listing(title: str, style: str, why: str, rows: list[tuple[str, str]]) -> None:
-    """A table of (input, why) rows, the first 50 of them; nothing when there are none."""
-    if not rows:
-        return
-    table = Table(title=title, show_header=True, header_style=style)
-    table.add_column("input")
-    table.add_column(why)
-    for label, text in rows[:50]:
-        table.add_row(label, text)
-    console.print(table)
-    if len(rows) > 50:
-        console.print(f"... and {len(rows) - 50} more")
+        print_warning(f"{skipped} existing output(s) kept; use --force to overwrite")
 
 
 # The other commands live in their own modules, which import their heavy libraries (torch,

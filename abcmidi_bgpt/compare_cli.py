@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .cli_options import Direction, Precision, console, err_console
+from .cli_options import Direction, Precision, console, print_error
 
 
 def compare_command(
@@ -63,14 +63,12 @@ def compare_command(
     from .patches import directions_of
 
     if bool(paths) == bool(corpus):
-        err_console.print("error: give either files/folders or --corpus DIR")
+        print_error("give either files/folders or --corpus DIR")
         raise typer.Exit(2)
     engines = engine or None
     unknown = [e for e in engines or [] if e not in ENGINES]
     if unknown:
-        err_console.print(
-            f"error: unknown engine(s) {', '.join(unknown)} (use {', '.join(ENGINES)})"
-        )
+        print_error(f"unknown engine(s) {', '.join(unknown)} (use {', '.join(ENGINES)})")
         raise typer.Exit(2)
     left_out: list[str] = []
     try:
@@ -81,10 +79,10 @@ def compare_command(
             tunes, left_out = file_tunes(paths)
             source = ", ".join(str(p) for p in paths)
     except (FileNotFoundError, KeyError, ValueError) as err:
-        err_console.print(f"error: {err}")
+        print_error(err)
         raise typer.Exit(2) from None
     if not tunes:
-        err_console.print("error: no tunes to compare")
+        print_error("no tunes to compare")
         raise typer.Exit(2)
     with console.status("comparing") as status:
         try:
@@ -100,7 +98,7 @@ def compare_command(
                 on_stage=lambda stage: status.update(f"comparing: {stage}"),
             )
         except ConversionError as err:
-            err_console.print(f"error: {err}")
+            print_error(err)
             raise typer.Exit(2) from None
     title = [f"{len(tunes)} tunes from {source}"]
     if checkpoint or engines is None or "bgpt" in engines:
@@ -121,4 +119,4 @@ def compare_command(
         )
     console.print(table)
     for message in left_out:
-        err_console.print(f"left out: {message}", highlight=False)
+        print_error(message, prefix="left out")

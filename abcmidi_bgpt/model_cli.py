@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .cli_options import Direction, Precision, console, err_console
+from .cli_options import Direction, Precision, console, print_error
 
 
 class ModelName(enum.StrEnum):
@@ -110,7 +110,7 @@ def train_command(
     try:
         result = train(cfg)
     except (FileNotFoundError, FileExistsError, ValueError, KeyError) as e:
-        err_console.print(f"[red]error:[/red] {e}")
+        print_error(e)
         raise typer.Exit(1) from None
     console.print(
         f"{result.steps} steps; best validation loss {result.best_val_loss:.5f} "
@@ -166,7 +166,7 @@ def evaluate_command(
             dtype.value,
         )
     except (FileNotFoundError, ValueError, KeyError) as e:
-        err_console.print(f"[red]error:[/red] {e}")
+        print_error(e)
         raise typer.Exit(1) from None
     table = Table(title=f"{checkpoint} on {corpus} ({split}: {report.pairs} pairs)")
     for name in ("direction", "sequences", "BPB_abc", "BPB_midi", "loss (nats/byte)"):
@@ -202,7 +202,7 @@ def import_official_command(
             weights, out, dtype=torch.bfloat16 if dtype == Precision.bf16 else None
         )
     except (FileNotFoundError, ValueError, RuntimeError) as e:
-        err_console.print(f"[red]error:[/red] {weights}: {e}")
+        print_error(f"{weights}: {e}")
         raise typer.Exit(1) from None
     c = model.config
     console.print(

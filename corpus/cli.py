@@ -13,16 +13,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from abcmidi_bgpt.cli_options import console, err_console, print_error, print_warning
 
 corpus_app = typer.Typer(
     help="Build and inspect ABC/MIDI pair corpora for training and evaluating bGPT.",
     no_args_is_help=True,
 )
-console = Console()
-err_console = Console(stderr=True)
 
 
 @corpus_app.command("build", context_settings={"allow_extra_args": True})
@@ -107,7 +106,7 @@ def build_command(
             limit=limit,
         )
     except ValueError as err:
-        err_console.print(f"[red]error:[/red] {err}")
+        print_error(err)
         raise typer.Exit(2) from None
     progress = Progress(
         TextColumn("[bold]{task.description:<18}"),
@@ -129,12 +128,10 @@ def build_command(
                 sources or ["music21"], out, settings, jobs=jobs, cache_path=cache, progress=step
             )
     except SourceError as err:
-        err_console.print(f"[red]error:[/red] {err}")
+        print_error(err)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
-        err_console.print(
-            "[red]interrupted[/red]: finished tunes are cached; run the same command to resume"
-        )
+        print_error("finished tunes are cached; run the same command to resume", "interrupted")
         raise typer.Exit(130) from None
     print_build_report(report)
 
@@ -160,9 +157,9 @@ def print_build_report(report) -> None:
     console.print(table)
     console.print(splits_table(manifest["splits"]))
     for name, u in manifest["unfilled_scales"].items():
-        console.print(
-            f"[yellow]{name} not made: {u['requested']} pairs asked for, "
-            f"{u['available']} training pairs built (add sources or --transpose)[/yellow]"
+        print_warning(
+            f"{name} not made: {u['requested']} pairs asked for, "
+            f"{u['available']} training pairs built (add sources or --transpose)"
         )
     reasons = manifest["failure_reasons"]
     if reasons:
@@ -193,7 +190,7 @@ def stats_command(
     try:
         manifest = load_manifest(corpus_dir)
     except (FileNotFoundError, ValueError) as err:
-        err_console.print(f"[red]error:[/red] {err}")
+        print_error(err)
         raise typer.Exit(1) from None
     if as_json:
         sys.stdout.write(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

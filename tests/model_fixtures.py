@@ -1,10 +1,12 @@
 """Models for the generation, engine and comparison tests, made once per test session.
 
-- :func:`trained_model` is a ``tiny`` bGPT trained on three real folk tunes (music21's Essen
+- :func:`trained_model` is a small bGPT trained on three real folk tunes (music21's Essen
   collection) in both directions, in the form the bgpt engine feeds it: the ABC normalised by
   :func:`abcmidi_bgpt.neural.normalise_abc`, the MIDI rendered from it with chords played. It
-  learns these pairs by heart (about 15 s on one core), so its greedy outputs for them are the
-  reference files, and other inputs get imperfect outputs.
+  learnt these pairs by heart, so its greedy outputs for them are the reference files, and
+  other inputs get imperfect outputs. It is a fixed file (``tests/fixtures/bgpt-essen``, made
+  by ``scripts/make_test_model.py``): a training run's floats differ between CPUs, the bytes a
+  fixed model writes do not.
 - :func:`untrained_model` is the same model freshly initialised: its outputs are noise.
 
 Kept in module-level caches rather than pytest fixtures so that any test module can share them
@@ -17,16 +19,18 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import hashlib
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
 from abcmidi_bgpt.abc_text import AbcTune, read_abc_file, split_tunes
-from abcmidi_bgpt.checkpoint import save_model
+from abcmidi_bgpt.checkpoint import load_model, read_config, save_model
 from abcmidi_bgpt.model import BGPT, CONFIGS
 from abcmidi_bgpt.neural import normalise_abc
 from abcmidi_bgpt.patches import fits
@@ -107,41 +111,90 @@ def pairs() -> tuple[tuple[bytes, bytes], ...]:
     return tuple(engine_pair(t) for t in tunes())
 
 
+# The trained model is a file in the repository, not a training run of each test session: the
+# tests assert bytes it writes, and a run's floats (hence its weights) differ between CPUs.
+TRAINED_MODEL = Path(__file__).parent / "fixtures" / "bgpt-essen"
+# Smaller than ``tiny`` (same context, half the width) so that the file stays small.
+FIXTURE_CONFIG = replace(TINY, n_embd=32, n_head=2)
+
+
+def pairs_digest(train_pairs) -> str:
+    """What the model was trained on, as a SHA-256 of the pairs' bytes."""
+    digest = hashlib.sha256()
+    for abc, midi in train_pairs:
+        digest.update(len(abc).to_bytes(8, "little") + abc + len(midi).to_bytes(8, "little") + midi)
+    return digest.hexdigest()
+
+
+def train_fixture_model(out: Path, steps: int, seed: int = 0) -> Path:
+    """Train the fixture model on the first three pairs, both directions; write it to ``out``
+    (config.json with the digest of its training pairs, model.safetensors). Run by
+    ``scripts/make_test_model.py``; its result depends on the CPU's floats, hence the check of
+    every output there before the file is kept."""
+    train_pairs = list(pairs()[:TRAINED_TUNES])
+    work = Path(tempfile.mkdtemp(prefix="bgpt-fixture-"))
+    try:
+        corpus = write_corpus(
+            work / "corpus",
+            {"train": train_pairs, "validation": train_pairs[:1], "test": list(pairs())},
+        )
+        torch.manual_seed(seed)
+        init = save_model(BGPT(FIXTURE_CONFIG), work / "init")
+        config = TrainConfig(
+            corpus=str(corpus),
+            out=str(work / "run"),
+            init=str(init),
+            direction="both",
+            batch_patches=512,
+            max_steps=steps,
+            lr=5e-3,
+            min_lr=5e-4,
+            warmup=0.05,
+            weight_decay=0.0,
+            eval_every=10_000,
+            progress=False,
+            seed=seed,
+        )
+        with single_thread():
+            train(config)
+        model = load_model(work / "run" / "last")
+        metadata = {
+            "trained_on": "the first three pairs of tests/model_fixtures.py, both directions",
+            "pairs_sha256": pairs_digest(train_pairs),
+            "steps": steps,
+            "seed": seed,
+            "made_by": "scripts/make_test_model.py",
+        }
+        return save_model(model, out, metadata=metadata)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 @functools.cache
 def trained_model() -> Path:
-    """The folder of the tiny model trained on the first three pairs, both directions."""
-    train_pairs = list(pairs()[:TRAINED_TUNES])
-    corpus = write_corpus(
-        session_dir() / "corpus",
-        {"train": train_pairs, "validation": train_pairs[:1], "test": list(pairs())},
-    )
-    config = TrainConfig(
-        corpus=str(corpus),
-        out=str(session_dir() / "run"),
-        model="tiny",
-        direction="both",
-        batch_patches=512,
-        max_steps=150,
-        lr=5e-3,
-        min_lr=5e-4,
-        warmup=0.05,
-        weight_decay=0.0,
-        eval_every=10_000,
-        progress=False,
-        seed=0,
-    )
-    with single_thread():  # about 15 s
-        train(config)
-    return session_dir() / "run" / "last"
+    """The folder of the fixture model, after checking that it was trained on the pairs that
+    today's converter makes (if the converter's bytes changed, the model must be remade)."""
+    _, metadata = read_config(TRAINED_MODEL)
+    if metadata.get("pairs_sha256") != pairs_digest(pairs()[:TRAINED_TUNES]):
+        raise RuntimeError(
+            f"{TRAINED_MODEL} was trained on other pairs than the converter makes today: "
+            "run `.venv/bin/python scripts/make_test_model.py` and commit the new files"
+        )
+    return TRAINED_MODEL
 
 
 @functools.cache
 def untrained_model() -> Path:
     torch.manual_seed(0)
-    return save_model(BGPT(TINY), session_dir() / "untrained")
+    return save_model(BGPT(FIXTURE_CONFIG), session_dir() / "untrained")
 
 
+@functools.cache
 def corpus_dir() -> Path:
-    """The corpus folder the model was trained from (its test split: all six pairs)."""
-    trained_model()
-    return session_dir() / "corpus"
+    """A corpus folder of the six pairs: the three the model learnt in its train split, all six
+    in its test split."""
+    train_pairs = list(pairs()[:TRAINED_TUNES])
+    return write_corpus(
+        session_dir() / "corpus",
+        {"train": train_pairs, "validation": train_pairs[:1], "test": list(pairs())},
+    )
