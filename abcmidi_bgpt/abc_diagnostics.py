@@ -355,6 +355,7 @@ _MISPLACED = re.compile(r"misplaced symbol: (.+)$")
 _UNHANDLED = re.compile(r"unhandled note decorations: \[(.*)\]")
 _BAR_NUMBER = re.compile(r"\bbars? (\d+)")
 _STRAY_HEADER = re.compile(r"skipped a header line that is not a field: '(.*)'")
+_LINE = re.compile(r"line (\d+): ")  # a refusal that names its line (abc_guard's meters)
 
 
 def _place_warning(message: str, text: str, spans: list[AbcSpan]) -> Diagnostic:
@@ -381,6 +382,9 @@ def _place_error(
 
 def _locate(message: str, text: str, spans: list[AbcSpan]) -> tuple[int | None, int | None]:
     lines = text.split("\n")
+    m = _LINE.match(message)
+    if m and int(m.group(1)) <= len(lines):
+        return int(m.group(1)), 1
     m = _MISPLACED.search(message)
     if m:
         symbol = m.group(1).strip()

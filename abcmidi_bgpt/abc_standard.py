@@ -27,6 +27,7 @@ _MUSIC_SCAN = re.compile(
     r"|(?<=[\[|])(?P<ending>\d+(?:\s*[,-]\s*\d+)*-\d+(?:\s*[,-]\s*\d+)*)"  # ending with a range
 )
 _FIELD_LINE = re.compile(r"^[ \t]*([A-Za-z]):(.*)$")
+MAX_ENDING_NUMBERS = 100  # '[1-3' is written out as '1,2,3'; no ending is played 100 times
 _KEY_FIELD = re.compile(r"(?P<head>(?:^[ \t]*|\[)K:[ \t]*)(?P<value>[^\]\n%]*)", re.M)
 
 
@@ -71,7 +72,7 @@ def explicit_unit_length(abc_text: str) -> str:
     header = abc_text[: header_end.start()]
     if re.search(r"^[ \t]*L:", header, re.M):
         return abc_text
-    meters = re.findall(r"^[ \t]*M:[ \t]*(\d+)\s*/\s*(\d+)", header, re.M)
+    meters = re.findall(r"^[ \t]*M:[ \t]*(\d{1,6})\s*/\s*(\d+)", header, re.M)
     if not meters or int(meters[-1][0]) / max(1, int(meters[-1][1])) >= 0.75:
         return abc_text
     return f"{header}L:1/16\n{abc_text[header_end.start() :]}"
@@ -110,7 +111,10 @@ def _rewrite_music(abc_text: str) -> str:
             elif m.group("tuplet") and compound:
                 return f"({m.group('tuplet')}:3"
             elif m.group("ending"):
-                return ",".join(str(n) for n in _expand_numbers(m.group("ending")))
+                numbers = _expand_numbers(m.group("ending"))
+                if len(numbers) > MAX_ENDING_NUMBERS:
+                    return m.group(0)  # absurd: written out it would multiply the text
+                return ",".join(str(n) for n in numbers)
             return m.group(0)
 
         lines[i] = _MUSIC_SCAN.sub(rewrite, line)
@@ -121,14 +125,23 @@ def _expand_numbers(text: str) -> list[int]:
     numbers: list[int] = []
     for part in re.split(r"\s*,\s*", text.strip()):
         lo, _, hi = part.partition("-")
-        if hi and lo.strip().isdigit() and hi.strip().isdigit() and int(hi) - int(lo) < 100:
-            numbers += range(int(lo), int(hi) + 1)
-        elif lo.strip().isdigit():
-            numbers.append(int(lo))
+        first, last = _small_number(lo), _small_number(hi)
+        if hi and first is not None and last is not None and last - first < 100:
+            numbers += range(first, last + 1)
+        elif first is not None:
+            numbers.append(first)
+        if len(numbers) > MAX_ENDING_NUMBERS:
+            break
     return numbers
+
+
+def _small_number(text: str) -> int | None:
+    """ASCII digits, at most six (Python will not even read an integer of 4,300 digits)."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else None
 
 
 def _is_compound(meter: str) -> bool:
     """6/8, 9/8, 12/8 (and 6/4, ...): a numerator that is a multiple of 3 above 3."""
-    m = re.match(r"\s*(\d+)\s*/\s*(\d+)", meter)
+    m = re.match(r"\s*(\d{1,6})\s*/\s*(\d+)", meter)
     return bool(m) and int(m.group(1)) % 3 == 0 and int(m.group(1)) > 3

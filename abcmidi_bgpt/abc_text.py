@@ -13,7 +13,14 @@ from pathlib import Path
 from .errors import ConversionError, InputTooLarge
 
 MAX_ABC_FILE_BYTES = 32 * 1024 * 1024  # a large tune book is a few MB
-MAX_TUNE_CHARS = 256 * 1024  # a 1,000-bar tune is about 30 KB
+# The largest of music21's 13,000 folk tunes is 2.4 KB, and O'Neill's take about 11 bytes a
+# bar. Converting takes about 0.3 s a KB (abc2xml's parser is most of it; a 232 KB reel took
+# over 60 s), so a tune at the limit converts in about 10 s: inside the 60 s default timeout
+# with room for a busy machine and for the corpus builder, which reads a tune twice.
+MAX_TUNE_CHARS = 32 * 1024
+# A batch plans one job per tune (a few hundred bytes each in memory): the largest real tune
+# books hold a few thousand tunes; a 32 MiB file of empty tunes would hold a million.
+MAX_TUNES_PER_FILE = 100_000
 
 _X_LINE = re.compile(r"^[ \t]*X:[ \t]*(.*)$", re.M)
 _FIELD = re.compile(r"^[ \t]*([A-Za-z]):[ \t]*(.*)$", re.M)
@@ -92,6 +99,11 @@ def split_tunes(text: str, source: str = "") -> list[AbcTune]:
             return [_make_tune(text, "", 0, 1, source, "")]
         where = f"{source}: " if source else ""
         raise ConversionError(f"{where}no ABC tune found (no X: or K: field)")
+    if len(starts) > MAX_TUNES_PER_FILE:
+        where = f"{source}: " if source else ""
+        raise InputTooLarge(
+            f"{where}{len(starts)} tunes, over the limit of {MAX_TUNES_PER_FILE:,} per file"
+        )
     header = _file_header(text[: starts[0]])
     tunes = []
     line, counted = 1, 0  # lines are counted on from the previous tune, not from the top
@@ -128,9 +140,15 @@ def _make_tune(body: str, number: str, index: int, line: int, source: str, heade
 
 
 def check_tune_size(tune: AbcTune) -> None:
-    if len(tune.text) > MAX_TUNE_CHARS:
+    check_text_size(tune.text, tune.label)
+
+
+def check_text_size(text: str, label: str = "") -> None:
+    """Refuse the text of one tune over :data:`MAX_TUNE_CHARS`."""
+    if len(text) > MAX_TUNE_CHARS:
+        where = f"{label}: " if label else ""
         raise InputTooLarge(
-            f"{tune.label}: tune is {len(tune.text) // 1024} KiB, over the "
+            f"{where}tune too large: {len(text) // 1024} KiB, over the "
             f"{MAX_TUNE_CHARS // 1024} KiB limit for one tune"
         )
 

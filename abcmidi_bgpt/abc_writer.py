@@ -14,6 +14,9 @@ explicit one unless it repeats the same note.
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -76,7 +79,7 @@ class Header:
 
 def write_abc(header: Header, bars: Sequence[Bar], sections: Sequence[Section]) -> str:
     """The ABC text of a tune (one X: tune, LF line ends)."""
-    lines = ["X:1", f"T:{_one_line(header.title) or 'Untitled'}"]
+    lines = ["X:1", f"T:{field_text(header.title) or 'Untitled'}"]
     lines += [f"% {_one_line(c)}" for c in header.comments]
     lines.append(f"M:{header.meter.abc}")
     lines.append(f"L:{header.unit.numerator}/{header.unit.denominator}")
@@ -93,8 +96,32 @@ def write_abc(header: Header, bars: Sequence[Bar], sections: Sequence[Section]) 
     return "\n".join(lines) + "\n"
 
 
+# A title from a MIDI track name may be a megabyte of anything; titles and file names are
+# shorter than this.
+MAX_FIELD_CHARS = 1000
+# Unicode categories that must not reach ABC text: controls (NUL, ESC: readers take the file
+# for binary), format characters (bidirectional overrides), surrogates (not UTF-8), private
+# use, unassigned, and line and paragraph separators (Python's splitlines() breaks lines there).
+_UNWRITABLE = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
+
+
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """Text as one line of printable characters (other characters become spaces, runs of
+    spaces one), at most :data:`MAX_FIELD_CHARS` long, not ending in a backslash (which
+    continues a line onto the next): for header fields and comments."""
+    head = text[: 4 * MAX_FIELD_CHARS]  # (a megabyte of spaces is not worth reading)
+    printable = "".join(" " if unicodedata.category(ch) in _UNWRITABLE else ch for ch in head)
+    line = " ".join(printable.split())
+    if len(line) > MAX_FIELD_CHARS:
+        line = line[: MAX_FIELD_CHARS - 3] + "..."
+    return line.rstrip("\\ ")
+
+
+def field_text(text: str) -> str:
+    """Text for an information field (``T:``) that every reader takes as written: one line
+    (:func:`_one_line`) with no '%', which would start a comment and cut the field short: it
+    is written as the fullwidth percent sign."""
+    return _one_line(text).replace("%", "\uff05")
 
 
 def _tempo_field(meter: Meter, qpm: float) -> str:
@@ -378,14 +405,19 @@ def _tuplet_groups(items: list[Item]) -> list:
     spans: list[tuple[Fraction, Fraction, int]] = []
     end_of_bar = items[-1].start + items[-1].length if items else Fraction(0)
     orphans: set[Fraction] = set()
+    bounds = _Bounds(items)
+    # Points come in time order and a span starts at or before the point that found it, so
+    # a later point is inside a span found before exactly when it is before the furthest end.
+    reach: Fraction | None = None
     for t in points:
-        if any(s0 < t < s0 + s for s0, s, _ in spans):
+        if reach is not None and t < reach:
             continue
-        found = _span_for(t, items, end_of_bar)
+        found = _span_for(t, bounds, end_of_bar)
         if found is None:
             orphans.add(t)
             continue
         spans.append(found)
+        reach = found[0] + found[1] if reach is None else max(reach, found[0] + found[1])
     spans.sort()
     # Overlapping spans cannot both be tuplets: keep the first.
     kept: list[tuple[Fraction, Fraction, int]] = []
@@ -393,7 +425,8 @@ def _tuplet_groups(items: list[Item]) -> list:
         if kept and s0 < kept[-1][0] + kept[-1][1]:
             continue
         kept.append((s0, s, p))
-    orphans |= {t for t in points if not any(s0 < t < s0 + s for s0, s, _ in kept)}
+    kept_starts = [s0 for s0, _, _ in kept]
+    orphans |= {t for t in points if _span_at(kept, kept_starts, t, strict=True) is None}
     if orphans:
         # No tuplet holds these times (a performance snapped badly): move them to the nearest
         # 64th rather than write lengths no reader takes.
@@ -402,7 +435,7 @@ def _tuplet_groups(items: list[Item]) -> list:
     pieces = _cut_items(items, cuts)
     out: list = []
     for it in pieces:
-        home = next(((s0, s, p) for s0, s, p in kept if s0 <= it.start < s0 + s), None)
+        home = _span_at(kept, kept_starts, it.start, strict=False)
         if home is None:
             out.append(it)
             continue
@@ -422,6 +455,15 @@ def _tuplet_groups(items: list[Item]) -> list:
     return out
 
 
+def _span_at(kept: list, starts: list[Fraction], t: Fraction, strict: bool):
+    """The span of ``kept`` (sorted, not overlapping) that holds ``t``: strictly inside it, or
+    from its start on; None when none does."""
+    i = (bisect.bisect_left if strict else bisect.bisect_right)(starts, t) - 1
+    if i >= 0 and t < kept[i][0] + kept[i][1]:
+        return kept[i]
+    return None
+
+
 def _moved(items: list[Item], points: set[Fraction]) -> list[Item]:
     def move(t: Fraction) -> Fraction:
         return Fraction(round(t * 16), 16) if t in points else t
@@ -434,7 +476,28 @@ def _moved(items: list[Item], points: set[Fraction]) -> list[Item]:
     return out
 
 
-def _span_for(t: Fraction, items: list[Item], bar_end: Fraction):
+class _Bounds:
+    """Where a bar's items start and end, searched by bisection: a bar of a long meter may
+    hold thousands of items, and each tuplet span asks about them."""
+
+    def __init__(self, items: list[Item]):
+        by_start = sorted(items, key=lambda it: it.start)
+        self.starts = [it.start for it in by_start]
+        # the latest end among the items starting before each one, that one included
+        self.reach = list(itertools.accumulate((it.start + it.length for it in by_start), max))
+        self.times = sorted({x for it in items for x in (it.start, it.start + it.length)})
+
+    def crossed(self, edge: Fraction) -> bool:
+        """Whether an item sounds across ``edge``: starts before it and ends after it."""
+        before = bisect.bisect_left(self.starts, edge)
+        return before > 0 and self.reach[before - 1] > edge
+
+    def between(self, a: Fraction, b: Fraction) -> list[Fraction]:
+        """The items' starts and ends strictly between ``a`` and ``b``."""
+        return self.times[bisect.bisect_right(self.times, a) : bisect.bisect_left(self.times, b)]
+
+
+def _span_for(t: Fraction, bounds: _Bounds, bar_end: Fraction):
     """The smallest aligned span around ``t`` whose inner times all fit one tuplet lattice;
     spans that no note crosses first (a tuplet that holds whole notes), then any."""
     for clean in (True, False):
@@ -442,11 +505,9 @@ def _span_for(t: Fraction, items: list[Item], bar_end: Fraction):
             s0 = (t // s) * s
             if s0 + s > bar_end or not is_binary(s0):
                 continue
-            if clean and any(
-                it.start < edge < it.start + it.length for it in items for edge in (s0, s0 + s)
-            ):
+            if clean and (bounds.crossed(s0) or bounds.crossed(s0 + s)):
                 continue
-            inner = {x for it in items for x in (it.start, it.start + it.length) if s0 < x < s0 + s}
+            inner = bounds.between(s0, s0 + s)
             for p in TUPLET_SIZES:
                 if s > MAX_TUPLET_SPAN[p]:
                     continue
@@ -458,11 +519,9 @@ def _span_for(t: Fraction, items: list[Item], bar_end: Fraction):
 def _cut_items(items: list[Item], cuts: list[Fraction]) -> list[Item]:
     out = []
     for it in items:
-        pieces = [it.start]
-        for c in cuts:
-            if it.start < c < it.start + it.length:
-                pieces.append(c)
-        pieces.append(it.start + it.length)
+        end = it.start + it.length
+        inside = cuts[bisect.bisect_right(cuts, it.start) : bisect.bisect_left(cuts, end)]
+        pieces = [it.start, *inside, end]
         for k in range(len(pieces) - 1):
             last = k == len(pieces) - 2
             out.append(

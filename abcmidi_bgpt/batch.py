@@ -4,37 +4,55 @@ Rules a batch keeps, whatever the input:
 - one job per ABC tune (a tune book gives one MIDI file per tune) or per MIDI file;
 - a bad input fails its own job with a one-line message naming the file and tune, and the
   batch goes on;
-- outputs are written to a temporary name in the output folder and renamed into place, so a
-  killed run leaves no partial file; an empty output is never written;
-- existing outputs are kept unless ``force``; nothing is written outside the output folder
-  and an input is never overwritten.
+- conversions run in worker processes (:mod:`abcmidi_bgpt.isolation`) with a time limit and a
+  memory limit kept from outside: a tune that runs over is killed, not asked to stop, and the
+  batch goes on in a fresh worker. The bgpt engine runs its model in this process; see
+  :func:`run_batched`;
+- outputs are written by this process, to a short temporary name in the output folder, then
+  moved into place, so a killed run leaves no partial file; an empty output is never written;
+  names are cut to fit the file system's 255 bytes;
+- an existing output is never replaced unless ``force``, even when another run writes the same
+  name meanwhile; nothing is written outside the output folder and an input is never
+  overwritten.
 """
 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
+import errno
 import os
 import re
+import secrets
 import signal
-import sys
-import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .abc_text import AbcTune, read_abc_file, split_tunes
 from .engines import BATCHED_ENGINES, Engine, EngineInput, EngineOutput, EngineSpec
 from .errors import ConversionError, first_line
-from .midi_file import read_midi_file
+from .isolation import DEFAULT_MEMORY_GIB, Task, WorkerPool
+from .midi_file import MAX_MIDI_FILE_BYTES, read_midi_file
 
 ABC_SUFFIXES = (".abc",)
 MIDI_SUFFIXES = (".mid", ".midi")
 DEFAULT_TIMEOUT_S = 60.0  # per tune; pathological inputs can make the ABC parser crawl
+MAX_NAME_BYTES = 255  # longest file name on Linux, macOS and Windows file systems (UTF-8)
+EXISTS = "exists (use --force to overwrite)"
 SYMBOLIC = EngineSpec("symbolic")
+# What the fork server imports once, so that each worker starts warm: the converters, and the
+# command line, which a worker imports again when it runs the program's main script (as
+# multiprocessing does): 20 ms for a fresh worker instead of 140.
+WORKER_PRELOAD = (
+    "abcmidi_bgpt.batch",
+    "abcmidi_bgpt.symbolic",
+    "abcmidi_bgpt.musicxml",
+    "abcmidi_bgpt.transcribe",
+    "abcmidi_bgpt.cli",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +63,7 @@ class Job:
     output: str  # output file, inside the output folder
     label: str  # how messages name the input: file, or file#X:n
     tune: AbcTune | None = None
+    overwrite: bool = False  # replace an existing output (--force)
 
 
 @dataclass(slots=True)
@@ -82,6 +101,7 @@ class BatchReport:
 class BatchPlan:
     jobs: list[Job]
     early: list[JobResult]  # inputs that failed or were skipped before any conversion
+    inputs: int = 0  # input files found
 
 
 def input_suffixes(to: str) -> tuple[str, ...]:
@@ -94,18 +114,24 @@ def input_suffixes(to: str) -> tuple[str, ...]:
 
 def find_inputs(paths: Iterable[str | Path], to: str, exclude: Path | None = None):
     """(root, file) pairs for every input file: files given directly, and files with the
-    input suffixes found recursively in folders, in a stable order."""
+    input suffixes found recursively in folders, in a stable order.
+
+    ``exclude`` (the output folder) is left out of a folder that holds it, so that an earlier
+    run's outputs are not read as inputs; a folder that is the output folder, or inside it, is
+    read whole (its outputs go next to its inputs).
+    """
     suffixes = input_suffixes(to)
     exclude = exclude.resolve() if exclude else None
     found: list[tuple[Path, Path]] = []
     for p in map(Path, paths):
         if p.is_dir():
+            skip = exclude if exclude and _strictly_inside(exclude, p.resolve()) else None
             for f in sorted(p.rglob("*")):
                 if not f.is_file() or f.suffix.lower() not in suffixes:
                     continue
                 if any(part.startswith(".") for part in f.relative_to(p).parts):
                     continue
-                if exclude and f.resolve().is_relative_to(exclude):
+                if skip and f.resolve().is_relative_to(skip):
                     continue
                 found.append((p, f))
         else:
@@ -113,63 +139,104 @@ def find_inputs(paths: Iterable[str | Path], to: str, exclude: Path | None = Non
     return found
 
 
+def _strictly_inside(path: Path, folder: Path) -> bool:
+    return path != folder and path.is_relative_to(folder)
+
+
 def plan_batch(
     paths: Iterable[str | Path], to: str, out_dir: str | Path, force: bool = False
 ) -> BatchPlan:
-    """Work out every job and its output name; read and split ABC files on the way."""
+    """Work out every job and its output name; read and split ABC files on the way.
+
+    A problem with one input (unreadable, too large, a path the file system refuses) fails
+    that input's jobs only.
+    """
     out = Path(out_dir).resolve()
     inputs = find_inputs(paths, to, exclude=out)
-    input_files = {f.resolve() for _, f in inputs}
-    jobs: list[Job] = []
-    early: list[JobResult] = []
-    taken: set[Path] = set()
-    ext = "mid" if to == "mid" else "abc"
+    planner = _Planner(
+        to, out, force, {f.resolve() for _, f in inputs}, BatchPlan([], [], len(inputs))
+    )
     for root, f in inputs:
+        try:
+            planner.add_file(root, f)
+        except OSError as err:  # e.g. a path over the system's length limit
+            planner.plan.early.append(JobResult(str(f), "failed", message=_one_line(err, str(f))))
+    return planner.plan
+
+
+@dataclass(slots=True)
+class _Planner:
+    """Plans the jobs of one input file after another, keeping output names apart."""
+
+    to: str
+    out: Path  # resolved
+    force: bool
+    input_files: set[Path]  # resolved
+    plan: BatchPlan
+    taken: set[Path] = field(default_factory=set)  # output paths planned so far
+    next_number: dict[Path, int] = field(default_factory=dict)  # per name: next '-n' to try
+
+    def add_file(self, root: Path, f: Path) -> None:
         label = str(f)
         if not f.exists():
-            early.append(JobResult(label, "failed", message=f"{label}: no such file"))
-            continue
-        rel = f.parent.resolve().relative_to(root.resolve()) if f.parent != root else Path()
-        if to == "mid":
+            self._early(JobResult(label, "failed", message=f"{label}: no such file"))
+            return
+        folder = self.out / f.parent.relative_to(root)
+        resolved_folder = folder.resolve()
+        # Names are made safe (no separators, no '..'): only a symlinked folder could lead out.
+        if not resolved_folder.is_relative_to(self.out):
+            message = f"{label}: output would fall outside {self.out}"
+            self._early(JobResult(label, "failed", message=message))
+            return
+        units = self._units(f, label)
+        ext = ".mid" if self.to == "mid" else ".abc"
+        for stem, tune in units:
+            unit_label = tune.label if tune is not None else label
+            name = self._unique_name(_safe(stem), ext, folder)
+            target = folder / name
+            if resolved_folder / name in self.input_files:
+                message = f"{unit_label}: output {target} is an input; not overwriting it"
+                self._early(JobResult(unit_label, "failed", message=message))
+            elif target.exists() and not self.force:
+                self._early(JobResult(unit_label, "skipped", str(target), EXISTS))
+            else:
+                self.plan.jobs.append(Job(str(f), str(target), unit_label, tune, self.force))
+
+    def _units(self, f: Path, label: str) -> list[tuple[str, AbcTune | None]]:
+        """(output stem, tune) for each job of a file: one per tune of an ABC file, one for a
+        MIDI file; none (with the reason in the plan) for a file that cannot be converted."""
+        if self.to == "mid":
             try:
                 tunes = split_tunes(read_abc_file(f), label)
-            except (ConversionError, OSError) as err:
-                early.append(JobResult(label, "failed", message=_one_line(err, label)))
-                continue
-            names = _tune_stems(f.stem, tunes)
-            units = [(name, t.label, t) for name, t in zip(names, tunes, strict=True)]
-        else:
-            units = [(f.stem, label, None)]
-        for stem, unit_label, tune in units:
-            target = _unique(out / rel / f"{_safe(stem)}.{ext}", taken)
-            if not target.resolve().is_relative_to(out):
-                early.append(
-                    JobResult(
-                        unit_label,
-                        "failed",
-                        message=f"{unit_label}: output would fall outside {out}",
-                    )
-                )
-                continue
-            if target.resolve() in input_files:
-                early.append(
-                    JobResult(
-                        unit_label,
-                        "failed",
-                        message=f"{unit_label}: output {target} is an input; not overwriting it",
-                    )
-                )
-                continue
-            taken.add(target)
-            if target.exists() and not force:
-                early.append(
-                    JobResult(
-                        unit_label, "skipped", str(target), "exists (use --force to overwrite)"
-                    )
-                )
-                continue
-            jobs.append(Job(str(f), str(target), unit_label, tune))
-    return BatchPlan(jobs, early)
+            except ConversionError as err:
+                self._early(JobResult(label, "failed", message=_one_line(err, label)))
+                return []
+            return list(zip(_tune_stems(f.stem, tunes), tunes, strict=True))
+        size = f.stat().st_size  # refused here, before a worker reads it
+        if size > MAX_MIDI_FILE_BYTES:
+            message = (
+                f"{label}: file is {size / 2**20:.1f} MiB, over the "
+                f"{MAX_MIDI_FILE_BYTES // 2**20} MiB limit for MIDI files"
+            )
+            self._early(JobResult(label, "failed", message=message))
+            return []
+        return [(f.stem, None)]
+
+    def _unique_name(self, stem: str, ext: str, folder: Path) -> str:
+        """The first of stem.ext, stem-2.ext, ... (each cut to fit) not planned already; a
+        name asked for again goes on from its last number, so that many inputs with one name
+        (X: numbers alike once cut) take linear time."""
+        first = folder / fit_name(stem, ext)
+        candidate, n = first, self.next_number.get(first, 2)
+        while candidate in self.taken:
+            candidate = folder / fit_name(stem, f"-{n}{ext}")
+            n += 1
+        self.next_number[first] = n
+        self.taken.add(candidate)
+        return candidate.name
+
+    def _early(self, result: JobResult) -> None:
+        self.plan.early.append(result)
 
 
 def _tune_stems(stem: str, tunes: list[AbcTune]) -> list[str]:
@@ -177,10 +244,10 @@ def _tune_stems(stem: str, tunes: list[AbcTune]) -> list[str]:
     no number or shares it with another."""
     if len(tunes) == 1:
         return [stem]
-    numbers = [t.number for t in tunes]
+    count = Counter(t.number for t in tunes)
     return [
-        f"{stem}_{n}" if n and numbers.count(n) == 1 else f"{stem}_{t.index + 1}"
-        for n, t in zip(numbers, tunes, strict=True)
+        f"{stem}_{t.number}" if t.number and count[t.number] == 1 else f"{stem}_{t.index + 1}"
+        for t in tunes
     ]
 
 
@@ -190,12 +257,11 @@ def _safe(stem: str) -> str:
     return cleaned or "tune"
 
 
-def _unique(path: Path, taken: set[Path]) -> Path:
-    candidate, n = path, 2
-    while candidate in taken:
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-        n += 1
-    return candidate
+def fit_name(stem: str, tail: str) -> str:
+    """``stem + tail`` within MAX_NAME_BYTES of UTF-8, the stem cut on a character boundary:
+    the tail (``-2.mid``) is what keeps names apart and says what the file is."""
+    budget = MAX_NAME_BYTES - len(tail.encode("utf-8"))
+    return stem.encode("utf-8")[:budget].decode("utf-8", "ignore") + tail
 
 
 def _one_line(err: BaseException, label: str) -> str:
@@ -203,26 +269,73 @@ def _one_line(err: BaseException, label: str) -> str:
     return text if text.startswith(label) else f"{label}: {text}"
 
 
-def write_atomic(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path`` and rename it into place."""
+def write_atomic(path: str | Path, data: bytes, replace: bool = True) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then move it to ``path``: over any
+    file there (``replace``), or only if there is none, else FileExistsError -- checked as the
+    file lands, so two runs writing the same name cannot both succeed.
+
+    The file gets the permissions the user's umask gives a new file, like any other program's.
+    """
     path = Path(path)
     if not data:
         raise ConversionError(f"{path}: refusing to write an empty file")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    fd, tmp = _new_temporary(path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            _move_to_new_name(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
 
 
+def _new_temporary(folder: Path) -> tuple[int, Path]:
+    """A new hidden file in ``folder``, created with mode 0666 so that the umask decides (a
+    short name: one made from the output's name could pass the 255-byte limit)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        tmp = folder / f".tmp-{secrets.token_hex(8)}.part"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+
+
+# Errors of a file system without hard links (FAT, exFAT, some network file systems).
+_NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS}
+
+
+def _move_to_new_name(tmp: Path, path: Path) -> None:
+    """Move ``tmp`` to ``path`` unless ``path`` exists (FileExistsError): a hard link fails
+    on an existing name (a symlink's too), which a check before a rename cannot promise."""
+    try:
+        os.link(tmp, path)
+    except OSError as err:
+        if err.errno not in _NO_HARD_LINKS:
+            raise  # FileExistsError among them
+        # No hard links: claim the name with an exclusive create, then rename onto it; a kill
+        # between the two leaves an empty file, never another run's output overwritten.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
+
+
 @contextlib.contextmanager
 def time_limit(seconds: float | None, label: str):
-    """Stop the conversion after ``seconds`` (main thread only: SIGALRM; elsewhere no limit)."""
+    """A soft time limit for code run in this process: raises ConversionError from SIGALRM
+    after ``seconds`` (main thread only; elsewhere no limit).
+
+    Best effort only: code that catches every exception (abc2xml's bare ``except:``) swallows
+    it, and C code does not see it until it returns. Conversions of untrusted input in a batch
+    run in worker processes that are killed at the deadline (:mod:`abcmidi_bgpt.isolation`);
+    this is for what runs in-process (the bgpt engine's checks, comparisons).
+    """
     if not seconds or threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -248,43 +361,80 @@ def _engine(spec: EngineSpec) -> Engine:
     return _ENGINES[spec]
 
 
-def run_job(spec: EngineSpec, job: Job, timeout: float | None = DEFAULT_TIMEOUT_S) -> JobResult:
-    """Convert one job and write its output; every failure becomes a failed result."""
-    start = time.perf_counter()
+def convert_job(spec: EngineSpec, job: Job) -> EngineOutput | str:
+    """In a worker process: the engine's output for one job, or the one-line reason it
+    failed. MemoryError goes up to the worker, which reports it as such."""
     try:
         engine = _engine(spec)
-        with time_limit(timeout, job.label):
-            if job.tune is not None:
-                out = engine.abc_to_midi(job.tune)
-            else:
-                out = engine.midi_to_abc(read_midi_file(job.source), source=job.label)
-        return _written(job, out, start)
+        if job.tune is not None:
+            return engine.abc_to_midi(job.tune)
+        return engine.midi_to_abc(read_midi_file(job.source), source=job.label)
+    except MemoryError:
+        raise
     except Exception as err:  # a bug in an engine must not stop the batch either
-        return _failed(job, err, start)
+        return _failure_message(job, err)
 
 
-def _written(job: Job, out: EngineOutput, start: float) -> JobResult:
-    """Write an engine's output; the converted result (raises what writing raises)."""
-    write_atomic(job.output, out.data)
+def _written(job: Job, out: EngineOutput, seconds: float) -> JobResult:
+    """Write an engine's output: converted, skipped (another run wrote the name first without
+    --force) or failed."""
+    try:
+        write_atomic(job.output, out.data, replace=job.overwrite)
+    except FileExistsError:
+        return JobResult(job.label, "skipped", job.output, EXISTS, seconds=seconds)
+    except (ConversionError, OSError) as err:
+        return _failed(job, err, seconds)
     return JobResult(
         job.label,
         "converted",
         job.output,
         warnings=out.warnings,
-        seconds=time.perf_counter() - start,
+        seconds=seconds,
         bytes_written=len(out.data),
         fallback=out.fallback,
         note_f1=out.note_f1,
     )
 
 
-def _failed(job: Job, err: BaseException, start: float) -> JobResult:
+def _failure_message(job: Job, err: BaseException) -> str:
     if isinstance(err, ConversionError | OSError | RecursionError | MemoryError):
         message = _one_line(err, job.label)
     else:
         message = f"{job.label}: internal error ({type(err).__name__}: {err})"
-    elapsed = time.perf_counter() - start
-    return JobResult(job.label, "failed", job.output, message.splitlines()[0], seconds=elapsed)
+    return message.splitlines()[0]
+
+
+def _failed(job: Job, err: BaseException | str, seconds: float) -> JobResult:
+    message = err if isinstance(err, str) else _failure_message(job, err)
+    return JobResult(job.label, "failed", job.output, message, seconds=seconds)
+
+
+def run_isolated(
+    spec: EngineSpec,
+    jobs: list[Job],
+    workers: int = 1,
+    timeout: float | None = DEFAULT_TIMEOUT_S,
+    memory_gib: float | None = DEFAULT_MEMORY_GIB,
+    on_result: Callable[[JobResult], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> list[JobResult]:
+    """Run jobs in ``workers`` worker processes, each job stopped at ``timeout`` seconds and
+    each worker at ``memory_gib`` GiB; outputs are written here as results come."""
+    results: list[JobResult] = []
+    tasks = (Task((spec, job), timeout) for job in jobs)
+    with WorkerPool(workers, memory_gib, WORKER_PRELOAD) as pool:
+        for i, outcome in pool.run(convert_job, tasks, cancel):
+            job = jobs[i]
+            if not outcome.ok:  # stopped at the time limit, out of memory, crashed
+                result = _failed(job, f"{job.label}: {outcome.reason}", outcome.seconds)
+            elif isinstance(outcome.value, str):
+                result = _failed(job, outcome.value, outcome.seconds)
+            else:
+                result = _written(job, outcome.value, outcome.seconds)
+            results.append(result)
+            if on_result:
+                on_result(result)
+    return results
 
 
 def run_batched(
@@ -295,8 +445,13 @@ def run_batched(
     cancel: threading.Event | None = None,
 ) -> list[JobResult]:
     """Run jobs on an engine that converts many inputs together (``convert_many``), in this
-    process; each result is written as soon as it comes. Same rules as :func:`run_job`: a
-    failure is one job's, and ``seconds`` is the time from the start of the batch."""
+    process; each result is written as soon as it comes. Same rules as :func:`run_isolated`:
+    a failure is one job's, and ``seconds`` is the time from the start of the batch.
+
+    Not isolated: the model runs here, and ``timeout`` reaches the engine only as the soft,
+    in-process :func:`time_limit` around its preparation and checks of each input, which
+    library code can swallow (see there). The memory limit does not apply.
+    """
     start = time.perf_counter()
     results: list[JobResult] = []
 
@@ -309,7 +464,7 @@ def run_batched(
         engine = _engine(spec)
     except Exception as err:  # e.g. no such checkpoint: every job fails with the reason
         for job in jobs:
-            done(_failed(job, err, start))
+            done(_failed(job, err, time.perf_counter() - start))
         return results
     inputs: list[EngineInput] = []
     queued: list[Job] = []
@@ -320,25 +475,23 @@ def run_batched(
             try:
                 inputs.append(EngineInput(midi=read_midi_file(job.source), source=job.label))
             except (ConversionError, OSError) as err:
-                done(_failed(job, err, start))
+                done(_failed(job, err, time.perf_counter() - start))
                 continue
         queued.append(job)
     pending = set(range(len(queued)))
     try:
         for i, out in engine.convert_many(inputs, timeout):  # type: ignore[attr-defined]
             pending.discard(i)
+            elapsed = time.perf_counter() - start
             if isinstance(out, BaseException):
-                done(_failed(queued[i], out, start))
+                done(_failed(queued[i], out, elapsed))
             else:
-                try:
-                    done(_written(queued[i], out, start))
-                except Exception as err:
-                    done(_failed(queued[i], err, start))
+                done(_written(queued[i], out, elapsed))
             if cancel is not None and cancel.is_set():
                 return results
     except Exception as err:  # the engine broke down: what it had not finished fails with it
         for i in sorted(pending):
-            done(_failed(queued[i], err, start))
+            done(_failed(queued[i], err, time.perf_counter() - start))
     return results
 
 
@@ -349,64 +502,21 @@ def run_batch(
     timeout: float | None = DEFAULT_TIMEOUT_S,
     on_result: Callable[[JobResult], None] | None = None,
     cancel: threading.Event | None = None,
+    memory_gib: float | None = DEFAULT_MEMORY_GIB,
 ) -> list[JobResult]:
-    """Run jobs, in this process (``workers`` = 1, main thread) or in a process pool; an
-    engine that converts many inputs together runs in this process (:func:`run_batched`).
+    """Run jobs in worker processes (:func:`run_isolated`, however many ``workers``), or, for
+    an engine that converts many inputs together, in this process (:func:`run_batched`).
 
     ``on_result`` is called with each result as it arrives; setting ``cancel`` stops the batch
     after the jobs under way (results come back in completion order, then sorted by input).
     """
-    results: list[JobResult] = []
-
-    def done(r: JobResult) -> None:
-        results.append(r)
-        if on_result:
-            on_result(r)
-
     if spec.name in BATCHED_ENGINES:  # one model, many inputs at a time, in this process
         results = run_batched(spec, jobs, timeout, on_result, cancel)
-    elif workers <= 1 and threading.current_thread() is threading.main_thread():
-        for job in jobs:
-            if cancel is not None and cancel.is_set():
-                break
-            done(run_job(spec, job, timeout))
     else:
-        ctx = multiprocessing.get_context("forkserver")
-        _start_pool_helpers()
-        with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx) as pool:
-            pending = {pool.submit(run_job, spec, job, timeout) for job in jobs}
-            while pending:
-                finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    if not fut.cancelled():
-                        done(fut.result())
-                if cancel is not None and cancel.is_set():
-                    for fut in pending:
-                        fut.cancel()
-                    pending = {f for f in pending if not f.cancelled()}
+        results = run_isolated(spec, jobs, workers, timeout, memory_gib, on_result, cancel)
     order = {job.output: i for i, job in enumerate(jobs)}
     results.sort(key=lambda r: order.get(r.output, len(order)))
     return results
-
-
-def _start_pool_helpers() -> None:
-    """Start multiprocessing's resource tracker and fork server with standard error on
-    /dev/null.
-
-    Under a terminal UI (Textual) ``sys.stderr`` captures prints and has no usable file
-    descriptor, and the helpers fail to start without one ("bad value(s) in fds_to_keep");
-    workers report every failure in their results, so nothing of theirs is lost.
-    """
-    from multiprocessing import forkserver, resource_tracker
-
-    saved = sys.stderr
-    with open(os.devnull, "w") as devnull:
-        sys.stderr = devnull
-        try:
-            resource_tracker.ensure_running()
-            forkserver.ensure_running()
-        finally:
-            sys.stderr = saved
 
 
 def convert_paths(
@@ -420,11 +530,12 @@ def convert_paths(
     on_planned: Callable[[BatchPlan], None] | None = None,
     on_result: Callable[[JobResult], None] | None = None,
     cancel: threading.Event | None = None,
+    memory_gib: float | None = DEFAULT_MEMORY_GIB,
 ) -> BatchReport:
     """Plan and run a whole batch; the library call behind ``abcmidi-bgpt convert``."""
     start = time.perf_counter()
     plan = plan_batch(paths, to, out_dir, force)
     if on_planned:
         on_planned(plan)
-    results = run_batch(plan.jobs, spec, workers, timeout, on_result, cancel)
+    results = run_batch(plan.jobs, spec, workers, timeout, on_result, cancel, memory_gib)
     return BatchReport(plan.early + results, time.perf_counter() - start)

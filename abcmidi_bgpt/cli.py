@@ -15,11 +15,19 @@ from rich.table import Table
 from corpus.cli import corpus_app
 from tui.command import tui_command
 
-from .batch import DEFAULT_TIMEOUT_S, BatchPlan, BatchReport, JobResult, convert_paths
+from .batch import (
+    DEFAULT_TIMEOUT_S,
+    BatchPlan,
+    BatchReport,
+    JobResult,
+    convert_paths,
+    input_suffixes,
+)
 from .cli_options import Precision, console, err_console, print_error, print_warning
 from .compare_cli import compare_command
 from .engines import EngineSpec
 from .errors import ConversionError
+from .isolation import DEFAULT_MEMORY_GIB
 from .model_cli import evaluate_command, import_official_command, train_command
 
 app = typer.Typer(
@@ -73,7 +81,14 @@ def convert(
     channel: Annotated[
         int | None, typer.Option(help="MIDI->ABC: take the melody from this channel.")
     ] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds allowed per tune.")] = DEFAULT_TIMEOUT_S,
+    timeout: Annotated[
+        float,
+        typer.Option(min=0.0, help="Seconds allowed per tune, then it is stopped (0: no limit)."),
+    ] = DEFAULT_TIMEOUT_S,
+    memory: Annotated[
+        float,
+        typer.Option(min=0.0, help="GiB of memory each worker process may use (0: no limit)."),
+    ] = DEFAULT_MEMORY_GIB,
     checkpoint: Annotated[
         Path | None,
         typer.Option(
@@ -113,11 +128,14 @@ def convert(
     """Convert ABC tunes to MIDI (one .mid per tune) or MIDI files to ABC.
 
     Bad inputs fail one at a time with a one-line reason; the rest of the batch goes on and the
-    exit code is 1 if anything failed. Outputs are written atomically, never outside --out, and
-    existing ones are kept unless --force. With --engine bgpt every output is checked (complete,
-    valid, notes scored against the symbolic converter) and one that fails is not written, or
-    is replaced by the symbolic result with --fallback symbolic; greedy decoding unless
-    --temperature/--top-k/--top-p.
+    exit code is 1 if anything failed (or if there was nothing to convert). Each input is
+    converted in a worker process, stopped at --timeout and held to --memory. Outputs are
+    written atomically, never outside --out, and existing ones are kept unless --force. --out
+    may be the input folder: outputs then go next to their inputs. With --engine bgpt (run in
+    this process: no memory limit, the time limit best effort) every output is checked
+    (complete, valid, notes scored against the symbolic converter) and one that fails is not
+    written, or is replaced by the symbolic result with --fallback symbolic; greedy decoding
+    unless --temperature/--top-k/--top-p.
     """
     if engine == "bgpt":
         from .neural import resolve_checkpoint
@@ -156,7 +174,11 @@ def convert(
         if engine != "symbolic":
             options = {}
     spec = EngineSpec.of(engine, **options)
-    report = run_with_progress(paths, to.value, out, spec, force, jobs, timeout)
+    report = run_with_progress(paths, to.value, out, spec, force, jobs, timeout, memory)
+    if not report.results:
+        suffixes = "/".join(input_suffixes(to.value))
+        print_error(f"nothing to convert: no {suffixes} files in {', '.join(map(str, paths))}")
+        raise typer.Exit(1)
     print_report(report, out)
     if report.count("failed"):
         raise typer.Exit(1)
@@ -166,7 +188,7 @@ def _bgpt_only_options(**given) -> list[str]:
     return [f"--{name.replace('_', '-')}" for name, value in given.items() if value]
 
 
-def run_with_progress(paths, to, out, spec, force, jobs, timeout) -> BatchReport:
+def run_with_progress(paths, to, out, spec, force, jobs, timeout, memory) -> BatchReport:
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -198,6 +220,7 @@ def run_with_progress(paths, to, out, spec, force, jobs, timeout) -> BatchReport
                 on_planned=planned,
                 on_result=step,
                 cancel=cancel,
+                memory_gib=memory,
             )
         except KeyboardInterrupt:
             cancel.set()

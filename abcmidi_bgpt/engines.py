@@ -7,7 +7,8 @@ build their own engine from it.
 
 An engine that converts many inputs together (bGPT generates a batch of files at once) also has
 ``convert_many`` (:class:`BatchEngine`); the batch runner gives such an engine all its inputs,
-in its own process (``BATCHED_ENGINES``).
+in its own process (``BATCHED_ENGINES``). Every other engine converts one input at a time in a
+worker process, killed at the batch's time limit (:mod:`abcmidi_bgpt.isolation`).
 """
 
 from __future__ import annotations
@@ -178,7 +179,9 @@ _FACTORIES = {
     "abc2midi": Abc2MidiEngine,
     "bgpt": _bgpt_engine,
 }
-BATCHED_ENGINES = frozenset({"bgpt"})  # converted with convert_many, in the calling process
+# Converted with convert_many in the calling process (a model loaded once), where the batch's
+# time limit is only the soft in-process one: see BgptEngine.convert_many.
+BATCHED_ENGINES = frozenset({"bgpt"})
 
 
 def engine_names() -> list[str]:

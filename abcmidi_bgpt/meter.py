@@ -256,9 +256,10 @@ def _crossed(ev: MelodyEvents, lines: np.ndarray) -> np.ndarray:
     """For each grid line, whether a note sounds across it (starts before, ends after)."""
     starts = np.searchsorted(ev.onsets, lines - EPS)  # onsets strictly before the line
     out = np.zeros(len(lines), dtype=bool)
-    for i, (line, n) in enumerate(zip(lines, starts, strict=True)):
-        if n > 0:
-            out[i] = ev.offsets[n - 1] > line + 0.02 and ev.onsets[n - 1] < line - EPS
+    # Vectorised: a long silence has a grid line every beat, however few its notes.
+    after = starts > 0
+    last, at = starts[after] - 1, lines[after]
+    out[after] = (ev.offsets[last] > at + 0.02) & (ev.onsets[last] < at - EPS)
     return out
 
 

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import bisect
 import io
-import struct
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 import mido
 
-from .errors import ConversionError, InputTooLarge, first_line
+from .errors import ConversionError, InputTooLarge
+from .midi_reader import MidiDamage, MidiRead, read_midi_events
 from .performance import (
     DEFAULT_QPM,
     KeyChange,
@@ -37,6 +37,10 @@ from .performance import (
 
 TICKS_PER_QUARTER = 120
 MAX_MIDI_FILE_BYTES = 16 * 1024 * 1024  # a long orchestral MIDI file is a few MB
+# Where the last note may end, in beats (quarter notes): 5.5 hours at 120 a minute. Work on a
+# file (bars, the meter estimate, the beat tracker) grows with its length, which a few bytes
+# of MIDI can make anything up to 2^28 ticks an event.
+MAX_MIDI_BEATS = 40_000
 DRUM_CHANNEL = 9
 
 _KEY_FIFTHS = {key_name(f, minor): (f, minor) for f in range(-7, 8) for minor in (False, True)}
@@ -130,18 +134,10 @@ def _note_events(voice: Voice) -> list[_Event]:
 
 
 def read_midi(data: bytes, source: str = "") -> mido.MidiFile:
-    """Parse MIDI bytes with mido, turning every parse failure into a one-line error."""
+    """Parse MIDI bytes (as mido does, within the limits of :mod:`midi_reader`), turning
+    every parse failure into a one-line error."""
     _check_header(data, source)
-    try:
-        return mido.MidiFile(file=io.BytesIO(data), clip=True)
-    except _PARSE_ERRORS as err:
-        where = f"{source}: " if source else ""
-        raise ConversionError(f"{where}corrupt MIDI file: {first_line(err)}") from None
-
-
-_PARSE_ERRORS = (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, struct.error)
-_END_OF_TRACK = b"\x00\xff\x2f\x00"
-_SALVAGE_TRIES = 64  # bytes cut from a broken track's end, one at a time, before giving up
+    return _read_events(data, source, salvage=False).midi
 
 
 def read_midi_file(path: str | Path) -> bytes:
@@ -149,6 +145,10 @@ def read_midi_file(path: str | Path) -> bytes:
     path = Path(path)
     _check_file_size(path.stat().st_size, f"{path}: ")
     return path.read_bytes()
+
+
+def _where(source: str) -> str:
+    return f"{source}: " if source else ""
 
 
 def _check_file_size(size: int, where: str) -> None:
@@ -160,7 +160,7 @@ def _check_file_size(size: int, where: str) -> None:
 
 
 def _check_header(data: bytes, source: str) -> None:
-    where = f"{source}: " if source else ""
+    where = _where(source)
     _check_file_size(len(data), where)
     if not data:
         raise ConversionError(f"{where}empty file")
@@ -170,75 +170,35 @@ def _check_header(data: bytes, source: str) -> None:
 
 def read_midi_salvaged(data: bytes, source: str = "") -> tuple[mido.MidiFile, list[str]]:
     """Like :func:`read_midi`, but a file cut short or damaged inside a track keeps what can be
-    read: the damaged track is cut before the bad bytes and later tracks are dropped, with a
-    warning. For transcription, where half a tune beats none; validation stays strict."""
+    read: the damaged track ends before the bad bytes and later tracks are dropped, and a meta
+    event whose bytes mean nothing (a key signature of 9 sharps) is ignored, each with a
+    warning. For transcription, where half a tune beats none; validation stays strict. A file
+    damaged before its first note is corrupt."""
     _check_header(data, source)
+    read = _read_events(data, source, salvage=True)
+    warnings = []
+    if read.damage:
+        if not _has_notes(read.midi):
+            raise ConversionError(f"{_where(source)}corrupt MIDI file: {read.damage}")
+        dropped = read.tracks_dropped
+        more = f", {dropped} later track(s) dropped" if dropped else ""
+        warnings.append(f"damaged MIDI file ({read.damage}): read up to the damage{more}")
+    if read.meta_skipped:
+        warnings.append(f"{read.meta_skipped} meta event(s) with unreadable contents ignored")
+    return read.midi, warnings
+
+
+def _read_events(data: bytes, source: str, salvage: bool) -> MidiRead:
     try:
-        return mido.MidiFile(file=io.BytesIO(data), clip=True), []
-    except _PARSE_ERRORS as err:
-        first_error = first_line(err)
-    where = f"{source}: " if source else ""
-    chunks = _track_chunks(data)
-    if chunks is None:
-        raise ConversionError(f"{where}corrupt MIDI file: {first_error}")
-    header, tracks = chunks
-    # mido reads tracks in order: find the first one it cannot read, keep those before it.
-    good: list[bytes] = []
-    for body in tracks:
-        if _parses(header, [*good, body], len(good) + 1):
-            good.append(body)
-            continue
-        for cut in range(1, min(_SALVAGE_TRIES, len(body)) + 1):
-            trimmed = body[: len(body) - cut] + _END_OF_TRACK
-            if _parses(header, [*good, trimmed], len(good) + 1):
-                good.append(trimmed)
-                break
-        break
-    if not good:
-        raise ConversionError(f"{where}corrupt MIDI file: {first_error}")
-    midi = mido.MidiFile(file=io.BytesIO(_assemble(header, good, len(good))), clip=True)
-    dropped = len(tracks) - len(good)
-    more = f", {dropped} later track(s) dropped" if dropped else ""
-    return midi, [f"damaged MIDI file ({first_error}): read up to the damage{more}"]
+        return read_midi_events(data, salvage)
+    except MidiDamage as damage:  # anywhere when strict; in the header when salvaging
+        raise ConversionError(f"{_where(source)}corrupt MIDI file: {damage}") from None
+    except InputTooLarge as err:
+        raise InputTooLarge(f"{_where(source)}{err}") from None
 
 
-def _track_chunks(data: bytes) -> tuple[bytes, list[bytes]] | None:
-    """The header chunk's payload and the payloads of the MTrk chunks, the last one cut short
-    if the file is; None when the header itself is broken."""
-    if len(data) < 14:
-        return None
-    (header_len,) = struct.unpack(">I", data[4:8])
-    if header_len < 6:
-        return None
-    header = data[8 : 8 + header_len]
-    pos = 8 + header_len
-    tracks = []
-    while pos + 8 <= len(data):
-        kind = data[pos : pos + 4]
-        (length,) = struct.unpack(">I", data[pos + 4 : pos + 8])
-        body = data[pos + 8 : pos + 8 + length]
-        if kind == b"MTrk":
-            tracks.append(body)
-        pos += 8 + length
-    if pos < len(data) and tracks == []:
-        return None
-    return header, tracks
-
-
-def _assemble(header: bytes, tracks: list[bytes], count: int) -> bytes:
-    head = header[:2] + struct.pack(">h", count) + header[4:6]
-    out = [b"MThd", struct.pack(">I", 6), head]
-    for body in tracks:
-        out += [b"MTrk", struct.pack(">I", len(body)), body]
-    return b"".join(out)
-
-
-def _parses(header: bytes, tracks: list[bytes], count: int) -> bool:
-    try:
-        mido.MidiFile(file=io.BytesIO(_assemble(header, tracks, count)), clip=True)
-    except _PARSE_ERRORS:
-        return False
-    return True
+def _has_notes(midi: mido.MidiFile) -> bool:
+    return any(m.type == "note_on" and m.velocity > 0 for track in midi.tracks for m in track)
 
 
 @dataclass(slots=True)
@@ -269,7 +229,8 @@ def midi_contents(midi: mido.MidiFile, source: str = "") -> MidiContents:
     Each (track, channel) with notes becomes a voice, in file order. A note-on with velocity 0
     ends a note, as a note-off does; overlapping notes of one pitch on one channel are paired
     first-in, first-out; a note that never gets its note-off ends at the next later note-on on
-    its channel, or at the end of its track.
+    its channel, or at the end of its track. Tempo changes to 0 are ignored with a warning;
+    notes ending after :data:`MAX_MIDI_BEATS` raise :class:`InputTooLarge`.
     """
     division = midi.ticks_per_beat
     smpte = division < 0
@@ -280,16 +241,15 @@ def midi_contents(midi: mido.MidiFile, source: str = "") -> MidiContents:
         per_frame = division & 0xFF
         per_second = frames * per_frame
         if per_second <= 0:
-            where = f"{source}: " if source else ""
-            raise ConversionError(f"{where}bad SMPTE time division {division}")
+            raise ConversionError(f"{_where(source)}bad SMPTE time division {division}")
         beat_ticks = Fraction(per_second, 2)
     else:
         if division == 0:
-            where = f"{source}: " if source else ""
-            raise ConversionError(f"{where}bad time division 0 ticks per beat")
+            raise ConversionError(f"{_where(source)}bad time division 0 ticks per beat")
         beat_ticks = Fraction(division)
     contents = MidiContents(Performance(), midi.type, round(beat_ticks), smpte=smpte)
     perf = contents.performance
+    zero_tempos = 0
 
     def beats(tick: int) -> Fraction:
         return tick / beat_ticks
@@ -311,7 +271,10 @@ def midi_contents(midi: mido.MidiFile, source: str = "") -> MidiContents:
                     on, vel = started.pop(0)
                     spans.setdefault(msg.channel, []).append((on, tick, msg.note, vel, True))
             elif kind == "set_tempo" and not smpte:
-                perf.tempos.append(TempoChange(beats(tick), mido.tempo2bpm(msg.tempo)))
+                if msg.tempo > 0:
+                    perf.tempos.append(TempoChange(beats(tick), mido.tempo2bpm(msg.tempo)))
+                else:  # no time a beat: no tempo at all
+                    zero_tempos += 1
             elif kind == "time_signature":
                 perf.meters.append(MeterChange(beats(tick), msg.numerator, msg.denominator))
             elif kind == "key_signature":
@@ -336,6 +299,13 @@ def midi_contents(midi: mido.MidiFile, source: str = "") -> MidiContents:
             )
             perf.voices.append(Voice(voice_notes, name, programs.get(channel), channel))
             contents.voice_tracks.append(track_index)
+    if perf.end > MAX_MIDI_BEATS:
+        raise InputTooLarge(
+            f"{_where(source)}notes go on to beat {float(perf.end):,.0f}, over the limit of "
+            f"{MAX_MIDI_BEATS:,} beats for a MIDI file"
+        )
+    if zero_tempos:
+        contents.warnings.append(f"{zero_tempos} tempo change(s) to 0 microseconds a beat ignored")
     for events in (perf.tempos, perf.meters, perf.keys):
         events.sort(key=lambda e: e.onset)
     if smpte:

@@ -75,6 +75,8 @@ def train_command(
     OUT/last (resume with --resume). For several GPUs run the same options through
     ``torchrun --nproc_per_node=N -m abcmidi_bgpt.train``.
     """
+    from safetensors import SafetensorError
+
     from .train import TrainConfig, train
 
     cfg = TrainConfig(
@@ -111,6 +113,9 @@ def train_command(
         result = train(cfg)
     except (FileNotFoundError, FileExistsError, ValueError, KeyError) as e:
         print_error(e)
+        raise typer.Exit(1) from None
+    except SafetensorError as e:  # --init or --resume weights that are no safetensors file
+        print_error(f"{init or out}: unreadable weights: {e}")
         raise typer.Exit(1) from None
     console.print(
         f"{result.steps} steps; best validation loss {result.best_val_loss:.5f} "
@@ -195,13 +200,17 @@ def import_official_command(
     """
     import torch
 
+    from .checkpoint import ModelFileError
     from .official import import_official
 
     try:
         path, model = import_official(
             weights, out, dtype=torch.bfloat16 if dtype == Precision.bf16 else None
         )
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
+    except ModelFileError as e:  # the message names the file
+        print_error(e)
+        raise typer.Exit(1) from None
+    except (OSError, ValueError, RuntimeError) as e:
         print_error(f"{weights}: {e}")
         raise typer.Exit(1) from None
     c = model.config

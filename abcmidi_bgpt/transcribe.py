@@ -35,8 +35,10 @@ from .meter import (
 from .midi_file import DRUM_CHANNEL, MidiContents, midi_contents, read_midi_salvaged
 from .performance import Note, Performance
 from .quantise import (
+    BEAT_FRAMES,
     CANONICAL_TICKS,
     CHORD_SPREAD,
+    MAX_TRACKED_BEATS,
     TIMING_SIGMA,
     Chord,
     TimedNote,
@@ -56,11 +58,16 @@ from .quantise import (
     split_lines,
     track_beats,
     tracked_swing,
+    tracking_frames,
     unswing_map,
 )
 from .repeats import find_repeats
 
 MAX_TRANSCRIBED_NOTES = 50_000  # a 1,000-bar tune has about 8,000 notes
+# Bars and voices cost time and text whether or not notes fill them: a few notes far apart in
+# a meter of 1/32, or a thousand tracks of one note each, are refused before they are written.
+MAX_TRANSCRIBED_BARS = 20_000  # 40,000 beats (midi_file.MAX_MIDI_BEATS) of 2/4
+MAX_VOICE_BARS = 400_000  # voices times bars: 16 voices of 20,000 bars, 400 of 1,000
 NEAR_GRID = Fraction(1, 32)  # beats: how early a note may end and still end on the grid
 METER_OVERRIDE_MARGIN = 2.0  # how much better (in phase score) another meter must fit than 4/4
 QUARTER_BEATS = Meter(4, 4)  # for swing while tracking: any meter counted in quarter notes
@@ -124,7 +131,7 @@ def transcribe(
     melody = max(range(len(voices)), key=lambda i: (len({n.onset for n in voices[i]}), -i))
 
     # Timing: file beats -> score positions.
-    timing = _Timing.of(contents, voices, melody, _file_meter(perf))
+    timing = _Timing.of(contents, voices, melody, _file_meter(perf), where)
     warnings += timing.warnings
 
     # Key (needs no meter).
@@ -170,7 +177,7 @@ def transcribe(
         warnings.append(f"{float(shift):g} beats of silence before the first note dropped")
     key_map = _key_map(perf, key_est, timing)
     meter_map = _meter_map(perf, meter, timing, meter_estimated)
-    bars = _cut_bars(lines, shift, phase, end, meter_map, key_map)
+    bars = _cut_bars(lines, shift, phase, end, meter_map, key_map, where)
     pickup = bars[0].length if bars and bars[0].length != bars[0].meter.bar else Fraction(0)
     tied = [i for i, b in enumerate(bars) if any(v and v[-1].tie for v in b.voices)]
     sections = find_repeats(_bar_ids(bars), tied)
@@ -299,7 +306,12 @@ class _Timing:
 
     @classmethod
     def of(
-        cls, contents: MidiContents, voices: list[list[Note]], melody: int, meter: Meter | None
+        cls,
+        contents: MidiContents,
+        voices: list[list[Note]],
+        melody: int,
+        meter: Meter | None,
+        where: str = "",
     ) -> _Timing:
         tpq = contents.ticks_per_beat
         onsets = [n.onset for v in voices for n in v]
@@ -328,6 +340,11 @@ class _Timing:
         # Beats are tracked at the eighth note, the pulse of dance music; a swung performance's
         # eighths are uneven, so there at the quarter note (a dotted quarter in 6/8).
         period = (1.5 if meter and meter.compound else 1.0) if sounds_swung(scaled) else 0.5
+        if tracking_frames(scaled, period) > MAX_TRACKED_BEATS * BEAT_FRAMES:
+            raise ConversionError(
+                f"{where}performed timing (not on a grid) over {MAX_TRACKED_BEATS:,} tracked "
+                "beats long, the limit of the beat tracker"
+            )
         beats, _ = track_beats(scaled, weights, period)
         # The origin: the tracked beat at or before the first note (a performance's first
         # note is as late or early as any other); once the notes are snapped, time is
@@ -557,7 +574,13 @@ def _meter_map(perf: Performance, meter: Meter, timing: _Timing, estimated: bool
     for change in perf.meters:
         at = timing.score_time(change.onset)
         m = Meter(change.numerator, change.denominator)
-        if at > 0 and m != out[-1][1] and m.denominator in (1, 2, 4, 8, 16, 32):
+        # a numerator of 0 would make bars of no length: never a usable meter
+        if (
+            at > 0
+            and m != out[-1][1]
+            and m.numerator >= 1
+            and m.denominator in (1, 2, 4, 8, 16, 32)
+        ):
             out.append((at, m))
     return out
 
@@ -585,26 +608,20 @@ def _cut_bars(
     end: Fraction,
     meter_map: list[tuple[Fraction, Meter]],
     key_map: list[tuple[Fraction, Key]],
+    where: str = "",
 ) -> list[Bar]:
     """The tune from ``start`` cut into bars (bar lines at ``phase`` + whole bars, restarting
-    at each meter change), every voice filled with rests where it is silent."""
-    bounds: list[tuple[Fraction, Fraction, Meter]] = []
-    t = start
-    meter = _at(meter_map, t)
-    line = phase + -((phase - t) // meter.bar) * meter.bar  # the first bar line at or after t
-    if line > t:
-        bounds.append((t, min(line, end), meter))
-        t = line
-    while t < end:
-        meter = _at(meter_map, t)
-        stop = t + meter.bar
-        for at, _ in meter_map:
-            if t < at < stop:
-                stop = at
-        stop = min(stop, end)
-        bounds.append((t, stop, meter))
-        t = stop
-    bars = [Bar(s, e - s, m, _at(key_map, s)) for s, e, m in bounds]
+    at each meter change), every voice filled with rests where it is silent. More than
+    :data:`MAX_TRANSCRIBED_BARS` bars, or voices times bars over :data:`MAX_VOICE_BARS`, is
+    refused before any bar is filled."""
+    meters, keys = _Changes(meter_map), _Changes(key_map)
+    bounds = _bar_bounds(start, phase, end, meters, where)
+    if len(lines) * len(bounds) > MAX_VOICE_BARS:
+        raise ConversionError(
+            f"{where}{len(lines)} voices of {len(bounds)} bars, over the limit of "
+            f"{MAX_VOICE_BARS:,} voice-bars for transcription"
+        )
+    bars = [Bar(s, e - s, m, keys.at(s)) for s, e, m in bounds]
     if bars and bars[0].length < bars[0].meter.bar and len(bars) > 1:
         bars[0].offset = bars[0].meter.bar - bars[0].length  # a pickup: ends on a bar line
     starts = [b.start for b in bars]
@@ -617,12 +634,46 @@ def _cut_bars(
     return bars
 
 
-def _at(changes: list[tuple[Fraction, object]], t: Fraction):
-    current = changes[0][1]
-    for at, value in changes:
-        if at <= t:
-            current = value
-    return current
+def _bar_bounds(
+    start: Fraction, phase: Fraction, end: Fraction, meters: _Changes, where: str
+) -> list[tuple[Fraction, Fraction, Meter]]:
+    """(start, end, meter) of each bar from ``start`` to ``end``."""
+    bounds: list[tuple[Fraction, Fraction, Meter]] = []
+    t = start
+    meter = meters.at(t)
+    line = phase + -((phase - t) // meter.bar) * meter.bar  # the first bar line at or after t
+    if line > t:
+        bounds.append((t, min(line, end), meter))
+        t = line
+    while t < end:
+        if len(bounds) >= MAX_TRANSCRIBED_BARS:
+            raise ConversionError(
+                f"{where}over {MAX_TRANSCRIBED_BARS:,} bars, the limit for transcription"
+            )
+        meter = meters.at(t)
+        stop = min(t + meter.bar, meters.next_after(t), end)
+        bounds.append((t, stop, meter))
+        t = stop
+    return bounds
+
+
+class _Changes:
+    """Meter or key changes (time, value) in time order: the value at a time, found by
+    bisection (a file may change meter at every event)."""
+
+    def __init__(self, changes: list[tuple[Fraction, object]]):
+        changes = sorted(changes, key=lambda c: c[0])  # stable: equal times keep their order
+        self.times = [at for at, _ in changes]
+        self.values = [value for _, value in changes]
+
+    def at(self, t: Fraction):
+        """The value of the last change at or before ``t`` (the first one's before it)."""
+        return self.values[max(bisect.bisect_right(self.times, t) - 1, 0)]
+
+    def next_after(self, t: Fraction) -> Fraction | float:
+        """The time of the first change after ``t``; infinity when there is none."""
+        i = bisect.bisect_right(self.times, t)
+        return self.times[i] if i < len(self.times) else math.inf
 
 
 def _place(c: Chord, bars: list[Bar], starts: list[Fraction], per_bar) -> None:

@@ -22,22 +22,19 @@ import contextlib
 import hashlib
 import json
 import math
-import multiprocessing
 import os
 import re
 import shutil
-import signal
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from abcmidi_bgpt import __version__
 from abcmidi_bgpt.batch import write_atomic
+from abcmidi_bgpt.isolation import ERROR, Outcome, Task, WorkerPool
 from abcmidi_bgpt.patches import DEFAULT_LAYOUT, PatchLayout, fits, pair_patches
 from abcmidi_bgpt.records import DATASET_DIR, FEATURES, MANIFEST
 
@@ -63,6 +60,9 @@ DEFAULT_SCALES = (1_000, 10_000, 100_000)
 MAX_ROUNDS = len(SHIFTS)
 DUPLICATE_REASON = "same normalised ABC as"
 SHARD_BYTES = 256 * 2**20
+# What the fork server imports once, so that each worker starts warm (seconds apiece else);
+# the command line too, which a worker imports again when it runs the program's main script.
+WORKER_PRELOAD = ("abcmidi_bgpt.isolation", "corpus.pipeline", "music21", "abcmidi_bgpt.cli")
 
 # progress(stage, done, total): called as work advances; total None while unknown.
 ProgressFn = Callable[[str, int, "int | None"], None]
@@ -101,6 +101,7 @@ class BuildSettings:
             "unit_length": self.pipeline.unit_length,
             "chords": self.pipeline.chords,
             "timeout_s": self.pipeline.timeout_s,
+            "memory_gib": self.pipeline.memory_gib,
             "limit": self.limit,
             "patch_size": self.layout.patch_size,
             "max_patches": self.layout.max_patches,
@@ -217,7 +218,7 @@ def build_corpus(
     cache_fields = {**settings.pipeline.cache_fields(), "pipeline": PIPELINE_VERSION}
     cache = ResultCache(Path(cache_path) if cache_path else out / CACHE_DIR / "results.sqlite")
     try:
-        with _Workers(jobs) as workers:
+        with _Workers(jobs, settings.pipeline) as workers:
             clock = time.perf_counter()
             bases = _render_bases(tunes, cache, workers, code, cache_fields, settings, progress)
             timings["convert"] = time.perf_counter() - clock
@@ -318,7 +319,7 @@ def _render_bases(tunes, cache, workers, code, cache_fields, settings, progress)
     args = [(tunes[i].text, settings.pipeline, tunes[i].key) for i, _ in todo]
     for n, (j, outcome) in enumerate(workers.run(render_tune, args)):
         i, key = todo[j]
-        if isinstance(outcome, Rendered):  # the worker died
+        if isinstance(outcome, Rendered):  # the worker did not finish it
             outcome = TuneOutcome(outcome)
         meta = _meta(outcome.rendered, outcome.tune_id, outcome.fifths, 0)
         cache.put(key, meta, outcome.rendered)
@@ -353,9 +354,9 @@ def _render_variants(
     progress(stage, done, total)
     args = [(tunes[i].text, [s for _, s, _ in missing], settings.pipeline, tunes[i].key)
             for i, missing in todo]  # fmt: skip
-    for j, results in workers.run(render_transpositions, args):
+    for j, results in workers.run(render_transpositions, args, keys=lambda a: 1 + len(a[1])):
         i, missing = todo[j]
-        if isinstance(results, Rendered):  # the worker died
+        if isinstance(results, Rendered):  # the worker did not finish them
             results = [
                 Rendered(s, stage=results.stage, reason=results.reason) for _, s, _ in missing
             ]
@@ -697,68 +698,34 @@ def _reason_table(failures: list[Failure], top: int = 15) -> dict[str, dict[str,
 # Worker processes
 
 
-def _ignore_interrupts() -> None:
-    # Ctrl-C is the main process's to handle: it stops the pool after committing the cache.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 class _Workers:
-    """Runs a function over argument tuples, here (jobs <= 1) or in a process pool, yielding
-    (index, result) as results arrive. A worker process that dies fails the units it held
-    (``Rendered`` with stage 'crash', never cached) and the pool is started again."""
+    """Runs a pipeline function over argument tuples in worker processes, yielding (index,
+    result) as results arrive (:class:`abcmidi_bgpt.isolation.WorkerPool`, whatever ``jobs``).
 
-    def __init__(self, jobs: int):
-        self.jobs = max(1, jobs)
-        self._pool: ProcessPoolExecutor | None = None
+    Each unit is killed at its time limit (the per-tune limit once per key it renders) and
+    each worker held to the memory limit. A unit that does not finish comes back as a
+    ``Rendered`` failure -- stage 'timeout', 'memory' or 'crash', never cached -- and the next
+    one goes to a fresh worker; workers that die as they start fail the rest (no endless
+    restarts)."""
+
+    def __init__(self, jobs: int, settings: PipelineSettings):
+        self.timeout = settings.timeout_s or None
+        self._pool = WorkerPool(jobs, settings.memory_gib, WORKER_PRELOAD)
 
     def __enter__(self) -> _Workers:
         return self
 
-    def __exit__(self, exc_type, *exc) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=exc_type is None, cancel_futures=True)
+    def __exit__(self, *exc) -> None:
+        self._pool.close()
 
-    def _start(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            ctx = multiprocessing.get_context("forkserver")
-            # Workers fork from a server that has imported the converters and music21 once,
-            # instead of each importing them (seconds apiece); no effect if the server runs.
-            ctx.set_forkserver_preload(["corpus.pipeline", "music21"])
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.jobs, mp_context=ctx, initializer=_ignore_interrupts
-            )
-        return self._pool
-
-    def run(self, fn, args: list[tuple]):
-        if self.jobs <= 1:
-            for i, a in enumerate(args):
-                yield i, fn(*a)
-            return
-        window = self.jobs * 4
-        next_index = 0
-        pending: dict = {}
-        while next_index < len(args) or pending:
-            pool = self._start()
-            while next_index < len(args) and len(pending) < window:
-                pending[pool.submit(fn, *args[next_index])] = next_index
-                next_index += 1
-            finished, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
-            broken = False
-            for future in finished:
-                index = pending.pop(future)
-                try:
-                    result = future.result()
-                except BrokenProcessPool:
-                    broken = True
-                    result = _crashed()
-                yield index, result
-            if broken:  # every unit still in the pool is lost with it
-                for index in pending.values():
-                    yield index, _crashed()
-                pending.clear()
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = None
+    def run(self, fn, args: list[tuple], keys: Callable[[tuple], int] = lambda _: 1):
+        """``keys(args)``: how many keys a unit renders, each allowed the per-tune limit."""
+        tasks = [Task(a, self.timeout * keys(a) if self.timeout else None) for a in args]
+        for index, outcome in self._pool.run(fn, tasks):
+            yield index, outcome.value if outcome.ok else _unfinished(outcome)
 
 
-def _crashed() -> Rendered:
-    return Rendered(0, stage="crash", reason="the worker process died")
+def _unfinished(outcome: Outcome) -> Rendered:
+    """The failure of a unit whose worker did not return its result."""
+    stage = "internal" if outcome.failure == ERROR else outcome.failure
+    return Rendered(0, stage=stage, reason=outcome.reason)

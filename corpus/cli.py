@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from abcmidi_bgpt.cli_options import console, err_console, print_error, print_warning
+from abcmidi_bgpt.isolation import DEFAULT_MEMORY_GIB
 
 corpus_app = typer.Typer(
     help="Build and inspect ABC/MIDI pair corpora for training and evaluating bGPT.",
@@ -66,7 +67,16 @@ def build_command(
         bool,
         typer.Option(help="Also write files/<split>/<id>.abc + .mid, as the bGPT scripts read."),
     ] = False,
-    timeout: Annotated[float, typer.Option(help="Seconds allowed per tune and key.")] = 60.0,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.0, help="Seconds allowed per tune and key, then it is stopped (0: none)."
+        ),
+    ] = 60.0,
+    memory: Annotated[
+        float,
+        typer.Option(min=0.0, help="GiB of memory each worker process may use (0: no limit)."),
+    ] = DEFAULT_MEMORY_GIB,
     limit: Annotated[
         int, typer.Option(min=0, help="Only the first N tunes of the sources (0: all).")
     ] = 0,
@@ -101,7 +111,7 @@ def build_command(
             validation_fraction=validation_fraction,
             test_fraction=test_fraction,
             split_seed=seed,
-            pipeline=PipelineSettings(chords=chords, timeout_s=timeout),
+            pipeline=PipelineSettings(chords=chords, timeout_s=timeout, memory_gib=memory),
             export_files=export_files,
             limit=limit,
         )

@@ -3,12 +3,16 @@
 For a tune's own key (:func:`render_tune`) and for its transpositions
 (:func:`render_transpositions`). Both are pure functions of the tune's text and the settings, run
 in worker processes, and never raise for a bad tune: a failure comes back as the stage it
-happened in and a one-line reason. A per-unit time limit stops pathological inputs.
+happened in and a one-line reason. They keep no time limit themselves: the builder runs them in
+worker processes that are killed at the limit (an exception raised inside abc2xml or music21
+is caught there and would read as a parse error).
 
 Stages, in order: ``musicxml`` (abc2xml reads the tune), ``normalise`` (xml2abc writes it back,
 natural language dropped), ``transpose``, ``midi`` (the symbolic converter renders the normalised ABC), ``validate-abc`` (music21 parses
 the normalised ABC and finds notes), ``validate-midi`` (mido parses the MIDI and finds notes);
-``timeout`` and ``internal`` (a bug, reported with its exception type) can happen anywhere.
+``internal`` (a bug, reported with its exception type) can happen anywhere, and the builder
+reports ``timeout``, ``memory`` and ``crash`` for a worker stopped at the time limit, out of
+memory, or dead.
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from abcmidi_bgpt.batch import time_limit
 from abcmidi_bgpt.errors import ConversionError
+from abcmidi_bgpt.isolation import DEFAULT_MEMORY_GIB
 from abcmidi_bgpt.normalise import header_value, normalised_score, write_normalised
 from abcmidi_bgpt.performance import Performance
 from abcmidi_bgpt.symbolic import abc_to_midi
@@ -30,17 +34,19 @@ from .transpose import key_fifths, shift_interval, transpose_score
 
 PIPELINE_VERSION = 1  # bump when a change here alters results (cached ones are then redone)
 DEFAULT_TIMEOUT_S = 60.0
-UNCACHED_STAGES = frozenset({"timeout", "crash"})  # may pass on another run: never cached
+# May pass on another run, or with other limits: never cached.
+UNCACHED_STAGES = frozenset({"timeout", "memory", "crash"})
 
 
 @dataclass(frozen=True, slots=True)
 class PipelineSettings:
-    """What decides the pairs made from a tune (all of it goes into the cache key but the time
-    limit, whose failures are not cached)."""
+    """What decides the pairs made from a tune (all of it goes into the cache key but the
+    limits, whose failures are not cached)."""
 
     unit_length: int = 0  # L:1/unit_length; 0: xml2abc chooses, as for IrishMAN
     chords: bool = True  # chord symbols kept in the ABC and played in the MIDI
-    timeout_s: float | None = DEFAULT_TIMEOUT_S
+    timeout_s: float | None = DEFAULT_TIMEOUT_S  # per tune and key, kept by the builder
+    memory_gib: float | None = DEFAULT_MEMORY_GIB  # per worker process, kept by the builder
 
     def cache_fields(self) -> dict:
         return {"unit_length": self.unit_length, "chords": self.chords}
@@ -85,28 +91,15 @@ def render_tune(text: str, settings: PipelineSettings, label: str = "") -> TuneO
     start, cpu = time.perf_counter(), time.process_time()
     outcome = TuneOutcome(Rendered(0))
     try:
-        with time_limit(settings.timeout_s, label):
-            root = _stage("musicxml", lambda: _parse(text, settings, label), label)
-            abc = _stage("normalise", lambda: _normalised(root, settings))
-            outcome.fifths = key_fifths(root)
-            outcome.rendered, outcome.tune_id = _pair(abc, 0, settings)
+        root = _stage("musicxml", lambda: _parse(text, settings, label), label)
+        abc = _stage("normalise", lambda: _normalised(root, settings))
+        outcome.fifths = key_fifths(root)
+        outcome.rendered, outcome.tune_id = _pair(abc, 0, settings)
     except StageError as err:
         outcome.rendered = Rendered(0, stage=err.stage, reason=err.reason)
-    except ConversionError as err:  # the time limit
-        outcome.rendered = Rendered(0, stage="timeout", reason=_reason(err, label))
     outcome.rendered.seconds = time.perf_counter() - start
     outcome.rendered.cpu_seconds = time.process_time() - cpu
-    _blame_time_limit(outcome.rendered, settings)
     return outcome
-
-
-def _blame_time_limit(rendered: Rendered, settings: PipelineSettings) -> None:
-    """A failure at the time limit is a time-out, whatever the stage says: abc2xml and music21
-    catch every exception, the time limit's too, and report it as a parse error."""
-    limit = settings.timeout_s
-    if rendered.stage and rendered.stage != "timeout" and limit and rendered.seconds >= limit:
-        rendered.reason = f"conversion took over {limit:g} s ({rendered.stage}: {rendered.reason})"
-        rendered.stage = "timeout"
 
 
 def render_transpositions(
@@ -116,34 +109,21 @@ def render_transpositions(
     accidentals, as pairs (or failures, one per shift)."""
     start, cpu = time.perf_counter(), time.process_time()
     try:
-        with time_limit(settings.timeout_s, label):
-            root = _stage("musicxml", lambda: _parse(text, settings, label), label)
+        root = _stage("musicxml", lambda: _parse(text, settings, label), label)
     except StageError as err:
-        failed = Rendered(0, stage=err.stage, reason=err.reason)
-    except ConversionError as err:
-        failed = Rendered(0, stage="timeout", reason=_reason(err, label))
-    else:
-        failed = None
-    if failed is not None:
-        failed.seconds = time.perf_counter() - start
-        _blame_time_limit(failed, settings)
-        return [Rendered(s, stage=failed.stage, reason=failed.reason) for s in shifts]
+        return [Rendered(s, stage=err.stage, reason=err.reason) for s in shifts]
     fifths = key_fifths(root)
     results = []
     for shift in shifts:
         try:
-            with time_limit(settings.timeout_s, label):
-                interval = shift_interval(fifths, shift)
-                moved = _stage("transpose", lambda i=interval: transpose_score(root, i))
-                abc = _stage("normalise", lambda m=moved: _normalised(m, settings))
-                rendered, _ = _pair(abc, shift, settings)
+            interval = shift_interval(fifths, shift)
+            moved = _stage("transpose", lambda i=interval: transpose_score(root, i))
+            abc = _stage("normalise", lambda m=moved: _normalised(m, settings))
+            rendered, _ = _pair(abc, shift, settings)
         except StageError as err:
             rendered = Rendered(shift, stage=err.stage, reason=err.reason)
-        except ConversionError as err:
-            rendered = Rendered(shift, stage="timeout", reason=_reason(err, label))
         rendered.seconds = time.perf_counter() - start
         rendered.cpu_seconds = time.process_time() - cpu
-        _blame_time_limit(rendered, settings)
         start, cpu = time.perf_counter(), time.process_time()
         results.append(rendered)
     return results
@@ -173,8 +153,6 @@ def _pair(abc: str, transpose: int, settings: PipelineSettings) -> tuple[Rendere
     rendered = _stage("midi", lambda: abc_to_midi(abc, chords=settings.chords))
     valid = validate_abc_without_beaming(abc)
     if not valid:
-        if _is_time_limit(valid.message):  # music21 caught the time limit's exception
-            raise ConversionError(valid.message)
         raise StageError("validate-abc", valid.message)
     valid = validate_midi(rendered.midi)
     if not valid:
@@ -209,25 +187,20 @@ def _no_beams(self, *, inPlace=False, **_):
 
 
 def _stage(name: str, work, label: str = ""):
-    """Run one stage; a failure of the tune becomes a StageError naming the stage."""
+    """Run one stage; a failure of the tune becomes a StageError naming the stage. MemoryError
+    goes up to the worker process, which reports it as out of memory (not cached: the tune may
+    pass with more)."""
     try:
         return work()
-    except StageError:
+    except (StageError, MemoryError):
         raise
     except ConversionError as err:
-        if _is_time_limit(str(err)):
-            raise  # reported by the caller as a time-out
         raise StageError(name, _reason(err, label)) from None
-    except (RecursionError, MemoryError) as err:
+    except RecursionError as err:
         raise StageError(name, f"{type(err).__name__}: {_reason(err, label)}") from None
     except Exception as err:  # a bug in a converter must not stop the build either
         reason = f"{name}: {type(err).__name__}: {_reason(err, label)}"
         raise StageError("internal", reason) from None
-
-
-def _is_time_limit(message: str) -> bool:
-    """The message of :func:`abcmidi_bgpt.batch.time_limit`, possibly wrapped by a caller."""
-    return "conversion took over" in message and message.rstrip().endswith("stopped")
 
 
 _LABEL = re.compile(r"^(?:<text>|[^:\s]*):\d+ (?:X:\S*|tune \d+): ")
