@@ -374,6 +374,7 @@ def _start_helpers() -> None:
     """
     from multiprocessing import forkserver, resource_tracker
 
+    _short_socket_folder()
     saved_stderr, saved_safe_path = sys.stderr, os.environ.get("PYTHONSAFEPATH")
     with open(os.devnull, "w") as devnull:
         sys.stderr = devnull
@@ -387,3 +388,28 @@ def _start_helpers() -> None:
                 del os.environ["PYTHONSAFEPATH"]
             else:
                 os.environ["PYTHONSAFEPATH"] = saved_safe_path
+
+
+# A Unix socket's path holds at most 107 bytes (103 on macOS), and the fork server's socket is
+# made in multiprocessing's temporary folder, under TMPDIR: a long TMPDIR would stop every
+# conversion ("AF_UNIX path too long").
+MAX_SOCKET_FOLDER_CHARS = 60
+SHORT_TEMP_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def _short_socket_folder() -> None:
+    """Have multiprocessing make its temporary folder (once per process) under a short path
+    when TMPDIR's is too long for the socket's."""
+    import tempfile
+    from multiprocessing import util
+
+    if len(tempfile.gettempdir()) <= MAX_SOCKET_FOLDER_CHARS:
+        return
+    for folder in SHORT_TEMP_FOLDERS:
+        if os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK):
+            saved, tempfile.tempdir = tempfile.tempdir, folder
+            try:
+                util.get_temp_dir()  # made now under ``folder``, then kept for the process
+            finally:
+                tempfile.tempdir = saved
+            return
