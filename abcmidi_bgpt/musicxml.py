@@ -114,7 +114,9 @@ def _drop_abc_include(abc_text: str) -> str:
     kept = []
     for line in abc_text.splitlines():
         if line.startswith(("%%abc-include", "I:abc-include")):
-            target = line[13:].strip()[:100]
+            target = line[13:].strip()
+            if len(target) > 100:  # the end names the file
+                target = "..." + target[-97:]
             abc2xml.info(f"{line[:13]} ignored: a tune may not read files ({target})")
         else:
             kept.append(line)
