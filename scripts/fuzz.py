@@ -115,11 +115,19 @@ def fuzz(target: str, seconds: float, first_seed: int) -> tuple[int, list[str]]:
                 try:
                     hypothesis_seed(round_seed)(run)()
                 except Exception as err:  # hypothesis has shrunk it and printed the input
-                    failures.append(f"seed {round_seed}: {type(err).__name__}: {err}")
+                    failures.append(f"seed {round_seed}: {why(err)}")
                 round_seed += 1
         finally:
             os.chdir(cwd)
     return tried, failures
+
+
+def why(err: BaseException) -> str:
+    """What went wrong, in one line: for a failure hypothesis could not repeat (FlakyFailure),
+    what each try raised, the input last."""
+    tries = getattr(err, "exceptions", ())
+    said = [f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}" for e in tries]
+    return f"{type(err).__name__} ({'; '.join(said)}): {str(err).splitlines()[0]}"
 
 
 def main() -> int:
