@@ -1,3 +1,3 @@
-from .cli import main
+from abcmidi_bgpt.cli.app import main
 
 main()

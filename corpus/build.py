@@ -1,7 +1,7 @@
 """Building a corpus: sources -> pairs -> de-duplicated, context-sized, split, saved.
 
 :func:`build_corpus` is the library call behind ``abcmidi-bgpt corpus build``. The folder it
-writes is read by :mod:`abcmidi_bgpt.records`::
+writes is read by :mod:`abcmidi_bgpt.bgpt.dataset`::
 
     corpus.json      manifest, written last: "complete" is true only after everything else
     dataset/         datasets.DatasetDict (Arrow): 'train', 'validation', 'test'
@@ -33,10 +33,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from abcmidi_bgpt import __version__
-from abcmidi_bgpt.batch import write_atomic
-from abcmidi_bgpt.isolation import ERROR, Outcome, Task, WorkerPool
-from abcmidi_bgpt.patches import DEFAULT_LAYOUT, PatchLayout, fits, pair_patches
-from abcmidi_bgpt.records import DATASET_DIR, FEATURES, MANIFEST
+from abcmidi_bgpt.bgpt.dataset import DATASET_DIR, FEATURES, MANIFEST
+from abcmidi_bgpt.bgpt.patches import DEFAULT_LAYOUT, PatchLayout, fits, pair_patches
+from abcmidi_bgpt.core.io import write_atomic
+from abcmidi_bgpt.core.isolation import ERROR, Outcome, Task, WorkerPool
 
 from .cache import ResultCache, code_fingerprint, result_key
 from .pipeline import (
@@ -62,7 +62,12 @@ DUPLICATE_REASON = "same normalised ABC as"
 SHARD_BYTES = 256 * 2**20
 # What the fork server imports once, so that each worker starts warm (seconds apiece else);
 # the command line too, which a worker imports again when it runs the program's main script.
-WORKER_PRELOAD = ("abcmidi_bgpt.isolation", "corpus.pipeline", "music21", "abcmidi_bgpt.cli")
+WORKER_PRELOAD = (
+    "abcmidi_bgpt.core.isolation",
+    "corpus.pipeline",
+    "music21",
+    "abcmidi_bgpt.cli.app",
+)
 
 # progress(stage, done, total): called as work advances; total None while unknown.
 ProgressFn = Callable[[str, int, "int | None"], None]
@@ -700,7 +705,7 @@ def _reason_table(failures: list[Failure], top: int = 15) -> dict[str, dict[str,
 
 class _Workers:
     """Runs a pipeline function over argument tuples in worker processes, yielding (index,
-    result) as results arrive (:class:`abcmidi_bgpt.isolation.WorkerPool`, whatever ``jobs``).
+    result) as results arrive (:class:`abcmidi_bgpt.core.isolation.WorkerPool`, whatever ``jobs``).
 
     Each unit is killed at its time limit (the per-tune limit once per key it renders) and
     each worker held to the memory limit. A unit that does not finish comes back as a

@@ -18,15 +18,15 @@ from .pipeline import UNCACHED_STAGES, Rendered
 
 # The modules whose code decides a pair's bytes.
 CODE_MODULES = (
-    "abcmidi_bgpt/abc_text.py",
-    "abcmidi_bgpt/abc_standard.py",
-    "abcmidi_bgpt/musicxml.py",
-    "abcmidi_bgpt/playback.py",
-    "abcmidi_bgpt/midi_file.py",
-    "abcmidi_bgpt/performance.py",
-    "abcmidi_bgpt/symbolic.py",
-    "abcmidi_bgpt/validate.py",
-    "abcmidi_bgpt/normalise.py",
+    "abcmidi_bgpt/formats/abc/text.py",
+    "abcmidi_bgpt/formats/abc/standard.py",
+    "abcmidi_bgpt/formats/musicxml.py",
+    "abcmidi_bgpt/symbolic/abc_to_midi/playback.py",
+    "abcmidi_bgpt/formats/midi.py",
+    "abcmidi_bgpt/core/performance.py",
+    "abcmidi_bgpt/symbolic/abc_to_midi/render.py",
+    "abcmidi_bgpt/checks/validate.py",
+    "abcmidi_bgpt/formats/abc/normalise.py",
     "corpus/transpose.py",
     "corpus/pipeline.py",
 )

@@ -16,8 +16,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from abcmidi_bgpt.cli_options import console, err_console, print_error, print_warning
-from abcmidi_bgpt.isolation import DEFAULT_MEMORY_GIB
+from abcmidi_bgpt.cli.options import console, err_console, print_error, print_warning
+from abcmidi_bgpt.core.isolation import DEFAULT_MEMORY_GIB
 
 corpus_app = typer.Typer(
     help="Build and inspect ABC/MIDI pair corpora for training and evaluating bGPT.",
@@ -193,7 +193,7 @@ def stats_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw manifest.")] = False,
 ) -> None:
     """Print a corpus manifest and write length histograms (ABC, MIDI, patches) as PNG."""
-    from abcmidi_bgpt.records import load_manifest
+    from abcmidi_bgpt.bgpt.dataset import load_manifest
 
     from .stats import write_histograms
 

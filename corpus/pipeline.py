@@ -23,12 +23,12 @@ import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from abcmidi_bgpt.errors import ConversionError
-from abcmidi_bgpt.isolation import DEFAULT_MEMORY_GIB
-from abcmidi_bgpt.normalise import header_value, normalised_score, write_normalised
-from abcmidi_bgpt.performance import Performance
-from abcmidi_bgpt.symbolic import abc_to_midi
-from abcmidi_bgpt.validate import Validity, validate_abc, validate_midi
+from abcmidi_bgpt.checks.validate import Validity, validate_abc, validate_midi
+from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.core.isolation import DEFAULT_MEMORY_GIB
+from abcmidi_bgpt.core.performance import Performance
+from abcmidi_bgpt.formats.abc.normalise import header_value, normalised_score, write_normalised
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 
 from .transpose import key_fifths, shift_interval, transpose_score
 
@@ -162,7 +162,7 @@ def _pair(abc: str, transpose: int, settings: PipelineSettings) -> tuple[Rendere
 
 
 def validate_abc_without_beaming(abc: str) -> Validity:
-    """:func:`abcmidi_bgpt.validate.validate_abc` (music21 parses the ABC and finds notes), with
+    """:func:`abcmidi_bgpt.checks.validate.validate_abc` (music21 parses the ABC and finds notes), with
     music21's beaming step turned off while it runs.
 
     music21 ends every ABC import by grouping notes into beams, a display step that takes 58%

@@ -19,8 +19,8 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from abcmidi_bgpt.abc_text import read_abc_file, split_tunes
-from abcmidi_bgpt.errors import ConversionError, first_line
+from abcmidi_bgpt.core.errors import ConversionError, first_line
+from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
 
 MUSIC21_COLLECTIONS = ("oneills1850", "ryansMammoth", "airdsAirs", "essenFolksong", "miscFolk")
 IRISHMAN_REPO = "sander-wood/irishman"

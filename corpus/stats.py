@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 from datasets import DatasetDict
 
-from abcmidi_bgpt.batch import write_atomic
-from abcmidi_bgpt.patches import PatchLayout, pair_patches
-from abcmidi_bgpt.records import load_corpus, load_manifest
+from abcmidi_bgpt.bgpt.dataset import load_corpus, load_manifest
+from abcmidi_bgpt.bgpt.patches import PatchLayout, pair_patches
+from abcmidi_bgpt.core.io import write_atomic
 
 HISTOGRAMS = "lengths.png"
 

@@ -16,7 +16,7 @@ import copy
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from abcmidi_bgpt.errors import ConversionError
+from abcmidi_bgpt.core.errors import ConversionError
 
 STEPS = "CDEFGAB"
 NATURAL_SEMITONES = (0, 2, 4, 5, 7, 9, 11)

@@ -35,8 +35,8 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from abcmidi_bgpt.symbolic import abc_to_midi  # noqa: E402
-from abcmidi_bgpt.validate import validate_abc, validate_midi  # noqa: E402
+from abcmidi_bgpt.checks.validate import validate_abc, validate_midi  # noqa: E402
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi  # noqa: E402
 from corpus.build import BuildSettings, build_corpus  # noqa: E402
 from corpus.pipeline import (  # noqa: E402
     PipelineSettings,

@@ -36,12 +36,12 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from abcmidi_bgpt.abc_text import read_abc_file, split_tunes  # noqa: E402
-from abcmidi_bgpt.checkpoint import load_model  # noqa: E402
-from abcmidi_bgpt.evaluate import resolve_device, resolve_dtype  # noqa: E402
-from abcmidi_bgpt.generate import conversion_prompt, generate, generate_reference  # noqa: E402
-from abcmidi_bgpt.model import BGPT, CONFIGS  # noqa: E402
-from abcmidi_bgpt.patches import SPECIAL, PatchLayout  # noqa: E402
+from abcmidi_bgpt.bgpt.checkpoint import load_model  # noqa: E402
+from abcmidi_bgpt.bgpt.evaluate import resolve_device, resolve_dtype  # noqa: E402
+from abcmidi_bgpt.bgpt.generate import conversion_prompt, generate, generate_reference  # noqa: E402
+from abcmidi_bgpt.bgpt.model import BGPT, CONFIGS  # noqa: E402
+from abcmidi_bgpt.bgpt.patches import SPECIAL, PatchLayout  # noqa: E402
+from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes  # noqa: E402
 
 
 def synchronize(device: torch.device) -> None:

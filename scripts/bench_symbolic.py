@@ -51,11 +51,11 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from abcmidi_bgpt.abc_text import AbcTune, read_abc_file, split_tunes  # noqa: E402
-from abcmidi_bgpt.errors import ConversionError  # noqa: E402
-from abcmidi_bgpt.metrics import note_f1  # noqa: E402
-from abcmidi_bgpt.midi_file import read_performance  # noqa: E402
-from abcmidi_bgpt.symbolic import abc_to_midi  # noqa: E402
+from abcmidi_bgpt.checks.metrics import note_f1  # noqa: E402
+from abcmidi_bgpt.core.errors import ConversionError  # noqa: E402
+from abcmidi_bgpt.formats.abc.text import AbcTune, read_abc_file, split_tunes  # noqa: E402
+from abcmidi_bgpt.formats.midi import read_performance  # noqa: E402
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi  # noqa: E402
 
 COLLECTIONS = ("oneills1850", "ryansMammoth", "airdsAirs")
 

@@ -1,6 +1,6 @@
 """Benchmark bGPT training: bytes per second and model FLOPs utilisation (MFU) per config.
 
-Times the training step of ``abcmidi_bgpt.train`` (forward, summed cross-entropy, backward,
+Times the training step of ``abcmidi_bgpt.bgpt.train`` (forward, summed cross-entropy, backward,
 gradient clipping, AdamW step) on micro-batches of full-context sequences of random bytes
 (the cost of a step depends on the shape, not on the bytes), after a few warm-up steps.
 
@@ -28,10 +28,10 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from abcmidi_bgpt.evaluate import resolve_device, resolve_dtype  # noqa: E402
-from abcmidi_bgpt.model import BGPT, CONFIGS, peak_flops_of  # noqa: E402
-from abcmidi_bgpt.patches import SPECIAL, pad_batch  # noqa: E402
-from abcmidi_bgpt.train import micro_batch_nats  # noqa: E402
+from abcmidi_bgpt.bgpt.evaluate import resolve_device, resolve_dtype  # noqa: E402
+from abcmidi_bgpt.bgpt.model import BGPT, CONFIGS, peak_flops_of  # noqa: E402
+from abcmidi_bgpt.bgpt.patches import SPECIAL, pad_batch  # noqa: E402
+from abcmidi_bgpt.bgpt.train import micro_batch_nats  # noqa: E402
 
 
 def synchronize(device: torch.device) -> None:

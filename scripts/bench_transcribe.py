@@ -25,14 +25,14 @@ from rich.table import Table
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from abcmidi_bgpt.abc_text import AbcTune, read_abc_file, split_tunes  # noqa: E402
-from abcmidi_bgpt.errors import ConversionError  # noqa: E402
-from abcmidi_bgpt.metrics import note_f1  # noqa: E402
-from abcmidi_bgpt.midi_file import read_performance  # noqa: E402
-from abcmidi_bgpt.musicxml import abc_to_musicxml, musicxml_to_abc  # noqa: E402
-from abcmidi_bgpt.symbolic import abc_to_midi  # noqa: E402
-from abcmidi_bgpt.transcribe import midi_to_abc  # noqa: E402
-from abcmidi_bgpt.validate import validate_abc  # noqa: E402
+from abcmidi_bgpt.checks.metrics import note_f1  # noqa: E402
+from abcmidi_bgpt.checks.validate import validate_abc  # noqa: E402
+from abcmidi_bgpt.core.errors import ConversionError  # noqa: E402
+from abcmidi_bgpt.formats.abc.text import AbcTune, read_abc_file, split_tunes  # noqa: E402
+from abcmidi_bgpt.formats.midi import read_performance  # noqa: E402
+from abcmidi_bgpt.formats.musicxml import abc_to_musicxml, musicxml_to_abc  # noqa: E402
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi  # noqa: E402
+from abcmidi_bgpt.symbolic.midi_to_abc.transcribe import midi_to_abc  # noqa: E402
 from tests.transcribe_humanise import (  # noqa: E402
     Humanise,
     humanise,

@@ -25,10 +25,10 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from abcmidi_bgpt.checkpoint import load_model  # noqa: E402
-from abcmidi_bgpt.generate import conversion_prompt, generate  # noqa: E402
-from abcmidi_bgpt.model import BGPT  # noqa: E402
-from abcmidi_bgpt.patches import DIRECTIONS  # noqa: E402
+from abcmidi_bgpt.bgpt.checkpoint import load_model  # noqa: E402
+from abcmidi_bgpt.bgpt.generate import conversion_prompt, generate  # noqa: E402
+from abcmidi_bgpt.bgpt.model import BGPT  # noqa: E402
+from abcmidi_bgpt.bgpt.patches import DIRECTIONS  # noqa: E402
 from tests.model_fixtures import (  # noqa: E402
     TRAINED_MODEL,
     TRAINED_TUNES,

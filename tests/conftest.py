@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from abcmidi_bgpt.midi_file import read_performance
-from abcmidi_bgpt.symbolic import abc_to_midi
+from abcmidi_bgpt.formats.midi import read_performance
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"

@@ -16,7 +16,7 @@ def echo(value):
 def spin_swallowing_everything(soft_limit_s: float) -> None:
     """A loop that catches every exception, as abc2xml's bare ``except:`` clauses do, under
     the in-process SIGALRM time limit: the limit's exception is swallowed and it never ends."""
-    from abcmidi_bgpt.batch import time_limit
+    from abcmidi_bgpt.core.io import time_limit
 
     with time_limit(soft_limit_s, "spin"):
         while True:
@@ -45,7 +45,7 @@ def die_at_start(conn, memory_bytes) -> None:
 def convert_or_spin(spec, job):
     """``batch.convert_job``, but a tune titled 'Spin' never ends, as abc2xml did on
     ``M:9**9**9/4``: stands in for the batch's conversion in a worker."""
-    from abcmidi_bgpt.batch import convert_job
+    from abcmidi_bgpt.engines.batch import convert_job
 
     if job.tune is not None and job.tune.title == "Spin":
         spin_swallowing_everything(0.2)

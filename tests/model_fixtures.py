@@ -2,7 +2,7 @@
 
 - :func:`trained_model` is a small bGPT trained on three real folk tunes (music21's Essen
   collection) in both directions, in the form the bgpt engine feeds it: the ABC normalised by
-  :func:`abcmidi_bgpt.neural.normalise_abc`, the MIDI rendered from it with chords played. It
+  :func:`abcmidi_bgpt.engines.bgpt.normalise_abc`, the MIDI rendered from it with chords played. It
   learnt these pairs by heart, so its greedy outputs for them are the reference files, and
   other inputs get imperfect outputs. It is a fixed file (``tests/fixtures/bgpt-essen``, made
   by ``scripts/make_test_model.py``): a training run's floats differ between CPUs, the bytes a
@@ -29,13 +29,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from abcmidi_bgpt.abc_text import AbcTune, read_abc_file, split_tunes
-from abcmidi_bgpt.checkpoint import load_model, read_config, save_model
-from abcmidi_bgpt.model import BGPT, CONFIGS
-from abcmidi_bgpt.neural import normalise_abc
-from abcmidi_bgpt.patches import fits
-from abcmidi_bgpt.symbolic import abc_to_midi
-from abcmidi_bgpt.train import TrainConfig, train
+from abcmidi_bgpt.bgpt.checkpoint import load_model, read_config, save_model
+from abcmidi_bgpt.bgpt.model import BGPT, CONFIGS
+from abcmidi_bgpt.bgpt.patches import fits
+from abcmidi_bgpt.bgpt.train import TrainConfig, train
+from abcmidi_bgpt.engines.bgpt import normalise_abc
+from abcmidi_bgpt.formats.abc.text import AbcTune, read_abc_file, split_tunes
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 from tests.test_train_corpus import FOLK, write_corpus
 
 TINY = CONFIGS["tiny"]

@@ -1,4 +1,4 @@
-"""abc_diagnostics: the lexical scan of ABC and the placing of the converter's complaints."""
+"""checks.diagnostics: the lexical scan of ABC and the placing of the converter's complaints."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from abcmidi_bgpt.abc_diagnostics import bar_location, check_tune, scan_abc
-from abcmidi_bgpt.abc_text import read_abc_file, split_tunes
+from abcmidi_bgpt.checks.diagnostics import bar_location, check_tune, scan_abc
+from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
 
 from .conftest import music21_corpus
 

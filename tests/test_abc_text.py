@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from abcmidi_bgpt.abc_text import decode_abc, read_abc_file, replace_tune, split_tunes
-from abcmidi_bgpt.errors import ConversionError
+from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.formats.abc.text import decode_abc, read_abc_file, replace_tune, split_tunes
 
 from .conftest import music21_corpus
 

@@ -12,8 +12,8 @@ from fractions import Fraction as F
 import mido
 import pytest
 
-from abcmidi_bgpt.errors import ConversionError
-from abcmidi_bgpt.symbolic import abc_to_midi
+from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 
 from .conftest import note_triples, rendered
 
@@ -341,7 +341,7 @@ def test_comments_directives_continuations_spacers_and_lyrics():
 
 
 def test_latin1_title_becomes_the_track_name():
-    from abcmidi_bgpt.abc_text import decode_abc, split_tunes
+    from abcmidi_bgpt.formats.abc.text import decode_abc, split_tunes
 
     data = "X:1\r\nT:Caf\xe9 na Sr\xe1ide\r\nM:4/4\r\nL:1/4\r\nK:G\r\nG A B c|\r\n".encode(
         "latin-1"

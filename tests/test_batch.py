@@ -12,11 +12,12 @@ import mido
 import pytest
 from typer.testing import CliRunner
 
-from abcmidi_bgpt.abc_text import MAX_ABC_FILE_BYTES, decode_abc, split_tunes
-from abcmidi_bgpt.batch import convert_paths, plan_batch, write_atomic
-from abcmidi_bgpt.cli import app
-from abcmidi_bgpt.errors import ConversionError
-from abcmidi_bgpt.midi_file import MAX_MIDI_FILE_BYTES
+from abcmidi_bgpt.cli.app import app
+from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.core.io import write_atomic
+from abcmidi_bgpt.engines.batch import convert_paths, plan_batch
+from abcmidi_bgpt.formats.abc.text import MAX_ABC_FILE_BYTES, decode_abc, split_tunes
+from abcmidi_bgpt.formats.midi import MAX_MIDI_FILE_BYTES
 
 from .conftest import EXAMPLES
 
@@ -195,7 +196,7 @@ def test_parallel_jobs_give_the_same_bytes_as_one_process(tmp_path):
 
 def test_same_bytes_in_a_fresh_process_with_another_hash_seed(tmp_path):
     code = (
-        "import sys; from abcmidi_bgpt.symbolic import abc_to_midi;"
+        "import sys; from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi;"
         "sys.stdout.buffer.write(abc_to_midi(open(sys.argv[1]).read()).midi)"
     )
     tune_file = tmp_path / "t.abc"

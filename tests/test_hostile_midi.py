@@ -26,17 +26,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from abcmidi_bgpt import midi_reader
-from abcmidi_bgpt.abc_text import decode_abc, read_abc_file, split_tunes
-from abcmidi_bgpt.abc_writer import MAX_FIELD_CHARS, Header, write_abc
-from abcmidi_bgpt.engines import EngineSpec
-from abcmidi_bgpt.errors import ConversionError, InputTooLarge
-from abcmidi_bgpt.keys import Key
-from abcmidi_bgpt.meter import Meter
-from abcmidi_bgpt.midi_file import MAX_MIDI_BEATS, read_midi, read_midi_salvaged
-from abcmidi_bgpt.quantise import find_graces
-from abcmidi_bgpt.symbolic import abc_to_midi
-from abcmidi_bgpt.transcribe import MAX_TRANSCRIBED_BARS, MAX_VOICE_BARS, midi_to_abc
+from abcmidi_bgpt.core.errors import ConversionError, InputTooLarge
+from abcmidi_bgpt.engines.registry import EngineSpec
+from abcmidi_bgpt.formats import midi_reader
+from abcmidi_bgpt.formats.abc.text import decode_abc, read_abc_file, split_tunes
+from abcmidi_bgpt.formats.midi import MAX_MIDI_BEATS, read_midi, read_midi_salvaged
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
+from abcmidi_bgpt.symbolic.midi_to_abc.keys import Key
+from abcmidi_bgpt.symbolic.midi_to_abc.meter import Meter
+from abcmidi_bgpt.symbolic.midi_to_abc.quantise import find_graces
+from abcmidi_bgpt.symbolic.midi_to_abc.transcribe import (
+    MAX_TRANSCRIBED_BARS,
+    MAX_VOICE_BARS,
+    midi_to_abc,
+)
+from abcmidi_bgpt.symbolic.midi_to_abc.writer import MAX_FIELD_CHARS, Header, write_abc
 
 from .conftest import EXAMPLES
 

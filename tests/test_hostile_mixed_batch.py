@@ -15,7 +15,7 @@ from pathlib import Path
 
 import mido
 
-from abcmidi_bgpt.symbolic import abc_to_midi
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 
 from .conftest import EXAMPLES, REPO
 

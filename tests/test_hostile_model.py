@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from safetensors.torch import save_file
 from typer.testing import CliRunner
 
-from abcmidi_bgpt.checkpoint import (
+from abcmidi_bgpt.bgpt.checkpoint import (
     CONFIG_FILE,
     MAX_PARAMETERS,
     WEIGHTS_FILE,
@@ -35,11 +35,8 @@ from abcmidi_bgpt.checkpoint import (
     load_model,
     save_model,
 )
-from abcmidi_bgpt.cli import app
-from abcmidi_bgpt.errors import ConversionError
-from abcmidi_bgpt.model import BGPT, BGPTConfig
-from abcmidi_bgpt.neural import _load
-from abcmidi_bgpt.official import (
+from abcmidi_bgpt.bgpt.model import BGPT, BGPTConfig
+from abcmidi_bgpt.bgpt.official import (
     BYTE,
     CONV1D,
     PATCH,
@@ -47,6 +44,9 @@ from abcmidi_bgpt.official import (
     import_official,
     read_official,
 )
+from abcmidi_bgpt.cli.app import app
+from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.engines.bgpt import _load
 
 from .conftest import REPO
 from .test_hostile_midi import TooSlow, memory_limit, time_limit

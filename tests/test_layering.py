@@ -1,15 +1,147 @@
-"""Data flows one way: formats -> converters -> corpus/model -> validation -> CLI/TUI.
+"""Data flows one way, up the layers of the package (``abcmidi_bgpt/``, lowest first):
 
-The library (``abcmidi_bgpt``) never imports the corpus builder or the TUI, except its CLI
-module, which is the interface layer; the corpus builder never imports the TUI.
+    core < formats < symbolic < checks < bgpt < engines < reports
+
+then the corpus builder (``corpus``) and the TUI (``tui``), which use the library, and on top
+the interface layer: the command line (``abcmidi_bgpt/cli/``, ``abcmidi_bgpt/__main__.py``,
+``corpus/cli.py``, ``tui/command.py``). A module never imports a module of a higher layer, and
+the modules import one another without a cycle, counting imports inside functions.
 """
 
 from __future__ import annotations
 
 import ast
+import graphlib
 from pathlib import Path
 
 from .conftest import REPO
+
+LAYERS = [
+    "core",
+    "formats",
+    "symbolic",
+    "checks",
+    "bgpt",
+    "engines",
+    "reports",
+    "corpus",
+    "tui",
+    "cli",
+]
+INTERFACE = {"abcmidi_bgpt.__main__", "corpus.cli", "tui.command"}  # typer modules: the cli layer
+PACKAGES = ("abcmidi_bgpt", "corpus", "tui")
+
+
+def module_files(root: Path = REPO) -> dict[str, Path]:
+    """Every module of the three packages, by dotted name (a package by its own name)."""
+    modules = {}
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            parts = list(path.relative_to(root).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            modules[".".join(parts)] = path
+    return modules
+
+
+def imported_modules(name: str, path: Path, known: set[str]) -> set[str]:
+    """The modules of ``known`` that ``name`` imports anywhere in its file (inside functions
+    and ``if TYPE_CHECKING:`` too), relative imports resolved."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            # ``from package import module`` imports the module; ``from module import name``
+            # the module.
+            targets = [
+                f"{module}.{alias.name}" if f"{module}.{alias.name}" in known else module
+                for alias in node.names
+            ]
+        else:
+            continue
+        for target in targets:
+            while target and target not in known:  # ``import a.b.c`` of a name inside a.b
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                found.add(target)
+    return found
+
+
+def import_graph(root: Path = REPO) -> dict[str, set[str]]:
+    modules = module_files(root)
+    return {name: imported_modules(name, path, set(modules)) for name, path in modules.items()}
+
+
+def layer_of(module: str) -> int | None:
+    """The layer's rank; None for the front door (``abcmidi_bgpt``, which loads its names
+    lazily, importing nothing) and for a module in no layer."""
+    if module in INTERFACE:
+        return LAYERS.index("cli")
+    parts = module.split(".")
+    layer = parts[0] if parts[0] != "abcmidi_bgpt" else (parts[1] if len(parts) > 1 else None)
+    return LAYERS.index(layer) if layer in LAYERS else None
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    offenders = []
+    for module, imports in sorted(graph.items()):
+        rank = layer_of(module)
+        for target in sorted(imports):
+            target_rank = layer_of(target)
+            if rank is not None and target_rank is not None and target_rank > rank:
+                offenders.append(
+                    f"{module} ({LAYERS[rank]}) imports {target} ({LAYERS[target_rank]})"
+                )
+    return offenders
+
+
+def import_cycle(graph: dict[str, set[str]]) -> list[str]:
+    try:
+        tuple(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as err:
+        return list(err.args[1])
+    return []
+
+
+def test_every_module_has_a_layer():
+    assert [m for m in module_files() if layer_of(m) is None] == ["abcmidi_bgpt"]
+
+
+def test_no_module_imports_a_higher_layer():
+    assert upward_imports(import_graph()) == []
+
+
+def test_no_import_cycle():
+    assert import_cycle(import_graph()) == []
+
+
+def test_the_checks_see_a_planted_violation(tmp_path):
+    """Each check fails on what it must catch: a core module that imports an engine (upward),
+    and that engine importing it back (a cycle, here inside a function)."""
+    for package in PACKAGES:
+        for path in (REPO / package).rglob("*.py"):
+            copy = tmp_path / path.relative_to(REPO)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_text(path.read_text())
+    (tmp_path / "abcmidi_bgpt/core/errors.py").write_text(
+        "from ..engines import batch\n", encoding="utf-8"
+    )
+    batch = tmp_path / "abcmidi_bgpt/engines/batch.py"
+    batch.write_text(batch.read_text() + "\ndef f():\n    from abcmidi_bgpt.core import errors\n")
+    graph = import_graph(tmp_path)
+    assert "abcmidi_bgpt.core.errors (core) imports abcmidi_bgpt.engines.batch (engines)" in (
+        upward_imports(graph)
+    )
+    cycle = import_cycle(graph)
+    assert {"abcmidi_bgpt.core.errors", "abcmidi_bgpt.engines.batch"} <= set(cycle)
 
 
 def imported_packages(path: Path) -> set[str]:
@@ -26,11 +158,11 @@ def imported_packages(path: Path) -> set[str]:
 def test_library_modules_do_not_import_higher_layers():
     offenders = {}
     for path in sorted((REPO / "abcmidi_bgpt").rglob("*.py")):
-        if path.name == "cli.py":
+        if path.parent.name == "cli":
             continue
         higher = imported_packages(path) & {"corpus", "tui"}
         if higher:
-            offenders[path.name] = sorted(higher)
+            offenders[str(path.relative_to(REPO))] = sorted(higher)
     assert offenders == {}
 
 
@@ -44,7 +176,7 @@ def test_cli_start_up_imports_no_heavy_library():
     import sys
 
     code = (
-        "import sys, abcmidi_bgpt.cli;"
+        "import sys, abcmidi_bgpt.cli.app;"
         "print(sorted(m for m in ('torch', 'textual', 'music21', 'datasets', 'transformers')"
         " if m in sys.modules))"
     )

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 from fractions import Fraction as F
 
-from abcmidi_bgpt.abc_text import read_abc_file, split_tunes
-from abcmidi_bgpt.metrics import note_f1, unmatched_notes
-from abcmidi_bgpt.performance import Note
-from abcmidi_bgpt.symbolic import abc_to_midi
+from abcmidi_bgpt.checks.metrics import note_f1, unmatched_notes
+from abcmidi_bgpt.core.performance import Note
+from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 
 from .conftest import EXAMPLES
 

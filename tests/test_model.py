@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from abcmidi_bgpt.checkpoint import load_model, load_train_state, save_model, save_train_state
-from abcmidi_bgpt.model import BGPT, CONFIGS, BGPTConfig
-from abcmidi_bgpt.patches import VOCAB, encode_direction, pad_batch
+from abcmidi_bgpt.bgpt.checkpoint import load_model, load_train_state, save_model, save_train_state
+from abcmidi_bgpt.bgpt.model import BGPT, CONFIGS, BGPTConfig
+from abcmidi_bgpt.bgpt.patches import VOCAB, encode_direction, pad_batch
 from tests.test_train_corpus import real_pairs
 
 torch.set_num_threads(2)

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from abcmidi_bgpt.batch import convert_paths
-from abcmidi_bgpt.cli import app
-from abcmidi_bgpt.engines import EngineSpec, SymbolicEngine
-from abcmidi_bgpt.errors import ConversionError
-from abcmidi_bgpt.neural import DEFAULT_MODEL_DIR, resolve_checkpoint
+from abcmidi_bgpt.cli.app import app
+from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.engines.base import SymbolicEngine
+from abcmidi_bgpt.engines.batch import convert_paths
+from abcmidi_bgpt.engines.bgpt import DEFAULT_MODEL_DIR, resolve_checkpoint
+from abcmidi_bgpt.engines.registry import EngineSpec
 from tests.model_fixtures import (
     HELD_OUT_TUNES,
     TRAINED_TUNES,

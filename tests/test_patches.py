@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from abcmidi_bgpt.patches import (
+from abcmidi_bgpt.bgpt.dataset import row_sequence
+from abcmidi_bgpt.bgpt.patches import (
     DEFAULT_LAYOUT,
     SPECIAL,
     PatchLayout,
@@ -16,7 +17,6 @@ from abcmidi_bgpt.patches import (
     pair_patches,
     split_sequence,
 )
-from abcmidi_bgpt.records import row_sequence
 from corpus.pipeline import PipelineSettings, render_tune
 from corpus.sources import music21_corpus_dir
 

@@ -11,10 +11,10 @@ from fractions import Fraction as F
 
 import pytest
 
-from abcmidi_bgpt.abc_text import read_abc_file, split_tunes
-from abcmidi_bgpt.metrics import note_f1
-from abcmidi_bgpt.midi_file import read_performance
-from abcmidi_bgpt.symbolic import abc_to_midi
+from abcmidi_bgpt.checks.metrics import note_f1
+from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
+from abcmidi_bgpt.formats.midi import read_performance
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 
 from .conftest import EXAMPLES, music21_corpus
 

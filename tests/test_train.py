@@ -11,10 +11,9 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from abcmidi_bgpt.cli import app
-from abcmidi_bgpt.evaluate import load_pairs
-from abcmidi_bgpt.patches import SequenceSet, length_batches, pad_batch
-from abcmidi_bgpt.train import (
+from abcmidi_bgpt.bgpt.evaluate import load_pairs
+from abcmidi_bgpt.bgpt.patches import SequenceSet, length_batches, pad_batch
+from abcmidi_bgpt.bgpt.train import (
     TrainConfig,
     _parse_args,
     _sample,
@@ -23,6 +22,7 @@ from abcmidi_bgpt.train import (
     read_log,
     train,
 )
+from abcmidi_bgpt.cli.app import app
 from tests.test_train_corpus import real_pairs, tiny_corpus, write_corpus  # noqa: F401
 
 torch.set_num_threads(2)
@@ -205,7 +205,7 @@ def test_ddp_over_two_processes_matches_one_process_accumulating_two(tmp_path, t
     args = [f"--{k.replace('_', '-')}={v}" for k, v in options.items()]
     # Gloo on the CPU: the same code path as NCCL on GPUs, minus the device.
     subprocess.run(
-        [torchrun, "--nproc_per_node=2", "--master-port=29541", "-m", "abcmidi_bgpt.train",
+        [torchrun, "--nproc_per_node=2", "--master-port=29541", "-m", "abcmidi_bgpt.bgpt.train",
          f"--corpus={tiny_corpus}", f"--out={tmp_path / 'ddp'}", "--model=tiny",
          "--log-every=1", "--no-progress", *args],
         check=True, capture_output=True, timeout=300,
@@ -226,8 +226,8 @@ def test_ddp_over_two_processes_matches_one_process_accumulating_two(tmp_path, t
 
 
 def test_training_can_start_from_a_saved_model(tmp_path, tiny_corpus):  # noqa: F811
-    from abcmidi_bgpt.checkpoint import read_config, save_model
-    from abcmidi_bgpt.model import BGPT, CONFIGS
+    from abcmidi_bgpt.bgpt.checkpoint import read_config, save_model
+    from abcmidi_bgpt.bgpt.model import BGPT, CONFIGS
 
     torch.manual_seed(5)
     start = BGPT(CONFIGS["tiny"])

@@ -1,4 +1,4 @@
-"""Real ABC/MIDI pairs and a tiny corpus folder in the records.py layout, shared by the model,
+"""Real ABC/MIDI pairs and a tiny corpus folder in the bgpt/dataset.py layout, shared by the model,
 training, evaluation and official-import tests (imported by them from ``tests.test_train_corpus``).
 
 The pairs are made the way the corpus builder makes them: a folk tune from the music21 corpus,
@@ -14,10 +14,10 @@ from pathlib import Path
 import music21
 import pytest
 
-from abcmidi_bgpt.abc_text import read_abc_file, split_tunes
-from abcmidi_bgpt.musicxml import abc_to_musicxml, musicxml_to_abc
-from abcmidi_bgpt.patches import PatchLayout, fits
-from abcmidi_bgpt.symbolic import abc_to_midi
+from abcmidi_bgpt.bgpt.patches import PatchLayout, fits
+from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
+from abcmidi_bgpt.formats.musicxml import abc_to_musicxml, musicxml_to_abc
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 
 FOLK = Path(music21.__file__).parent / "corpus" / "essenFolksong"
 
@@ -45,7 +45,7 @@ def real_pairs(count: int, max_patches: int = 128) -> tuple[tuple[bytes, bytes],
 
 
 def write_corpus(directory: Path, splits: dict[str, list[tuple[bytes, bytes]]]) -> Path:
-    """A corpus folder as the corpus builder writes it (see abcmidi_bgpt/records.py)."""
+    """A corpus folder as the corpus builder writes it (see abcmidi_bgpt/bgpt/dataset.py)."""
     import datasets
 
     def rows(pairs, split):
@@ -62,7 +62,7 @@ def write_corpus(directory: Path, splits: dict[str, list[tuple[bytes, bytes]]]) 
             "transpose": [0] * len(pairs),
         }
 
-    from abcmidi_bgpt.records import FEATURES
+    from abcmidi_bgpt.bgpt.dataset import FEATURES
 
     dd = datasets.DatasetDict(
         {
@@ -97,7 +97,7 @@ def test_real_pairs_are_real_abc_and_midi():
 
 
 def test_tiny_corpus_reads_back_through_records(tiny_corpus):
-    from abcmidi_bgpt.evaluate import load_pairs
+    from abcmidi_bgpt.bgpt.evaluate import load_pairs
 
     assert load_pairs(tiny_corpus, "train") == list(real_pairs(10)[:6])
     assert load_pairs(tiny_corpus, "test", limit=1) == [real_pairs(10)[8]]

@@ -11,12 +11,12 @@ from fractions import Fraction as F
 import mido
 import pytest
 
-from abcmidi_bgpt.abc_text import read_abc_file, split_tunes
-from abcmidi_bgpt.errors import ConversionError
-from abcmidi_bgpt.midi_file import read_performance
-from abcmidi_bgpt.symbolic import abc_to_midi
-from abcmidi_bgpt.transcribe import midi_to_abc
-from abcmidi_bgpt.validate import validate_abc
+from abcmidi_bgpt.checks.validate import validate_abc
+from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
+from abcmidi_bgpt.formats.midi import read_performance
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
+from abcmidi_bgpt.symbolic.midi_to_abc.transcribe import midi_to_abc
 
 from .conftest import EXAMPLES, music21_corpus
 from .transcribe_humanise import strip_meta
@@ -349,7 +349,7 @@ def test_asking_for_an_empty_track_says_where_the_notes_are():
 
 @pytest.mark.skipif(shutil.which("abc2midi") is None, reason="abc2midi is not installed")
 def test_abc2midi_reads_the_transcriptions():
-    from abcmidi_bgpt.validate import _abc2midi_check
+    from abcmidi_bgpt.checks.validate import _abc2midi_check
 
     for name in ("reels.abc", "cliffs-of-moher-endings.abc", "big-man-within-meter-change.abc"):
         tune = split_tunes(read_abc_file(EXAMPLES / name))[0]

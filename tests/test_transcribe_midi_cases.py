@@ -12,16 +12,16 @@ from pathlib import Path
 import mido
 import pytest
 
-from abcmidi_bgpt.abc_text import read_abc_file, split_tunes
-from abcmidi_bgpt.batch import convert_paths
-from abcmidi_bgpt.engines import EngineSpec
-from abcmidi_bgpt.errors import ConversionError, InputTooLarge
-from abcmidi_bgpt.metrics import note_f1
-from abcmidi_bgpt.midi_file import MAX_MIDI_FILE_BYTES, read_performance
-from abcmidi_bgpt.performance import Note
-from abcmidi_bgpt.symbolic import abc_to_midi
-from abcmidi_bgpt.transcribe import midi_to_abc
-from abcmidi_bgpt.validate import validate_abc
+from abcmidi_bgpt.checks.metrics import note_f1
+from abcmidi_bgpt.checks.validate import validate_abc
+from abcmidi_bgpt.core.errors import ConversionError, InputTooLarge
+from abcmidi_bgpt.core.performance import Note
+from abcmidi_bgpt.engines.batch import convert_paths
+from abcmidi_bgpt.engines.registry import EngineSpec
+from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
+from abcmidi_bgpt.formats.midi import MAX_MIDI_FILE_BYTES, read_performance
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
+from abcmidi_bgpt.symbolic.midi_to_abc.transcribe import midi_to_abc
 
 from .conftest import EXAMPLES
 

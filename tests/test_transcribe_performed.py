@@ -11,12 +11,12 @@ from fractions import Fraction as F
 import mido
 import pytest
 
-from abcmidi_bgpt.abc_text import read_abc_file, split_tunes
-from abcmidi_bgpt.metrics import note_f1
-from abcmidi_bgpt.performance import TempoChange
-from abcmidi_bgpt.symbolic import abc_to_midi
-from abcmidi_bgpt.transcribe import midi_to_abc
-from abcmidi_bgpt.validate import validate_abc
+from abcmidi_bgpt.checks.metrics import note_f1
+from abcmidi_bgpt.checks.validate import validate_abc
+from abcmidi_bgpt.core.performance import TempoChange
+from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
+from abcmidi_bgpt.symbolic.midi_to_abc.transcribe import midi_to_abc
 
 from .conftest import EXAMPLES, music21_corpus
 from .transcribe_humanise import Humanise, humanise, written_pickup

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from abcmidi_bgpt.abc_text import read_abc_file, split_tunes
-from abcmidi_bgpt.engines import EngineOutput, EngineSpec, external_tools_available
-from abcmidi_bgpt.midi_file import read_performance, render_midi
-from abcmidi_bgpt.performance import Performance, Voice
-from abcmidi_bgpt.symbolic import abc_to_midi
-from abcmidi_bgpt.validate import validate_midi
+from abcmidi_bgpt.checks.validate import validate_midi
+from abcmidi_bgpt.core.performance import Performance, Voice
+from abcmidi_bgpt.engines.base import EngineOutput, external_tools_available
+from abcmidi_bgpt.engines.registry import EngineSpec
+from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
+from abcmidi_bgpt.formats.midi import read_performance, render_midi
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 from tui.app import AbcMidiApp
 from tui.batch_screen import BatchScreen
 from tui.compare_screen import CompareColumn, CompareScreen
@@ -298,7 +299,7 @@ async def test_an_engine_bug_is_a_notification_not_a_traceback(tunes_dir, monkey
     def broken(self, tune):
         raise KeyError("oops")
 
-    monkeypatch.setattr("abcmidi_bgpt.engines.SymbolicEngine.abc_to_midi", broken)
+    monkeypatch.setattr("abcmidi_bgpt.engines.base.SymbolicEngine.abc_to_midi", broken)
     app = AbcMidiApp(tunes_dir)
     async with app.run_test(size=SIZE) as pilot:
         await select(pilot, "acacia.abc")
@@ -328,7 +329,7 @@ async def test_midi_to_abc_shows_the_transcription_and_saves_it(tunes_dir):
 
 @pilot_test
 async def test_round_trip_scores_the_midi_file_and_shows_the_transcription(tunes_dir):
-    from abcmidi_bgpt.metrics import note_f1
+    from abcmidi_bgpt.checks.metrics import note_f1
 
     app = AbcMidiApp(tunes_dir)
     async with app.run_test(size=SIZE) as pilot:
@@ -638,11 +639,11 @@ def test_tui_command_checks_its_folder_and_the_cli_starts_without_textual(tmp_pa
 
     from typer.testing import CliRunner
 
-    from abcmidi_bgpt.cli import app as cli
+    from abcmidi_bgpt.cli.app import app as cli
 
     result = CliRunner().invoke(cli, ["tui", str(tmp_path / "missing")])
     assert result.exit_code == 2 and "Invalid value for FOLDER" in result.output
-    probe = "import sys, abcmidi_bgpt.cli; print('textual' in sys.modules)"
+    probe = "import sys, abcmidi_bgpt.cli.app; print('textual' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -664,7 +665,7 @@ async def test_reading_the_folder_again_keeps_the_cursor_on_its_file(tunes_dir):
 
 @pilot_test
 async def test_a_result_that_arrives_under_another_screen_lands_in_its_pane(tunes_dir, monkeypatch):
-    from abcmidi_bgpt.engines import SymbolicEngine
+    from abcmidi_bgpt.engines.base import SymbolicEngine
 
     convert = SymbolicEngine.abc_to_midi
 

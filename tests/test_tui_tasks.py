@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from abcmidi_bgpt.abc_text import read_abc_file, split_tunes
-from abcmidi_bgpt.engines import EngineSpec
-from abcmidi_bgpt.errors import ConversionError
-from abcmidi_bgpt.metrics import note_f1
-from abcmidi_bgpt.midi_file import read_performance
-from abcmidi_bgpt.performance import MeterChange, Note, Performance, Voice
-from abcmidi_bgpt.symbolic import abc_to_midi
+from abcmidi_bgpt.checks.metrics import note_f1
+from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.core.performance import MeterChange, Note, Performance, Voice
+from abcmidi_bgpt.engines.registry import EngineSpec
+from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
+from abcmidi_bgpt.formats.midi import read_performance
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 from tui import tasks
 
 

@@ -10,23 +10,29 @@ from fractions import Fraction as F
 import pytest
 import torch
 
-from abcmidi_bgpt.abc_text import read_abc_file, split_tunes
-from abcmidi_bgpt.checkpoint import load_model
-from abcmidi_bgpt.evaluate import score_sequences
-from abcmidi_bgpt.midi_file import read_performance, render_midi
-from abcmidi_bgpt.musicxml import abc_to_musicxml, musicxml_to_abc
-from abcmidi_bgpt.patches import SequenceSet
-from abcmidi_bgpt.performance import KeyChange, MeterChange, Note, Performance, TempoChange, Voice
-from abcmidi_bgpt.symbolic import abc_to_midi
-from abcmidi_bgpt.validate import (
+from abcmidi_bgpt.bgpt.checkpoint import load_model
+from abcmidi_bgpt.bgpt.evaluate import score_sequences, target_bpb
+from abcmidi_bgpt.bgpt.patches import SequenceSet
+from abcmidi_bgpt.checks.validate import (
     abc_fidelity,
     character_error_rate,
     midi_fidelity,
     performance_fidelity,
-    target_bpb,
     validate_abc,
     validate_output,
 )
+from abcmidi_bgpt.core.performance import (
+    KeyChange,
+    MeterChange,
+    Note,
+    Performance,
+    TempoChange,
+    Voice,
+)
+from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
+from abcmidi_bgpt.formats.midi import read_performance, render_midi
+from abcmidi_bgpt.formats.musicxml import abc_to_musicxml, musicxml_to_abc
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 from tests.model_fixtures import pairs, untrained_model
 
 from .conftest import EXAMPLES
@@ -147,7 +153,7 @@ def test_xml2abc_instruction_fields_pass_the_abc2midi_check():
 
 @pytest.mark.skipif(shutil.which("abc2midi") is None, reason="abc2midi is not installed")
 def test_the_abc2midi_check_leaves_nothing_in_the_working_folder(tmp_path, monkeypatch):
-    from abcmidi_bgpt.engines import Abc2MidiEngine
+    from abcmidi_bgpt.engines.base import Abc2MidiEngine
 
     # abc2midi writes barloc.txt into its working folder for a tune with several voices.
     two_voices = "X:1\nT:t\nM:4/4\nL:1/4\nK:C\nV:1\nCDEF|GABc|\nV:2\nC,D,E,F,|G,A,B,C|\n"

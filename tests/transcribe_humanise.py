@@ -21,8 +21,8 @@ from fractions import Fraction
 
 import mido
 
-from abcmidi_bgpt.musicxml import abc_to_musicxml
-from abcmidi_bgpt.performance import Performance, key_name
+from abcmidi_bgpt.core.performance import Performance, key_name
+from abcmidi_bgpt.formats.musicxml import abc_to_musicxml
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from rich.style import Style
 from textual.widgets import TextArea
 from textual.widgets.text_area import TextAreaTheme
 
-from abcmidi_bgpt.abc_diagnostics import Diagnostic, scan_abc
+from abcmidi_bgpt.checks.diagnostics import Diagnostic, scan_abc
 
 ABC_THEME = TextAreaTheme(
     name="abc",
@@ -34,7 +34,7 @@ ABC_THEME = TextAreaTheme(
 
 
 class AbcEditor(TextArea):
-    """Editable ABC with colours from :func:`abcmidi_bgpt.abc_diagnostics.scan_abc`.
+    """Editable ABC with colours from :func:`abcmidi_bgpt.checks.diagnostics.scan_abc`.
 
     There is no tree-sitter grammar for ABC, so the highlight map that TextArea would build
     from a syntax tree is built here from the scan instead.

@@ -16,10 +16,10 @@ from textual.timer import Timer
 from textual.widgets import Static, TextArea
 from textual.worker import get_current_worker
 
-from abcmidi_bgpt.abc_diagnostics import Diagnostic, TuneCheck, check_tune
-from abcmidi_bgpt.abc_text import AbcTune
-from abcmidi_bgpt.errors import ConversionError, first_line
-from abcmidi_bgpt.validate import Validity, validate_abc
+from abcmidi_bgpt.checks.diagnostics import Diagnostic, TuneCheck, check_tune
+from abcmidi_bgpt.checks.validate import Validity, validate_abc
+from abcmidi_bgpt.core.errors import ConversionError, first_line
+from abcmidi_bgpt.formats.abc.text import AbcTune
 
 from .abc_editor import AbcEditor
 from .tasks import tune_from_text

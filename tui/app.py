@@ -20,10 +20,10 @@ from textual.reactive import reactive
 from textual.widgets import Footer, Header, TextArea, Tree
 from textual.worker import Worker, WorkerState
 
-from abcmidi_bgpt.abc_text import AbcTune, decode_abc, read_abc_file, replace_tune
-from abcmidi_bgpt.batch import write_atomic
-from abcmidi_bgpt.engines import EngineSpec, engine_names
-from abcmidi_bgpt.errors import ConversionError, first_line
+from abcmidi_bgpt.core.errors import ConversionError, first_line
+from abcmidi_bgpt.core.io import write_atomic
+from abcmidi_bgpt.engines.registry import EngineSpec, engine_names
+from abcmidi_bgpt.formats.abc.text import AbcTune, decode_abc, read_abc_file, replace_tune
 
 from .abc_pane import AbcPane, AbcSource
 from .batch_screen import BatchScreen

@@ -28,8 +28,8 @@ from textual.widgets import (
     Static,
 )
 
-from abcmidi_bgpt.batch import BatchPlan, BatchReport, JobResult, convert_paths
-from abcmidi_bgpt.engines import EngineSpec
+from abcmidi_bgpt.engines.batch import BatchPlan, BatchReport, JobResult, convert_paths
+from abcmidi_bgpt.engines.registry import EngineSpec
 
 from .library_tree import relative_name
 from .tasks import describe_engine

@@ -23,7 +23,7 @@ def tui_command(
 ) -> None:
     """Browse, edit and convert tunes in a terminal UI: ABC <-> MIDI, round trips, engine
     comparison and batch conversion."""
-    from abcmidi_bgpt.engines import EngineSpec, engine_names
+    from abcmidi_bgpt.engines.registry import EngineSpec, engine_names
 
     if not folder.is_dir():
         raise typer.BadParameter(f"{folder} is not a folder", param_hint="FOLDER")

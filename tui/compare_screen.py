@@ -15,11 +15,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual.worker import get_current_worker
 
-from abcmidi_bgpt.abc_text import AbcTune
-from abcmidi_bgpt.engines import EngineSpec
-from abcmidi_bgpt.errors import ConversionError
-from abcmidi_bgpt.midi_file import read_performance
-from abcmidi_bgpt.performance import Note
+from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.core.performance import Note
+from abcmidi_bgpt.engines.registry import EngineSpec
+from abcmidi_bgpt.formats.abc.text import AbcTune
+from abcmidi_bgpt.formats.midi import read_performance
 
 from .abc_editor import AbcEditor
 from .piano_roll import EXTRA_COLOUR, MISSING_COLOUR, PianoRoll

@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet, Static
 
-from abcmidi_bgpt.engines import EngineSpec, engine_names
+from abcmidi_bgpt.engines.registry import EngineSpec, engine_names
 
 from .tasks import MODEL_ENGINES, available_engines, model_problem
 

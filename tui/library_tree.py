@@ -10,9 +10,9 @@ from textual.binding import Binding
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from abcmidi_bgpt.abc_text import AbcTune, read_abc_file, split_tunes
-from abcmidi_bgpt.batch import ABC_SUFFIXES, MIDI_SUFFIXES
-from abcmidi_bgpt.errors import ConversionError, first_line
+from abcmidi_bgpt.core.errors import ConversionError, first_line
+from abcmidi_bgpt.engines.batch import ABC_SUFFIXES, MIDI_SUFFIXES
+from abcmidi_bgpt.formats.abc.text import AbcTune, read_abc_file, split_tunes
 
 
 @dataclass(frozen=True, slots=True)

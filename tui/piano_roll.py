@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from abcmidi_bgpt.performance import Note, Performance
+from abcmidi_bgpt.core.performance import Note, Performance
 
 from .tasks import bar_starts
 

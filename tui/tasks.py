@@ -2,8 +2,8 @@
 
 Nothing here imports Textual: the screens run these functions in worker threads and display
 what they return, and the tests call them directly. Conversions go through engines
-(:mod:`abcmidi_bgpt.engines`); checks through :mod:`abcmidi_bgpt.validate` and
-:mod:`abcmidi_bgpt.metrics`.
+(:mod:`abcmidi_bgpt.engines.registry`); checks through :mod:`abcmidi_bgpt.checks.validate` and
+:mod:`abcmidi_bgpt.checks.metrics`.
 """
 
 from __future__ import annotations
@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from abcmidi_bgpt.abc_text import AbcTune, decode_abc, split_tunes
-from abcmidi_bgpt.batch import write_atomic
-from abcmidi_bgpt.engines import Engine, EngineSpec, engine_names, external_tools_available
-from abcmidi_bgpt.errors import ConversionError, first_line
-from abcmidi_bgpt.metrics import NoteScore, note_f1, unmatched_notes
-from abcmidi_bgpt.midi_file import midi_contents, read_midi, read_performance
-from abcmidi_bgpt.performance import Note, Performance, key_name
-from abcmidi_bgpt.validate import Validity, abc_fidelity, validate_midi
+from abcmidi_bgpt.checks.metrics import NoteScore, note_f1, unmatched_notes
+from abcmidi_bgpt.checks.validate import Validity, abc_fidelity, validate_midi
+from abcmidi_bgpt.core.errors import ConversionError, first_line
+from abcmidi_bgpt.core.io import write_atomic
+from abcmidi_bgpt.core.performance import Note, Performance, key_name
+from abcmidi_bgpt.engines.base import Engine, external_tools_available
+from abcmidi_bgpt.engines.registry import EngineSpec, engine_names
+from abcmidi_bgpt.formats.abc.text import AbcTune, decode_abc, split_tunes
+from abcmidi_bgpt.formats.midi import midi_contents, read_midi, read_performance
 
 MODEL_ENGINES = {"bgpt"}  # engines that run a model: a chosen checkpoint or the packaged one
 EXTERNAL_ENGINES = {"abc2midi"}  # engines that run abc2midi / midi2abc
@@ -57,7 +58,7 @@ def model_problem(name: str, checkpoint: str | None = None) -> str | None:
     none chosen and none packaged); None when it has one or needs none."""
     if name not in MODEL_ENGINES:
         return None
-    from abcmidi_bgpt.neural import resolve_checkpoint
+    from abcmidi_bgpt.engines.bgpt import resolve_checkpoint
 
     try:
         resolve_checkpoint(checkpoint or None)
@@ -264,7 +265,7 @@ def compare_abc_to_midi(
 def compare_midi_to_abc(name: str, engine: Engine, data: bytes, source: str) -> ComparedOutput:
     """Transcribe MIDI with one engine; check the ABC (music21, abc2midi where installed) and
     score it by rendering it with the symbolic converter against the input's notes
-    (:func:`abcmidi_bgpt.validate.abc_fidelity`)."""
+    (:func:`abcmidi_bgpt.checks.validate.abc_fidelity`)."""
     try:
         out = engine.midi_to_abc(data, source)
     except ConversionError as err:
@@ -281,7 +282,7 @@ def compare_midi_to_abc(name: str, engine: Engine, data: bytes, source: str) -> 
 
 def reference_notes_for_tune(tune: AbcTune) -> list[Note]:
     """The notes of a tune as the symbolic converter plays it (the compare view's reference)."""
-    from abcmidi_bgpt.symbolic import abc_to_midi
+    from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 
     return abc_to_midi(tune).performance.notes()
 

@@ -1,0 +1,1 @@
+"""The byte-level bGPT model: patches, model, dataset, training, evaluation, generation."""

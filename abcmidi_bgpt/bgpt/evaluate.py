@@ -1,0 +1,237 @@
+"""Bits per byte of a bGPT model on corpus records, per direction and per file (the paper's
+Table 5): BPB_abc and BPB_midi.
+
+In ABC->MIDI the ABC file comes first, so BPB_abc measures generative modelling of ABC and
+BPB_midi the conversion; in MIDI->ABC it is the other way round. Which positions count is
+defined in ``patches.scored_spans`` and ``docs/metrics.md``: each file's bytes plus its
+end-of-file position, never the padding.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from abcmidi_bgpt.bgpt.model import BGPT
+from abcmidi_bgpt.bgpt.patches import (
+    DIRECTION_NAMES,
+    EncodedPair,
+    SequenceSet,
+    length_batches,
+    pad_batch,
+    scored_spans,
+)
+
+LN2 = math.log(2.0)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+    """The autocast dtype: 'auto' is bf16 on CUDA and fp32 elsewhere."""
+    if name == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    dtypes = {"bf16": torch.bfloat16, "fp32": torch.float32}
+    if name not in dtypes:
+        raise ValueError(f"dtype must be one of auto, {', '.join(dtypes)} (got {name!r})")
+    return dtypes[name]
+
+
+def autocast(device: torch.device, dtype: torch.dtype):
+    """bf16 autocast where asked; fp32 runs without autocast."""
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def load_pairs(corpus: str | Path, split: str, limit: int = 0) -> list[tuple[bytes, bytes]]:
+    """The (ABC file bytes, MIDI file bytes) pairs of a corpus split (its first ``limit``)."""
+    from abcmidi_bgpt.bgpt.dataset import load_split
+
+    ds = load_split(corpus, split, limit).select_columns(["abc", "midi"])
+    return [(a.encode("utf-8"), bytes(m)) for a, m in zip(ds["abc"], ds["midi"], strict=True)]
+
+
+@dataclass(slots=True)
+class SegmentScore:
+    """Bits spent on one kind of file: ``bits`` over its scored positions (its bytes plus one
+    end-of-file position per file), and the file bytes they cover."""
+
+    bits: float = 0.0
+    bytes: int = 0
+    positions: int = 0
+
+    @property
+    def bpb(self) -> float:
+        return self.bits / self.bytes if self.bytes else float("nan")
+
+
+@dataclass(slots=True)
+class DirectionScore:
+    direction: str
+    sequences: int = 0
+    abc: SegmentScore = field(default_factory=SegmentScore)
+    midi: SegmentScore = field(default_factory=SegmentScore)
+    nats: float = 0.0  # over every predicted position, as in the training loss
+    positions: int = 0
+
+    @property
+    def loss(self) -> float:
+        """Mean cross-entropy (nats) per predicted position: the training loss."""
+        return self.nats / self.positions if self.positions else float("nan")
+
+    def as_dict(self) -> dict:
+        return {
+            "direction": self.direction,
+            "sequences": self.sequences,
+            "bpb_abc": self.abc.bpb,
+            "bpb_midi": self.midi.bpb,
+            "loss": self.loss,
+            "abc": asdict(self.abc),
+            "midi": asdict(self.midi),
+        }
+
+
+def sequence_nats(
+    model: BGPT, ids: torch.Tensor, n_patches: torch.Tensor, dtype: torch.dtype
+) -> list[np.ndarray]:
+    """Per sequence, the cross-entropy (nats) of every predicted id: element ``t`` is the cost
+    of ``ids[b, patch_size + t]``, for the real patches 1 .. n - 1."""
+    with autocast(ids.device, dtype):
+        logits, targets = model(ids, n_patches)
+    nats = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="none")
+    per_sequence = ((n_patches - 1) * model.config.patch_size).tolist()
+    return [c.numpy() for c in nats.cpu().split(per_sequence)]
+
+
+@torch.no_grad()
+def scored_sequences(
+    model: BGPT,
+    sequences: SequenceSet,
+    batch_patches: int = 4096,
+    dtype: torch.dtype = torch.float32,
+) -> Iterator[tuple[int, EncodedPair, np.ndarray]]:
+    """Every sequence of ``sequences`` as ``(index, encoding, nats)``, ``nats`` as in
+    :func:`sequence_nats`; run in length-sorted batches of ``batch_patches`` patches, raised to
+    one full context so that any sequence that fits the model fits a batch. Put the model in
+    eval mode."""
+    layout = sequences.layout
+    device = next(model.parameters()).device
+    for batch in length_batches(sequences.n_patches, max(batch_patches, layout.max_patches)):
+        encoded = [sequences.encode(i) for i in batch]
+        ids, n_patches = pad_batch([e.ids for e in encoded], layout)
+        ids_t = torch.from_numpy(ids).to(device)
+        n_t = torch.from_numpy(n_patches)  # on the CPU: see BGPT.forward
+        yield from zip(batch, encoded, sequence_nats(model, ids_t, n_t, dtype), strict=True)
+
+
+@torch.no_grad()
+def score_sequences(
+    model: BGPT,
+    sequences: SequenceSet,
+    batch_patches: int = 4096,
+    dtype: torch.dtype = torch.float32,
+) -> dict[str, DirectionScore]:
+    """BPB_abc, BPB_midi and the loss of ``model`` on ``sequences``, per direction."""
+    was_training = model.training
+    model.eval()
+    layout = sequences.layout
+    p = layout.patch_size
+    scores = {d: DirectionScore(d) for d in DIRECTION_NAMES if d in _directions(sequences)}
+    for i, pair, nats in scored_sequences(model, sequences, batch_patches, dtype):
+        score = scores[sequences.direction_of(i)]
+        score.sequences += 1
+        score.nats += float(nats.sum(dtype=np.float64))
+        score.positions += len(nats)
+        source, target = scored_spans(pair, layout)
+        kinds = ("abc", "midi") if score.direction == "abc2mid" else ("midi", "abc")
+        for kind, span, n_bytes in zip(
+            kinds, (source, target), (pair.source_len, pair.target_len), strict=True
+        ):
+            segment: SegmentScore = getattr(score, kind)
+            span_nats = nats[span.start - p : span.stop - p].sum(dtype=np.float64)
+            segment.bits += float(span_nats) / LN2
+            segment.bytes += n_bytes
+            segment.positions += len(span)
+    model.train(was_training)
+    return scores
+
+
+def _directions(sequences: SequenceSet) -> set[str]:
+    return {DIRECTION_NAMES[d] for d in np.unique(sequences.direction)}
+
+
+@dataclass(slots=True)
+class EvaluationReport:
+    checkpoint: str
+    corpus: str
+    split: str
+    pairs: int
+    skipped: int  # sequences over the model's context, left out
+    scores: dict[str, DirectionScore]
+
+    def as_dict(self) -> dict:
+        return {
+            "checkpoint": self.checkpoint,
+            "corpus": self.corpus,
+            "split": self.split,
+            "pairs": self.pairs,
+            "skipped": self.skipped,
+            "directions": {d: s.as_dict() for d, s in self.scores.items()},
+        }
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    corpus: str | Path,
+    split: str = "test",
+    directions: list[str] | None = None,
+    limit: int = 0,
+    batch_patches: int = 4096,
+    device: str = "auto",
+    dtype: str = "auto",
+) -> EvaluationReport:
+    """Load a saved model and score it on a corpus split in each direction."""
+    from abcmidi_bgpt.bgpt.checkpoint import load_model
+
+    dev = resolve_device(device)
+    model = load_model(checkpoint, device=dev)
+    pairs = load_pairs(corpus, split, limit)
+    sequences = SequenceSet.from_pairs(pairs, directions or DIRECTION_NAMES, model.config.layout)
+    scores = score_sequences(model, sequences, batch_patches, resolve_dtype(dtype, dev))
+    return EvaluationReport(
+        str(checkpoint), str(corpus), split, len(pairs), sequences.skipped, scores
+    )
+
+
+def target_bpb(
+    model, pairs: list[tuple[bytes, bytes]], direction: str, batch_patches: int = 4096
+) -> list[float]:
+    """Bits per byte of each pair's reference target under ``model``, teacher-forced, as in
+    evaluation (``docs/metrics.md``: the target's bytes and its end-of-file position, over its
+    bytes). ``pairs`` are (ABC bytes, MIDI bytes); NaN for a pair over the model's context."""
+    layout = model.config.layout
+    sequences = SequenceSet.from_pairs(pairs, [direction], layout)
+    result = [float("nan")] * len(pairs)
+    dtype = next(model.parameters()).dtype
+    p = layout.patch_size
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for i, pair, cost in scored_sequences(model, sequences, batch_patches, dtype):
+            _, span = scored_spans(pair, layout)
+            bits = float(cost[span.start - p : span.stop - p].sum(dtype=np.float64)) / LN2
+            result[int(sequences.pair_index[i])] = bits / max(1, pair.target_len)
+    model.train(was_training)
+    return result

@@ -1,0 +1,1 @@
+"""Checks of outputs: validity, fidelity, note metrics and ABC diagnostics."""

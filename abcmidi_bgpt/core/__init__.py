@@ -1,0 +1,1 @@
+"""The core: errors, the note list, file and time helpers, worker processes."""

@@ -1,0 +1,1 @@
+"""Conversion engines behind one interface, their registry, and the batch runner."""

@@ -1,0 +1,1 @@
+"""File formats: ABC text, MusicXML and MIDI, read and written; no conversion between them."""

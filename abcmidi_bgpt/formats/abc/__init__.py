@@ -1,0 +1,1 @@
+"""ABC text: splitting tunes, guards, standard rewrites, normalisation."""

@@ -1,0 +1,1 @@
+"""Reports: engines compared on a test set."""

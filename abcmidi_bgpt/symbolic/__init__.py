@@ -1,0 +1,1 @@
+"""The symbolic (rule-based) converters, one subpackage per direction."""

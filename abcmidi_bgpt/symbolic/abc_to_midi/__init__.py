@@ -1,0 +1,1 @@
+"""ABC -> MIDI: ABC through MusicXML to a performance, rendered as MIDI."""

@@ -1,0 +1,108 @@
+"""The symbolic (rule-based) ABC -> MIDI converter: ABC -> MusicXML -> performance -> MIDI."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.core.performance import Performance
+from abcmidi_bgpt.formats.abc.guard import check_abc_text
+from abcmidi_bgpt.formats.abc.text import AbcTune, check_tune_size, split_tunes
+from abcmidi_bgpt.formats.midi import render_midi
+from abcmidi_bgpt.formats.musicxml import abc_to_musicxml
+from abcmidi_bgpt.symbolic.abc_to_midi.playback import perform
+
+_K_FIELD = re.compile(r"^[ \t]*K:", re.M)
+_JUNK_WARNING = re.compile(r"^(?:misplaced symbol|unhandled note decorations: (\[.*\]))")
+
+
+@dataclass(slots=True)
+class AbcToMidi:
+    """A rendered tune: canonical MIDI bytes, the performance they encode, and warnings."""
+
+    midi: bytes
+    performance: Performance
+    warnings: list[str] = field(default_factory=list)
+
+
+def abc_to_midi(tune: AbcTune | str, chords: bool = False) -> AbcToMidi:
+    """Render one ABC tune to canonical MIDI.
+
+    ``tune`` is an :class:`AbcTune` or the text of a single tune. With ``chords``, chord symbols
+    ("G", "Am7") are played as an accompaniment track. Raises :class:`ConversionError` with a
+    one-line reason when the tune cannot be rendered.
+    """
+    if isinstance(tune, str):
+        tunes = split_tunes(tune)
+        if len(tunes) != 1:
+            raise ConversionError(f"expected one tune, found {len(tunes)}")
+        tune = tunes[0]
+    label = tune.label
+    check_tune_size(tune)
+    text = tune.full_text
+    check_abc_text(text, label)  # before anything else reads it (abc_to_musicxml checks too)
+    key_line = _K_FIELD.search(text)
+    if not key_line:
+        raise ConversionError(f"{label}: no K: field (the key line that ends the tune header)")
+    header, body = text[: key_line.start()], text[key_line.end() :].split("\n", 1)[-1]
+    words = _prose_words(body)
+    if len(words) >= 3:
+        raise ConversionError(
+            f"{label}: not ABC music: the tune body reads as text ({', '.join(words[:3])}, ...)"
+        )
+    score = abc_to_musicxml(text, label)
+    played = perform(score.root, chords=chords, part_order=_header_field(header, "P"), label=label)
+    junk = _junk_symbols(score.warnings)
+    notes = sum(len(v.notes) for v in played.performance.voices)
+    if junk > max(8, notes):
+        raise ConversionError(
+            f"{label}: not ABC music: {junk} symbols could not be read, against {notes} notes"
+        )
+    warnings = _summarise(score.warnings) + played.warnings
+    return AbcToMidi(render_midi(played.performance), played.performance, warnings)
+
+
+def _header_field(header: str, letter: str) -> str:
+    """The first value of a field in the tune header (the text before the K: line), '' when
+    absent."""
+    m = re.search(rf"^[ \t]*{letter}:[ \t]*(.*)$", header, re.M)
+    return m.group(1).split("%")[0].strip() if m else ""
+
+
+# Music code of a body line: quoted strings, decorations, comments and inline fields removed.
+_NOT_CODE = re.compile(r'"[^"\n]*"|![^!\n]*!|\+[^+\n]*\+|%.*|\[[A-Za-z]:[^\]\n]*\]')
+_WORD = re.compile(r"[A-Za-z]{4,}")
+_TEXT_ONLY = set("hijklmnopqrstw")  # letters that are not notes, rests or standard symbols
+
+
+def _prose_words(body: str) -> list[str]:
+    """Words in the tune body (the lines after the K: line) that cannot be music: runs of four
+    or more letters with at least two different letters that ABC gives no meaning (one can be
+    a U: symbol, as in Ryan's Mammoth's 'kgBkaB')."""
+    words = []
+    for line in body.split("\n"):
+        if re.match(r"[ \t]*[A-Za-z+]:", line):
+            continue
+        for word in _WORD.findall(_NOT_CODE.sub(" ", line)):
+            if len(_TEXT_ONLY & set(word.lower())) >= 2:
+                words.append(word)
+    return words
+
+
+def _junk_symbols(warnings: list[str]) -> int:
+    count = 0
+    for w in warnings:
+        m = _JUNK_WARNING.match(w)
+        if m:
+            count += w.count("'") // 2 if m.group(1) else 1
+    return count
+
+
+def _summarise(warnings: list[str]) -> list[str]:
+    """abc2xml's messages, one line each, repeated ones counted once."""
+    seen: dict[str, int] = {}
+    for w in warnings:
+        line = w.splitlines()[0][:160]
+        seen[line] = seen.get(line, 0) + 1
+    return [f"{w} (x{n})" if n > 1 else w for w, n in seen.items()]

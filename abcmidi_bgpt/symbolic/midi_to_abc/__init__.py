@@ -1,0 +1,1 @@
+"""MIDI -> ABC: quantising, meter, key, repeats, and writing the ABC."""
