@@ -356,17 +356,17 @@ def booby_trapped_folder(tmp_path) -> Path:
     return tmp_path
 
 
-def test_corpus_build_ignores_packages_in_the_working_folder(booby_trapped_folder):
+def run_cli_in(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    """The installed command, run from ``folder`` as a user's shell runs it (no PYTHONPATH)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    command = [str(CLI), "corpus", "build", "--source", "tunes", "--out", "built"]
-    done = subprocess.run(
-        [*command, "--jobs", "2", "--scales", "2"],
-        cwd=booby_trapped_folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    return subprocess.run(
+        [str(CLI), *args], cwd=folder, env=env, capture_output=True, text=True, timeout=300
     )
+
+
+def test_corpus_build_ignores_packages_in_the_working_folder(booby_trapped_folder):
+    command = ["corpus", "build", "--source", "tunes", "--out", "built", "--jobs", "2"]
+    done = run_cli_in(booby_trapped_folder, *command, "--scales", "2")
     assert done.returncode == 0, done.stderr
     assert "working folder" not in done.stdout + done.stderr
     manifest = (booby_trapped_folder / "built" / "corpus.json").read_text()
@@ -374,15 +374,7 @@ def test_corpus_build_ignores_packages_in_the_working_folder(booby_trapped_folde
 
 
 def test_convert_ignores_packages_in_the_working_folder(booby_trapped_folder):
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    done = subprocess.run(
-        [str(CLI), "convert", "tunes", "--out", "out"],
-        cwd=booby_trapped_folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_cli_in(booby_trapped_folder, "convert", "tunes", "--out", "out")
     assert done.returncode == 0, done.stderr
     made = sorted((booby_trapped_folder / "out").iterdir())
     assert [p.name for p in made] == ["jigs_1.mid", "jigs_2.mid", "reels_1.mid", "reels_2.mid"]
