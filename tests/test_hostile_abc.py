@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import signal
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -39,6 +37,7 @@ from abcmidi_bgpt.symbolic.abc_to_midi import playback
 from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 
 from .conftest import EXAMPLES, music21_corpus
+from .test_hostile_midi import TooSlow, time_limit
 
 CANARY = "CANARY"  # hostile meters try to create this file in the working directory
 # No '/' in it: abc2xml splits the meter at the first '/' before it evaluates the numerator.
@@ -349,29 +348,6 @@ def test_a_reel_at_the_limit_converts_within_the_default_timeout():
 # --- fuzzing ----------------------------------------------------------------------------------
 
 
-class _TooSlow(BaseException):
-    """Raised by the alarm; a BaseException so that abc2xml's 'except Exception' passes it on
-    (its bare 'except:' may not, so the alarm repeats until it gets through)."""
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float):
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signals reach the main thread only; the caller's own time check still holds
-        return
-
-    def alarm(signum, frame):
-        raise _TooSlow
-
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds, 0.5)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def fuzz_one_abc(text: str, canary: Path = Path(CANARY), time_limit_s: float = 15.0) -> None:
     """Convert ``text`` the two ways a batch does (ABC -> MIDI, and the corpus normalisation
     through MusicXML). Returns when each converts or raises a one-line ConversionError; raises
@@ -381,11 +357,11 @@ def fuzz_one_abc(text: str, canary: Path = Path(CANARY), time_limit_s: float = 1
     for convert in (abc_to_midi, normalise_abc):
         start = time.monotonic()
         try:
-            with _time_limit(time_limit_s):
+            with time_limit(time_limit_s):
                 convert(text)
         except ConversionError as err:
             assert "\n" not in str(err).strip(), f"{convert.__name__}: a message of many lines"
-        except _TooSlow:
+        except TooSlow:
             raise AssertionError(f"{convert.__name__} ran over {time_limit_s} s") from None
         except Exception as err:
             raise AssertionError(f"{convert.__name__} raised {type(err).__name__}: {err}") from err
