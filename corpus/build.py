@@ -64,7 +64,7 @@ SHARD_BYTES = 256 * 2**20
 # the command line too, which a worker imports again when it runs the program's main script.
 WORKER_PRELOAD = (
     "abcmidi_bgpt.core.isolation",
-    "corpus.pipeline",
+    "abcmidi_bgpt.corpus.pipeline",
     "music21",
     "abcmidi_bgpt.cli.app",
 )

@@ -36,17 +36,17 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from abcmidi_bgpt.checks.validate import validate_abc, validate_midi  # noqa: E402
-from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi  # noqa: E402
-from corpus.build import BuildSettings, build_corpus  # noqa: E402
-from corpus.pipeline import (  # noqa: E402
+from abcmidi_bgpt.corpus.build import BuildSettings, build_corpus  # noqa: E402
+from abcmidi_bgpt.corpus.pipeline import (  # noqa: E402
     PipelineSettings,
     _normalised,
     _parse,
     validate_abc_without_beaming,
 )
-from corpus.sources import music21_tunes  # noqa: E402
-from corpus.splits import parse_scale  # noqa: E402
-from corpus.transpose import key_fifths, shift_interval, transpose_score  # noqa: E402
+from abcmidi_bgpt.corpus.sources import music21_tunes  # noqa: E402
+from abcmidi_bgpt.corpus.splits import parse_scale  # noqa: E402
+from abcmidi_bgpt.corpus.transpose import key_fifths, shift_interval, transpose_score  # noqa: E402
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi  # noqa: E402
 
 console = Console()
 

@@ -54,7 +54,7 @@ def convert_or_spin(spec, job):
 
 def render_or_spin(text, settings, label=""):
     """``corpus.pipeline.render_tune``, but a tune titled 'Spin' never ends."""
-    from corpus.pipeline import render_tune
+    from abcmidi_bgpt.corpus.pipeline import render_tune
 
     if "T:Spin" in text:
         spin_swallowing_everything(0.2)

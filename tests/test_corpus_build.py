@@ -19,11 +19,11 @@ from typer.testing import CliRunner
 
 from abcmidi_bgpt.bgpt.dataset import load_manifest, load_split
 from abcmidi_bgpt.bgpt.patches import encode_pair, fits, split_sequence
+from abcmidi_bgpt.corpus.build import BuildSettings, build_corpus
+from abcmidi_bgpt.corpus.cache import ResultCache
+from abcmidi_bgpt.corpus.pipeline import PipelineSettings
+from abcmidi_bgpt.corpus.sources import SourceError, music21_corpus_dir
 from abcmidi_bgpt.formats.midi import read_performance
-from corpus.build import BuildSettings, build_corpus
-from corpus.cache import ResultCache
-from corpus.pipeline import PipelineSettings
-from corpus.sources import SourceError, music21_corpus_dir
 
 SETTINGS = BuildSettings(
     scales=(4, 8),

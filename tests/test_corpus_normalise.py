@@ -8,10 +8,7 @@ import pytest
 from music21 import stream
 
 from abcmidi_bgpt.checks.validate import validate_abc
-from abcmidi_bgpt.formats.abc.normalise import header_value, strip_natural_language
-from abcmidi_bgpt.formats.midi import read_performance
-from abcmidi_bgpt.formats.musicxml import abc_to_musicxml
-from corpus.pipeline import (
+from abcmidi_bgpt.corpus.pipeline import (
     PipelineSettings,
     _normalised,
     _parse,
@@ -20,14 +17,17 @@ from corpus.pipeline import (
     tune_id,
     validate_abc_without_beaming,
 )
-from corpus.sources import music21_tunes
-from corpus.transpose import (
+from abcmidi_bgpt.corpus.sources import music21_tunes
+from abcmidi_bgpt.corpus.transpose import (
     Interval,
     TranspositionError,
     key_fifths,
     shift_interval,
     transpose_score,
 )
+from abcmidi_bgpt.formats.abc.normalise import header_value, strip_natural_language
+from abcmidi_bgpt.formats.midi import read_performance
+from abcmidi_bgpt.formats.musicxml import abc_to_musicxml
 
 WORDY = """X:17
 T:The Wordy Reel

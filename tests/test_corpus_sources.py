@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from abcmidi_bgpt.bgpt.dataset import load_split
-from corpus.build import BuildSettings, build_corpus
-from corpus.pipeline import PipelineSettings, render_tune
-from corpus.sources import (
+from abcmidi_bgpt.corpus.build import BuildSettings, build_corpus
+from abcmidi_bgpt.corpus.pipeline import PipelineSettings, render_tune
+from abcmidi_bgpt.corpus.sources import (
     IRISHMAN_REPO,
     SourceError,
     irishman_tunes,

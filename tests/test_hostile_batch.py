@@ -19,13 +19,13 @@ from abcmidi_bgpt.cli.app import app
 from abcmidi_bgpt.core import isolation
 from abcmidi_bgpt.core.io import write_atomic
 from abcmidi_bgpt.core.isolation import CRASH, MEMORY, TIMEOUT, Task, WorkerPool
+from abcmidi_bgpt.corpus import build as corpus_build
+from abcmidi_bgpt.corpus.build import BuildSettings, build_corpus
+from abcmidi_bgpt.corpus.pipeline import PipelineSettings
 from abcmidi_bgpt.engines import batch
 from abcmidi_bgpt.engines.batch import MAX_NAME_BYTES, convert_paths, plan_batch, run_batch
 from abcmidi_bgpt.engines.registry import EngineSpec
 from abcmidi_bgpt.formats.abc.text import MAX_TUNE_CHARS
-from corpus import build as corpus_build
-from corpus.build import BuildSettings, build_corpus
-from corpus.pipeline import PipelineSettings
 
 from . import hostile_tasks
 from .conftest import EXAMPLES

@@ -2,9 +2,10 @@
 
     core < formats < symbolic < checks < bgpt < engines < reports
 
-then the corpus builder (``corpus``) and the TUI (``tui``), which use the library, and on top
-the interface layer: the command line (``abcmidi_bgpt/cli/``, ``abcmidi_bgpt/__main__.py``,
-``corpus/cli.py``, ``tui/command.py``). A module never imports a module of a higher layer, and
+then the corpus builder (``corpus/``, imported as ``abcmidi_bgpt.corpus``) and the TUI
+(``tui/``, imported as ``abcmidi_bgpt.tui``), which use the library, and on top the interface
+layer: the command line (``abcmidi_bgpt/cli/``, ``abcmidi_bgpt/__main__.py``, ``corpus/cli.py``,
+``tui/command.py``). A module never imports a module of a higher layer, and
 the modules import one another without a cycle, counting imports inside functions.
 """
 
@@ -28,19 +29,25 @@ LAYERS = [
     "tui",
     "cli",
 ]
-INTERFACE = {"abcmidi_bgpt.__main__", "corpus.cli", "tui.command"}  # typer modules: the cli layer
-PACKAGES = ("abcmidi_bgpt", "corpus", "tui")
+# typer modules: the cli layer
+INTERFACE = {"abcmidi_bgpt.__main__", "abcmidi_bgpt.corpus.cli", "abcmidi_bgpt.tui.command"}
+# Folder -> the package name it is imported under (pyproject.toml's package-dir).
+PACKAGES = {
+    "abcmidi_bgpt": "abcmidi_bgpt",
+    "corpus": "abcmidi_bgpt.corpus",
+    "tui": "abcmidi_bgpt.tui",
+}
 
 
 def module_files(root: Path = REPO) -> dict[str, Path]:
-    """Every module of the three packages, by dotted name (a package by its own name)."""
+    """Every module of the three folders, by dotted name (a package by its own name)."""
     modules = {}
-    for package in PACKAGES:
-        for path in sorted((root / package).rglob("*.py")):
-            parts = list(path.relative_to(root).with_suffix("").parts)
+    for folder, package in PACKAGES.items():
+        for path in sorted((root / folder).rglob("*.py")):
+            parts = list(path.relative_to(root / folder).with_suffix("").parts)
             if parts[-1] == "__init__":
                 parts.pop()
-            modules[".".join(parts)] = path
+            modules[".".join([package, *parts])] = path
     return modules
 
 
@@ -86,7 +93,7 @@ def layer_of(module: str) -> int | None:
     if module in INTERFACE:
         return LAYERS.index("cli")
     parts = module.split(".")
-    layer = parts[0] if parts[0] != "abcmidi_bgpt" else (parts[1] if len(parts) > 1 else None)
+    layer = parts[1] if len(parts) > 1 else None
     return LAYERS.index(layer) if layer in LAYERS else None
 
 
@@ -155,20 +162,32 @@ def imported_packages(path: Path) -> set[str]:
     return names
 
 
-def test_library_modules_do_not_import_higher_layers():
+def test_nothing_imports_corpus_or_tui_as_top_level_names():
+    """Installed, they exist only as abcmidi_bgpt.corpus and abcmidi_bgpt.tui; a top-level
+    ``import corpus`` would find a user's folder of that name instead."""
     offenders = {}
-    for path in sorted((REPO / "abcmidi_bgpt").rglob("*.py")):
-        if path.parent.name == "cli":
-            continue
-        higher = imported_packages(path) & {"corpus", "tui"}
-        if higher:
-            offenders[str(path.relative_to(REPO))] = sorted(higher)
+    for folder in ("abcmidi_bgpt", "corpus", "tui", "tests", "scripts"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            bad = imported_packages(path) & {"corpus", "tui"}
+            if bad:
+                offenders[str(path.relative_to(REPO))] = sorted(bad)
     assert offenders == {}
 
 
-def test_corpus_does_not_import_the_tui():
-    offenders = [p.name for p in (REPO / "corpus").rglob("*.py") if "tui" in imported_packages(p)]
-    assert offenders == []
+def test_pyproject_installs_every_package_under_its_name():
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {package: REPO / folder for folder, package in PACKAGES.items()}
+    assert {k: REPO / v for k, v in config["package-dir"].items()} == {
+        k: v for k, v in folders.items() if k != "abcmidi_bgpt"
+    }
+    found = set()
+    for package, folder in folders.items():
+        for init in folder.rglob("__init__.py"):
+            parts = init.parent.relative_to(folder).parts
+            found.add(".".join([package, *parts]))
+    assert sorted(config["packages"]) == sorted(found)
 
 
 def test_cli_start_up_imports_no_heavy_library():

@@ -17,8 +17,8 @@ from abcmidi_bgpt.bgpt.patches import (
     pair_patches,
     split_sequence,
 )
-from corpus.pipeline import PipelineSettings, render_tune
-from corpus.sources import music21_corpus_dir
+from abcmidi_bgpt.corpus.pipeline import PipelineSettings, render_tune
+from abcmidi_bgpt.corpus.sources import music21_corpus_dir
 
 
 def official_ids(source: bytes, source_ext: str, target: bytes, target_ext: str, p: int = 16):

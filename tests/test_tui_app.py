@@ -19,13 +19,13 @@ from abcmidi_bgpt.engines.registry import EngineSpec
 from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
 from abcmidi_bgpt.formats.midi import read_performance, render_midi
 from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
-from tui.app import AbcMidiApp
-from tui.batch_screen import BatchScreen
-from tui.compare_screen import CompareColumn, CompareScreen
-from tui.dialogs import ConfirmScreen, SaveScreen
-from tui.engine_screen import EngineScreen
-from tui.help_screen import HelpScreen
-from tui.library_tree import LibraryTree
+from abcmidi_bgpt.tui.app import AbcMidiApp
+from abcmidi_bgpt.tui.batch_screen import BatchScreen
+from abcmidi_bgpt.tui.compare_screen import CompareColumn, CompareScreen
+from abcmidi_bgpt.tui.dialogs import ConfirmScreen, SaveScreen
+from abcmidi_bgpt.tui.engine_screen import EngineScreen
+from abcmidi_bgpt.tui.help_screen import HelpScreen
+from abcmidi_bgpt.tui.library_tree import LibraryTree
 
 SIZE = (120, 40)
 
@@ -515,7 +515,11 @@ async def test_help_screen_lists_the_keys(tunes_dir):
 def two_engines(monkeypatch):
     """Fix the engines the screens offer, so snapshots do not change when one is added."""
     names = ["symbolic", "abc2midi"]
-    for module in ("tui.app", "tui.engine_screen", "tui.tasks"):
+    for module in (
+        "abcmidi_bgpt.tui.app",
+        "abcmidi_bgpt.tui.engine_screen",
+        "abcmidi_bgpt.tui.tasks",
+    ):
         monkeypatch.setattr(f"{module}.engine_names", lambda: list(names))
 
 

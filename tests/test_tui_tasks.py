@@ -1,4 +1,4 @@
-"""tui.tasks: the library calls behind the app's actions, tested without Textual."""
+"""abcmidi_bgpt.tui.tasks: the library calls behind the app's actions, tested without Textual."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from abcmidi_bgpt.engines.registry import EngineSpec
 from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
 from abcmidi_bgpt.formats.midi import read_performance
 from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
-from tui import tasks
+from abcmidi_bgpt.tui import tasks
 
 
 def oneills() -> list:

@@ -31,7 +31,7 @@ def tui_command(
         raise typer.BadParameter(
             f"unknown engine {engine!r} (known: {', '.join(engine_names())})", param_hint="--engine"
         )
-    from tui.app import AbcMidiApp
+    from abcmidi_bgpt.tui.app import AbcMidiApp
 
     spec = EngineSpec.of(engine, checkpoint=str(checkpoint) if checkpoint else None)
     AbcMidiApp(folder, spec).run()

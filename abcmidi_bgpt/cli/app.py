@@ -17,6 +17,7 @@ from abcmidi_bgpt.cli.model import evaluate_command, import_official_command, tr
 from abcmidi_bgpt.cli.options import Precision, console, err_console, print_error, print_warning
 from abcmidi_bgpt.core.errors import ConversionError
 from abcmidi_bgpt.core.isolation import DEFAULT_MEMORY_GIB
+from abcmidi_bgpt.corpus.cli import corpus_app
 from abcmidi_bgpt.engines.batch import (
     DEFAULT_TIMEOUT_S,
     BatchPlan,
@@ -26,8 +27,7 @@ from abcmidi_bgpt.engines.batch import (
     input_suffixes,
 )
 from abcmidi_bgpt.engines.registry import EngineSpec
-from corpus.cli import corpus_app
-from tui.command import tui_command
+from abcmidi_bgpt.tui.command import tui_command
 
 app = typer.Typer(
     help="Convert between ABC notation and MIDI, with a symbolic converter or a bGPT model.",
