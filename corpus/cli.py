@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from abcmidi_bgpt.cli.options import console, err_console, print_error, print_warning
+from abcmidi_bgpt.core.errors import ModelError
 from abcmidi_bgpt.core.isolation import DEFAULT_MEMORY_GIB
 
 corpus_app = typer.Typer(
@@ -199,7 +200,7 @@ def stats_command(
 
     try:
         manifest = load_manifest(corpus_dir)
-    except (FileNotFoundError, ValueError) as err:
+    except ModelError as err:
         print_error(err)
         raise typer.Exit(1) from None
     if as_json:

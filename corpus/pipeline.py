@@ -18,13 +18,12 @@ memory, or dead.
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from abcmidi_bgpt.checks.validate import Validity, validate_abc, validate_midi
-from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.core.errors import ConversionError, reason_of
 from abcmidi_bgpt.core.isolation import DEFAULT_MEMORY_GIB
 from abcmidi_bgpt.core.performance import Performance
 from abcmidi_bgpt.formats.abc.normalise import header_value, normalised_score, write_normalised
@@ -91,7 +90,7 @@ def render_tune(text: str, settings: PipelineSettings, label: str = "") -> TuneO
     start, cpu = time.perf_counter(), time.process_time()
     outcome = TuneOutcome(Rendered(0))
     try:
-        root = _stage("musicxml", lambda: _parse(text, settings, label), label)
+        root = _stage("musicxml", lambda: _parse(text, settings, label))
         abc = _stage("normalise", lambda: _normalised(root, settings))
         outcome.fifths = key_fifths(root)
         outcome.rendered, outcome.tune_id = _pair(abc, 0, settings)
@@ -109,7 +108,7 @@ def render_transpositions(
     accidentals, as pairs (or failures, one per shift)."""
     start, cpu = time.perf_counter(), time.process_time()
     try:
-        root = _stage("musicxml", lambda: _parse(text, settings, label), label)
+        root = _stage("musicxml", lambda: _parse(text, settings, label))
     except StageError as err:
         return [Rendered(s, stage=err.stage, reason=err.reason) for s in shifts]
     fifths = key_fifths(root)
@@ -186,7 +185,7 @@ def _no_beams(self, *, inPlace=False, **_):
     return None if inPlace else self
 
 
-def _stage(name: str, work, label: str = ""):
+def _stage(name: str, work):
     """Run one stage; a failure of the tune becomes a StageError naming the stage. MemoryError
     goes up to the worker process, which reports it as out of memory (not cached: the tune may
     pass with more)."""
@@ -195,21 +194,14 @@ def _stage(name: str, work, label: str = ""):
     except (StageError, MemoryError):
         raise
     except ConversionError as err:
-        raise StageError(name, _reason(err, label)) from None
+        raise StageError(name, _reason(err)) from None
     except RecursionError as err:
-        raise StageError(name, f"{type(err).__name__}: {_reason(err, label)}") from None
+        raise StageError(name, f"{type(err).__name__}: {_reason(err)}") from None
     except Exception as err:  # a bug in a converter must not stop the build either
-        reason = f"{name}: {type(err).__name__}: {_reason(err, label)}"
+        reason = f"{name}: {type(err).__name__}: {_reason(err)}"
         raise StageError("internal", reason) from None
 
 
-_LABEL = re.compile(r"^(?:<text>|[^:\s]*):\d+ (?:X:\S*|tune \d+): ")
-
-
-def _reason(err: BaseException, label: str) -> str:
-    """The error's first line without the tune label the converters put in front."""
-    text = str(err).strip()
-    line = text.splitlines()[0] if text else type(err).__name__
-    if label and line.startswith(label + ": "):
-        line = line[len(label) + 2 :]
-    return _LABEL.sub("", line)[:300]
+def _reason(err: BaseException) -> str:
+    """What was wrong, without the place (the failure is filed under the tune's key)."""
+    return reason_of(err)[:300]

@@ -19,7 +19,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from abcmidi_bgpt.core.errors import ConversionError, first_line
+from abcmidi_bgpt.core.errors import ConversionError, reason_of
 from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
 
 MUSIC21_COLLECTIONS = ("oneills1850", "ryansMammoth", "airdsAirs", "essenFolksong", "miscFolk")
@@ -137,7 +137,7 @@ def _add_file(result: SourceTunes, path: Path, key: str) -> None:
     try:
         tunes = split_tunes(read_abc_file(path), str(path))
     except (ConversionError, OSError) as err:
-        result.problems.append(SourceProblem(key, first_line(err)))
+        result.problems.append(SourceProblem(key, reason_of(err)))
         return
     for tune in tunes:
         result.tunes.append(SourceTune(f"{key}#{tune.index + 1}", tune.full_text))
@@ -208,7 +208,7 @@ def irishman_tunes(
             try:
                 tunes = split_tunes(text.replace("\r\n", "\n"), key)
             except ConversionError as err:
-                result.problems.append(SourceProblem(key, first_line(err)))
+                result.problems.append(SourceProblem(key, reason_of(err)))
                 continue
             for tune in tunes:
                 suffix = f"#{tune.index + 1}" if len(tunes) > 1 else ""

@@ -26,7 +26,7 @@ from safetensors.torch import load_file, save_file
 
 from abcmidi_bgpt.bgpt.model import BGPT, BGPTConfig
 from abcmidi_bgpt.bgpt.patches import VOCAB
-from abcmidi_bgpt.core.errors import ConversionError, first_line
+from abcmidi_bgpt.core.errors import ModelError, first_line
 
 FORMAT = "abcmidi-bgpt/1"
 CONFIG_FILE = "config.json"
@@ -52,13 +52,13 @@ CONFIG_RANGES = {
 WEIGHT_DTYPES = ("F32", "F16", "BF16")  # as safetensors names them: what save_model writes
 
 
-class ModelFileError(ConversionError):
+class ModelFileError(ModelError):
     """A model file that cannot be used: ``path`` and a one-line ``reason``."""
 
     def __init__(self, path: str | Path, reason: str):
+        super().__init__(reason, str(path))
+        self.args = (path, reason)
         self.path = Path(path)
-        self.reason = reason
-        super().__init__(f"{path}: {reason}")
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -262,7 +262,7 @@ def load_train_state(directory: str | Path, model: BGPT, optimizer: torch.optim.
     ours = [[names[id(p)] for p in group["params"]] for group in optimizer.param_groups]
     saved = [g["params"] for g in data["param_groups"]]
     if ours != saved:
-        raise ValueError(f"{directory}: the saved optimizer state is for other parameters")
+        raise ModelError("the saved optimizer state is for other parameters", str(directory))
     name_to_index = {name: i for i, name in enumerate(n for group in saved for n in group)}
     groups = []
     for g in data["param_groups"]:

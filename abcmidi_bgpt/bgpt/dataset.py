@@ -19,6 +19,7 @@ from pathlib import Path
 import datasets
 
 from abcmidi_bgpt.bgpt.patches import DEFAULT_LAYOUT, EncodedPair, PatchLayout, encode_direction
+from abcmidi_bgpt.core.errors import ModelError
 
 MANIFEST = "corpus.json"
 DATASET_DIR = "dataset"
@@ -43,10 +44,10 @@ def load_manifest(corpus_dir: str | Path) -> dict:
     """The manifest of a finished build; raises when there is none or the build did not end."""
     path = Path(corpus_dir) / MANIFEST
     if not path.exists():
-        raise FileNotFoundError(f"{corpus_dir}: not a built corpus (no {MANIFEST})")
+        raise ModelError(f"not a built corpus (no {MANIFEST})", str(corpus_dir))
     manifest = json.loads(path.read_text())
     if not manifest.get("complete"):
-        raise ValueError(f"{corpus_dir}: the corpus build did not finish")
+        raise ModelError("the corpus build did not finish", corpus_dir)
     return manifest
 
 
@@ -58,12 +59,13 @@ def load_split(corpus_dir: str | Path, split: str, limit: int = 0) -> datasets.D
     if split not in splits:
         unfilled = manifest.get("unfilled_scales", {}).get(split)
         if unfilled:
-            raise KeyError(
-                f"{corpus_dir}: no split {split!r}: {unfilled['requested']} pairs were asked "
+            raise ModelError(
+                f"no split {split!r}: {unfilled['requested']} pairs were asked "
                 f"for but only {unfilled['available']} training pairs were built "
-                "(add sources or --transpose)"
+                "(add sources or --transpose)",
+                str(corpus_dir),
             )
-        raise KeyError(f"{corpus_dir}: no split {split!r} (has {', '.join(splits)})")
+        raise ModelError(f"no split {split!r} (has {', '.join(splits)})", str(corpus_dir))
     dd = datasets.load_from_disk(str(Path(corpus_dir) / DATASET_DIR))
     base = "train" if split.startswith("train") else split
     ds = dd[base]

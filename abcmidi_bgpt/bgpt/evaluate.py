@@ -21,13 +21,14 @@ import torch.nn.functional as F
 
 from abcmidi_bgpt.bgpt.model import BGPT
 from abcmidi_bgpt.bgpt.patches import (
-    DIRECTION_NAMES,
     EncodedPair,
     SequenceSet,
     length_batches,
     pad_batch,
     scored_spans,
 )
+from abcmidi_bgpt.core.direction import Direction
+from abcmidi_bgpt.core.errors import ModelError
 
 LN2 = math.log(2.0)
 
@@ -44,7 +45,7 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
         return torch.bfloat16 if device.type == "cuda" else torch.float32
     dtypes = {"bf16": torch.bfloat16, "fp32": torch.float32}
     if name not in dtypes:
-        raise ValueError(f"dtype must be one of auto, {', '.join(dtypes)} (got {name!r})")
+        raise ModelError(f"dtype must be one of auto, {', '.join(dtypes)} (got {name!r})")
     return dtypes[name]
 
 
@@ -148,14 +149,15 @@ def score_sequences(
     model.eval()
     layout = sequences.layout
     p = layout.patch_size
-    scores = {d: DirectionScore(d) for d in DIRECTION_NAMES if d in _directions(sequences)}
+    present = _directions(sequences)
+    scores = {d: DirectionScore(d) for d in Direction if d in present}
     for i, pair, nats in scored_sequences(model, sequences, batch_patches, dtype):
         score = scores[sequences.direction_of(i)]
         score.sequences += 1
         score.nats += float(nats.sum(dtype=np.float64))
         score.positions += len(nats)
         source, target = scored_spans(pair, layout)
-        kinds = ("abc", "midi") if score.direction == "abc2mid" else ("midi", "abc")
+        kinds = ("abc", "midi") if score.direction == Direction.ABC_TO_MIDI else ("midi", "abc")
         for kind, span, n_bytes in zip(
             kinds, (source, target), (pair.source_len, pair.target_len), strict=True
         ):
@@ -168,8 +170,8 @@ def score_sequences(
     return scores
 
 
-def _directions(sequences: SequenceSet) -> set[str]:
-    return {DIRECTION_NAMES[d] for d in np.unique(sequences.direction)}
+def _directions(sequences: SequenceSet) -> set[Direction]:
+    return {sequences.direction_of(i) for i in np.unique(sequences.direction, return_index=True)[1]}
 
 
 @dataclass(slots=True)
@@ -196,7 +198,7 @@ def evaluate_checkpoint(
     checkpoint: str | Path,
     corpus: str | Path,
     split: str = "test",
-    directions: list[str] | None = None,
+    directions: list[Direction] | None = None,
     limit: int = 0,
     batch_patches: int = 4096,
     device: str = "auto",
@@ -208,7 +210,7 @@ def evaluate_checkpoint(
     dev = resolve_device(device)
     model = load_model(checkpoint, device=dev)
     pairs = load_pairs(corpus, split, limit)
-    sequences = SequenceSet.from_pairs(pairs, directions or DIRECTION_NAMES, model.config.layout)
+    sequences = SequenceSet.from_pairs(pairs, directions or list(Direction), model.config.layout)
     scores = score_sequences(model, sequences, batch_patches, resolve_dtype(dtype, dev))
     return EvaluationReport(
         str(checkpoint), str(corpus), split, len(pairs), sequences.skipped, scores

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 
 from abcmidi_bgpt.bgpt.model import BGPT, BGPTConfig, KVCache, to_device
 from abcmidi_bgpt.bgpt.patches import SPECIAL, PatchLayout, encode_file, extension_patch, pad_batch
+from abcmidi_bgpt.core.errors import ModelError
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,7 @@ class Sampling:
 
     def __post_init__(self):
         if self.temperature < 0 or self.top_k < 0 or not 0 < self.top_p <= 1:
-            raise ValueError(f"bad sampling settings: {self}")
+            raise ModelError(f"bad sampling settings: {self}")
 
     @property
     def greedy(self) -> bool:
@@ -311,7 +312,7 @@ def iter_generate(
             i, prompt = item
             prompt = np.asarray(prompt)
             if len(prompt) % S:
-                raise ValueError(f"prompt {i} is not a whole number of patches")
+                raise ModelError(f"prompt {i} is not a whole number of patches")
             if len(prompt) // S >= limit:
                 ready.append((i, Generation(b"", True, len(prompt) // S)))
             else:

@@ -17,19 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from abcmidi_bgpt.core.direction import Direction
+from abcmidi_bgpt.core.errors import ModelError
+
 SPECIAL = 256
 VOCAB = 257  # 256 byte values + the special id
-DIRECTIONS = {"abc2mid": ("abc", "mid"), "mid2abc": ("mid", "abc")}
-DIRECTION_NAMES = list(DIRECTIONS)
-
-
-def directions_of(direction: str) -> list[str]:
-    """The conversion directions of 'abc2mid', 'mid2abc' or 'both'."""
-    if direction == "both":
-        return list(DIRECTION_NAMES)
-    if direction not in DIRECTION_NAMES:
-        raise ValueError(f"direction must be abc2mid, mid2abc or both (got {direction!r})")
-    return [direction]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +84,9 @@ def encode_pair(
     target_ext: str,
     layout: PatchLayout = DEFAULT_LAYOUT,
 ) -> EncodedPair:
-    """``[ext(src)][src][ext(tgt)][tgt][end]``; raises ValueError if it exceeds the context."""
+    """``[ext(src)][src][ext(tgt)][tgt][end]``; raises ModelError if it exceeds the context."""
     if not fits(len(source), len(target), layout):
-        raise ValueError(
+        raise ModelError(
             f"pair of {len(source)} + {len(target)} bytes takes "
             f"{pair_patches(len(source), len(target), layout)} patches, "
             f"over the context of {layout.max_patches}"
@@ -107,12 +99,13 @@ def encode_pair(
 
 
 def encode_direction(
-    abc: bytes, midi: bytes, direction: str, layout: PatchLayout = DEFAULT_LAYOUT
+    abc: bytes, midi: bytes, direction: Direction, layout: PatchLayout = DEFAULT_LAYOUT
 ) -> EncodedPair:
-    """The sequence of one direction ('abc2mid' or 'mid2abc') of an ABC/MIDI pair."""
-    src_ext, tgt_ext = DIRECTIONS[direction]
+    """The sequence of one direction of an ABC/MIDI pair."""
+    direction = Direction(direction)
     files = {"abc": abc, "mid": midi}
-    return encode_pair(files[src_ext], src_ext, files[tgt_ext], tgt_ext, layout)
+    source, target = direction.source, direction.target
+    return encode_pair(files[source], source, files[target], target, layout)
 
 
 def decode_file(ids: np.ndarray, layout: PatchLayout = DEFAULT_LAYOUT) -> tuple[str, bytes]:
@@ -178,7 +171,7 @@ class SequenceSet:
     midi: list[bytes]
     layout: PatchLayout
     pair_index: np.ndarray  # (n,) pair of each sequence
-    direction: np.ndarray  # (n,) index into DIRECTION_NAMES
+    direction: np.ndarray  # (n,) index into list(Direction)
     n_patches: np.ndarray  # (n,) patches of each sequence, end patch included
     skipped: int = 0
 
@@ -186,20 +179,21 @@ class SequenceSet:
     def from_pairs(
         cls,
         pairs: list[tuple[bytes, bytes]],
-        directions: list[str],
+        directions: list[Direction],
         layout: PatchLayout = DEFAULT_LAYOUT,
     ) -> SequenceSet:
         abc = [a for a, _ in pairs]
         midi = [m for _, m in pairs]
         index, direction, n_patches, skipped = [], [], [], 0
+        order = list(Direction)
         for i, (a, m) in enumerate(pairs):
             for d in directions:
-                src, tgt = (len(a), len(m)) if d == "abc2mid" else (len(m), len(a))
+                src, tgt = (len(a), len(m)) if d == Direction.ABC_TO_MIDI else (len(m), len(a))
                 if not fits(src, tgt, layout):
                     skipped += 1
                     continue
                 index.append(i)
-                direction.append(DIRECTION_NAMES.index(d))
+                direction.append(order.index(d))
                 n_patches.append(pair_patches(src, tgt, layout))
         return cls(
             abc,
@@ -214,8 +208,8 @@ class SequenceSet:
     def __len__(self) -> int:
         return len(self.pair_index)
 
-    def direction_of(self, i: int) -> str:
-        return DIRECTION_NAMES[self.direction[i]]
+    def direction_of(self, i: int) -> Direction:
+        return list(Direction)[self.direction[i]]
 
     def encode(self, i: int) -> EncodedPair:
         p = self.pair_index[i]

@@ -47,12 +47,12 @@ from abcmidi_bgpt.bgpt.evaluate import (
 )
 from abcmidi_bgpt.bgpt.model import BGPT, CONFIGS, to_device
 from abcmidi_bgpt.bgpt.patches import (
-    DIRECTION_NAMES,
     SequenceSet,
-    directions_of,
     length_batches,
     pad_batch,
 )
+from abcmidi_bgpt.core.direction import Direction
+from abcmidi_bgpt.core.errors import ModelError
 
 
 @dataclass
@@ -193,7 +193,7 @@ LOG_FIELDS = [
     "bytes_per_s",
     "elapsed_s",
     "val_loss",
-] + [f"val_{d}_bpb_{k}" for d in DIRECTION_NAMES for k in ("abc", "midi")]
+] + [f"val_{d}_bpb_{k}" for d in Direction for k in ("abc", "midi")]
 
 
 class CsvLog:
@@ -267,7 +267,7 @@ def build_model(cfg: TrainConfig) -> BGPT:
     elif cfg.model in CONFIGS:
         config = CONFIGS[cfg.model]
     else:
-        raise ValueError(f"unknown model {cfg.model!r} (known: {', '.join(CONFIGS)})")
+        raise ModelError(f"unknown model {cfg.model!r} (known: {', '.join(CONFIGS)})")
     if cfg.dropout is not None:
         config = replace(config, dropout=cfg.dropout)
     model = BGPT(config)
@@ -288,7 +288,7 @@ def check_resumable(cfg: TrainConfig, saved: dict) -> None:
     changed = [k for k in RUN_DEFINING if k in saved and saved[k] != getattr(cfg, k)]
     if changed:
         was = ", ".join(f"{k}={saved[k]!r}" for k in changed)
-        raise ValueError(f"resume with the run's own options ({was})")
+        raise ModelError(f"resume with the run's own options ({was})", cfg.out)
 
 
 def validate(model: BGPT, val_set: SequenceSet, cfg: TrainConfig, dtype) -> dict:
@@ -320,20 +320,20 @@ def train(cfg: TrainConfig) -> TrainResult:
     model = build_model(cfg).to(device)
     layout = model.config.layout
     if cfg.batch_patches < layout.max_patches:
-        raise ValueError(f"batch_patches must hold one full context ({layout.max_patches})")
-    directions = directions_of(cfg.direction)
+        raise ModelError(f"batch_patches must hold one full context ({layout.max_patches})")
+    directions = Direction.parse_many(cfg.direction)
     train_set = SequenceSet.from_pairs(load_pairs(cfg.corpus, cfg.train_split), directions, layout)
     val_pairs = load_pairs(cfg.corpus, cfg.val_split, cfg.val_pairs)
     val_set = SequenceSet.from_pairs(val_pairs, directions, layout)
     if not len(val_set):
-        raise ValueError(f"{cfg.corpus}: no {cfg.val_split} pairs fit the model's context")
+        raise ModelError(f"no {cfg.val_split} pairs fit the model's context", cfg.corpus)
     optimizer = model.configure_optimizer(
         cfg.lr, cfg.weight_decay, (cfg.beta1, cfg.beta2), device.type
     )
 
     plan = epoch_plan(train_set, cfg, 0, dist_info.world)
     if not plan:
-        raise ValueError(f"{len(train_set)} training sequences make no full optimizer step")
+        raise ModelError(f"{len(train_set)} training sequences make no full optimizer step")
     total = cfg.max_steps or max(1, math.ceil(cfg.epochs * len(plan)))
     position = {
         "step": 0,

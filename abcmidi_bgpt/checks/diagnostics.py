@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.core.errors import ConversionError, NoKeyField
 from abcmidi_bgpt.formats.abc.text import AbcTune, split_tunes
 from abcmidi_bgpt.symbolic.abc_to_midi.render import AbcToMidi, abc_to_midi
 
@@ -315,7 +315,7 @@ def check_tune(tune: AbcTune | str, chords: bool = False) -> TuneCheck:
         try:
             tunes = split_tunes(tune)
         except ConversionError as err:
-            return TuneCheck([Diagnostic("error", str(err), 1, 1)])
+            return TuneCheck([Diagnostic("error", err.reason, 1, 1)])
         if len(tunes) != 1:
             second = tunes[1].line
             message = f"one tune expected, found {len(tunes)} (another X: field starts here)"
@@ -326,17 +326,9 @@ def check_tune(tune: AbcTune | str, chords: bool = False) -> TuneCheck:
     try:
         result = abc_to_midi(tune, chords=chords)
     except ConversionError as err:
-        message = _without_label(str(err), tune.label)
-        return TuneCheck([_place_error(message, tune.text, spans, problems)])
+        return TuneCheck([_place_error(err, tune.text, spans, problems)])
     diagnostics = [_place_warning(w, tune.text, spans) for w in _clean_warnings(result.warnings)]
     return TuneCheck(diagnostics, result)
-
-
-def _without_label(message: str, label: str) -> str:
-    for prefix in (f"{label}: ", "<text>: "):
-        if message.startswith(prefix):
-            return message[len(prefix) :]
-    return message
 
 
 def _clean_warnings(warnings: list[str]) -> list[str]:
@@ -355,7 +347,6 @@ _MISPLACED = re.compile(r"misplaced symbol: (.+)$")
 _UNHANDLED = re.compile(r"unhandled note decorations: \[(.*)\]")
 _BAR_NUMBER = re.compile(r"\bbars? (\d+)")
 _STRAY_HEADER = re.compile(r"skipped a header line that is not a field: '(.*)'")
-_LINE = re.compile(r"line (\d+): ")  # a refusal that names its line (formats.abc.guard's meters)
 
 
 def _place_warning(message: str, text: str, spans: list[AbcSpan]) -> Diagnostic:
@@ -364,10 +355,13 @@ def _place_warning(message: str, text: str, spans: list[AbcSpan]) -> Diagnostic:
 
 
 def _place_error(
-    message: str, text: str, spans: list[AbcSpan], problems: list[AbcSpan]
+    err: ConversionError, text: str, spans: list[AbcSpan], problems: list[AbcSpan]
 ) -> Diagnostic:
-    if "no K: field" in message:
+    message = err.reason
+    if isinstance(err, NoKeyField):
         return Diagnostic("error", message, 1, 1)
+    if err.line is not None and err.line <= text.count("\n") + 1:
+        return Diagnostic("error", message, err.line, 1)
     line, column = _locate(message, text, spans)
     if line is None and problems:  # the first thing the scan found wrong is the best guess
         line, column = problems[0].line + 1, problems[0].start + 1
@@ -382,9 +376,6 @@ def _place_error(
 
 def _locate(message: str, text: str, spans: list[AbcSpan]) -> tuple[int | None, int | None]:
     lines = text.split("\n")
-    m = _LINE.match(message)
-    if m and int(m.group(1)) <= len(lines):
-        return int(m.group(1)), 1
     m = _MISPLACED.search(message)
     if m:
         symbol = m.group(1).strip()

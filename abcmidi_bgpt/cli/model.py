@@ -14,7 +14,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from abcmidi_bgpt.cli.options import Direction, Precision, console, print_error
+from abcmidi_bgpt.cli.options import DirectionChoice, Precision, console, print_error
+from abcmidi_bgpt.core.direction import Direction
+from abcmidi_bgpt.core.errors import ModelError
 
 
 class ModelName(enum.StrEnum):
@@ -31,8 +33,9 @@ def train_command(
         Path | None, typer.Option(help="Start from a saved model (e.g. import-official's).")
     ] = None,
     direction: Annotated[
-        Direction, typer.Option(help="abc2mid, mid2abc, or both (two sequences per pair).")
-    ] = Direction.abc2mid,
+        DirectionChoice,
+        typer.Option(help="abc2mid, mid2abc, or both (two sequences per pair)."),
+    ] = DirectionChoice.abc2mid,
     train_split: Annotated[
         str, typer.Option(help="Training split: train, train-1e3, train-1e4, train-1e5.")
     ] = "train",
@@ -111,7 +114,7 @@ def train_command(
     )
     try:
         result = train(cfg)
-    except (FileNotFoundError, FileExistsError, ValueError, KeyError) as e:
+    except (ModelError, OSError) as e:
         print_error(e)
         raise typer.Exit(1) from None
     except SafetensorError as e:  # --init or --resume weights that are no safetensors file
@@ -130,7 +133,7 @@ def scores_table_from_row(row: dict, title: str) -> Table:
     table.add_column("direction")
     table.add_column("BPB_abc", justify="right")
     table.add_column("BPB_midi", justify="right")
-    for d in ("abc2mid", "mid2abc"):
+    for d in Direction:
         if f"val_{d}_bpb_abc" in row:
             table.add_row(d, f"{row[f'val_{d}_bpb_abc']:.5f}", f"{row[f'val_{d}_bpb_midi']:.5f}")
     return table
@@ -140,7 +143,9 @@ def evaluate_command(
     checkpoint: Annotated[Path, typer.Argument(help="A saved model folder (config.json).")],
     corpus: Annotated[Path, typer.Option(help="A built corpus folder.")],
     split: Annotated[str, typer.Option(help="Split to score.")] = "test",
-    direction: Annotated[Direction, typer.Option(help="Directions to score.")] = Direction.both,
+    direction: Annotated[DirectionChoice, typer.Option(help="Directions to score.")] = (
+        DirectionChoice.both
+    ),
     limit: Annotated[int, typer.Option(help="Score the first N pairs (0: all).")] = 0,
     batch_patches: Annotated[int, typer.Option(help="Patches per batch.")] = 4096,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")] = "auto",
@@ -157,20 +162,19 @@ def evaluate_command(
     reverse in MIDI->ABC (docs/metrics.md says which positions count).
     """
     from abcmidi_bgpt.bgpt.evaluate import evaluate_checkpoint
-    from abcmidi_bgpt.bgpt.patches import directions_of
 
     try:
         report = evaluate_checkpoint(
             checkpoint,
             corpus,
             split,
-            directions_of(direction.value),
+            Direction.parse_many(direction.value),
             limit,
             batch_patches,
             device,
             dtype.value,
         )
-    except (FileNotFoundError, ValueError, KeyError) as e:
+    except (ModelError, OSError) as e:
         print_error(e)
         raise typer.Exit(1) from None
     table = Table(title=f"{checkpoint} on {corpus} ({split}: {report.pairs} pairs)")
@@ -200,17 +204,16 @@ def import_official_command(
     """
     import torch
 
-    from abcmidi_bgpt.bgpt.checkpoint import ModelFileError
     from abcmidi_bgpt.bgpt.official import import_official
 
     try:
         path, model = import_official(
             weights, out, dtype=torch.bfloat16 if dtype == Precision.bf16 else None
         )
-    except ModelFileError as e:  # the message names the file
+    except ModelError as e:  # names the file
         print_error(e)
         raise typer.Exit(1) from None
-    except (OSError, ValueError, RuntimeError) as e:
+    except (OSError, RuntimeError) as e:
         print_error(f"{weights}: {e}")
         raise typer.Exit(1) from None
     c = model.config

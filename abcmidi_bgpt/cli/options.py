@@ -25,7 +25,9 @@ def print_warning(message: str) -> None:
     print_error(message, prefix="warning")
 
 
-class Direction(enum.StrEnum):
+class DirectionChoice(enum.StrEnum):
+    """--direction: one of :class:`abcmidi_bgpt.core.direction.Direction`, or both."""
+
     abc2mid = "abc2mid"
     mid2abc = "mid2abc"
     both = "both"

@@ -11,7 +11,7 @@ import signal
 import threading
 from pathlib import Path
 
-from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.core.errors import ConversionError, TimeLimitExceeded
 
 
 def write_atomic(path: str | Path, data: bytes, replace: bool = True) -> None:
@@ -23,7 +23,7 @@ def write_atomic(path: str | Path, data: bytes, replace: bool = True) -> None:
     """
     path = Path(path)
     if not data:
-        raise ConversionError(f"{path}: refusing to write an empty file")
+        raise ConversionError("refusing to write an empty file", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = _new_temporary(path.parent)
     try:
@@ -73,7 +73,7 @@ def _move_to_new_name(tmp: Path, path: Path) -> None:
 
 @contextlib.contextmanager
 def time_limit(seconds: float | None, label: str):
-    """A soft time limit for code run in this process: raises ConversionError from SIGALRM
+    """A soft time limit for code run in this process: raises TimeLimitExceeded from SIGALRM
     after ``seconds`` (main thread only; elsewhere no limit).
 
     Best effort only: code that catches every exception (abc2xml's bare ``except:``) swallows
@@ -86,7 +86,7 @@ def time_limit(seconds: float | None, label: str):
         return
 
     def expired(signum, frame):
-        raise ConversionError(f"{label}: conversion took over {seconds:g} s; stopped")
+        raise TimeLimitExceeded(seconds, label)
 
     previous = signal.signal(signal.SIGALRM, expired)
     signal.setitimer(signal.ITIMER_REAL, seconds)

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 
-from abcmidi_bgpt.core.errors import first_line
+from abcmidi_bgpt.core.errors import TimeLimitExceeded, first_line
 
 DEFAULT_MEMORY_GIB = 4.0  # per worker; converting a large tune takes well under 1 GiB
 MAX_START_FAILURES = 3  # workers in a row that die before their first task: stop trying
@@ -70,7 +70,7 @@ class Outcome:
 
 
 def timeout_reason(seconds: float) -> str:
-    return f"conversion took over {seconds:g} s; stopped"
+    return TimeLimitExceeded(seconds).reason
 
 
 def memory_reason(memory_gib: float | None) -> str:

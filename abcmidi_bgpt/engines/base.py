@@ -1,5 +1,11 @@
 """The engine interface (:class:`Engine`, :class:`BatchEngine`, what goes in and comes out) and
-the engines that need no model: the symbolic converter and the external abc2midi/midi2abc."""
+the engines that need no model: the symbolic converter and the external abc2midi/midi2abc.
+
+Each engine class declares what it is (music21's sub-converters do the same): ``name``,
+``summary``, the ``directions`` it converts, whether it converts many inputs together in the
+calling process (``batched``), whether it runs a model (``needs_model``) and which external
+programs it runs (``programs``). The registry (:mod:`abcmidi_bgpt.engines.registry`) lists them
+for the CLI's help, the TUI, the comparison and the batch runner."""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from abcmidi_bgpt.core.direction import Direction
 from abcmidi_bgpt.core.errors import ConversionError
 from abcmidi_bgpt.formats.abc.text import AbcTune
 
@@ -34,6 +41,11 @@ class EngineOutput:
 
 class Engine(Protocol):
     name: str
+    summary: str
+    directions: frozenset[Direction]
+    batched: bool  # converts many inputs together, in the calling process (convert_many)
+    needs_model: bool  # runs a trained model (a checkpoint, or the packaged one)
+    programs: tuple[str, ...]  # external programs it runs
 
     def abc_to_midi(self, tune: AbcTune) -> EngineOutput: ...
 
@@ -67,6 +79,11 @@ class SymbolicEngine:
     """The rule-based converter of this package."""
 
     name = "symbolic"
+    summary = "the rule-based converter of this package"
+    directions = frozenset(Direction)
+    batched = False
+    needs_model = False
+    programs: tuple[str, ...] = ()
 
     def __init__(self, chords: bool = False, track: int | None = None, channel: int | None = None):
         self.chords = chords
@@ -91,6 +108,11 @@ class Abc2MidiEngine:
     run as external programs for comparison; only available where they are installed."""
 
     name = "abc2midi"
+    summary = "abc2midi / midi2abc (Debian package abcmidi), for comparison"
+    directions = frozenset(Direction)
+    batched = False
+    needs_model = False
+    programs = ("abc2midi", "midi2abc")
 
     def abc_to_midi(self, tune: AbcTune) -> EngineOutput:
         with tempfile.TemporaryDirectory(prefix="abc2midi-") as tmp:
@@ -98,7 +120,7 @@ class Abc2MidiEngine:
             src.write_text(tune.full_text, encoding="utf-8")
             proc = _run(["abc2midi", str(src), "-o", str(out), "-silent"], tune.label, tmp)
             if not out.exists() or out.stat().st_size == 0:
-                raise ConversionError(f"{tune.label}: abc2midi wrote no MIDI: {_last_line(proc)}")
+                raise ConversionError(f"abc2midi wrote no MIDI: {_last_line(proc)}", tune.label)
             return EngineOutput(out.read_bytes(), _warnings(proc))
 
     def midi_to_abc(self, data: bytes, source: str = "") -> EngineOutput:
@@ -109,7 +131,7 @@ class Abc2MidiEngine:
             src.write_bytes(data)
             proc = _run(["midi2abc", str(src), "-o", str(out)], source, tmp)
             if not out.exists() or out.stat().st_size == 0:
-                raise ConversionError(f"{source}: midi2abc wrote no ABC: {_last_line(proc)}")
+                raise ConversionError(f"midi2abc wrote no ABC: {_last_line(proc)}", source)
             return EngineOutput(out.read_bytes(), _warnings(proc))
 
 
@@ -123,7 +145,7 @@ def _run(cmd: list[str], label: str, cwd: str) -> subprocess.CompletedProcess:
             cmd, capture_output=True, text=True, timeout=EXTERNAL_TIMEOUT_S, cwd=cwd
         )
     except subprocess.TimeoutExpired:
-        raise ConversionError(f"{label}: {cmd[0]} ran over {EXTERNAL_TIMEOUT_S} s") from None
+        raise ConversionError(f"{cmd[0]} ran over {EXTERNAL_TIMEOUT_S} s", label) from None
 
 
 def _last_line(proc: subprocess.CompletedProcess) -> str:
@@ -136,5 +158,10 @@ def _warnings(proc: subprocess.CompletedProcess) -> list[str]:
     return [ln.strip() for ln in text.splitlines() if ln.lower().startswith(("warning", "error"))]
 
 
+def missing_programs(programs: Sequence[str]) -> list[str]:
+    """The programs of ``programs`` not found on PATH."""
+    return [p for p in programs if shutil.which(p) is None]
+
+
 def external_tools_available() -> bool:
-    return shutil.which("abc2midi") is not None and shutil.which("midi2abc") is not None
+    return not missing_programs(Abc2MidiEngine.programs)

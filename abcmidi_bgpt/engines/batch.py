@@ -26,13 +26,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from abcmidi_bgpt.core.errors import ConversionError, first_line
+from abcmidi_bgpt.core.errors import ConversionError, ModelError, first_line
 from abcmidi_bgpt.core.io import write_atomic
 from abcmidi_bgpt.core.isolation import DEFAULT_MEMORY_GIB, Task, WorkerPool
 from abcmidi_bgpt.engines.base import Engine, EngineInput, EngineOutput
-from abcmidi_bgpt.engines.registry import BATCHED_ENGINES, EngineSpec
+from abcmidi_bgpt.engines.registry import EngineSpec
 from abcmidi_bgpt.formats.abc.text import AbcTune, read_abc_file, split_tunes
-from abcmidi_bgpt.formats.midi import MAX_MIDI_FILE_BYTES, read_midi_file
+from abcmidi_bgpt.formats.midi import check_midi_file_size, read_midi_file
 
 ABC_SUFFIXES = (".abc",)
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -68,7 +68,7 @@ class JobResult:
     label: str
     status: str  # "converted", "failed" or "skipped"
     output: str = ""
-    message: str = ""
+    reason: str = ""  # why it failed or was skipped, one line; the label says which input
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     bytes_written: int = 0
@@ -76,9 +76,9 @@ class JobResult:
     note_f1: float | None = None  # the engine's own check against the symbolic converter
 
     @property
-    def reason(self) -> str:
-        """The message without the input's label in front, for tables that show the label."""
-        return self.message.removeprefix(f"{self.label}: ")
+    def message(self) -> str:
+        """The input's label and the reason, as one line ('' when there is no reason)."""
+        return f"{self.label}: {self.reason}" if self.reason else ""
 
 
 @dataclass(slots=True)
@@ -157,7 +157,9 @@ def plan_batch(
         try:
             planner.add_file(root, f)
         except OSError as err:  # e.g. a path over the system's length limit
-            planner.plan.early.append(JobResult(str(f), "failed", message=_one_line(err, str(f))))
+            planner.plan.early.append(
+                JobResult(str(f), "failed", reason=failure_reason(err, str(f)))
+            )
     return planner.plan
 
 
@@ -176,14 +178,14 @@ class _Planner:
     def add_file(self, root: Path, f: Path) -> None:
         label = str(f)
         if not f.exists():
-            self._early(JobResult(label, "failed", message=f"{label}: no such file"))
+            self._early(JobResult(label, "failed", reason="no such file"))
             return
         folder = self.out / f.parent.relative_to(root)
         resolved_folder = folder.resolve()
         # Names are made safe (no separators, no '..'): only a symlinked folder could lead out.
         if not resolved_folder.is_relative_to(self.out):
-            message = f"{label}: output would fall outside {self.out}"
-            self._early(JobResult(label, "failed", message=message))
+            reason = f"output would fall outside {self.out}"
+            self._early(JobResult(label, "failed", reason=reason))
             return
         units = self._units(f, label)
         ext = ".mid" if self.to == "mid" else ".abc"
@@ -192,8 +194,8 @@ class _Planner:
             name = self._unique_name(_safe(stem), ext, folder)
             target = folder / name
             if resolved_folder / name in self.input_files:
-                message = f"{unit_label}: output {target} is an input; not overwriting it"
-                self._early(JobResult(unit_label, "failed", message=message))
+                reason = f"output {target} is an input; not overwriting it"
+                self._early(JobResult(unit_label, "failed", reason=reason))
             elif target.exists() and not self.force:
                 self._early(JobResult(unit_label, "skipped", str(target), EXISTS))
             else:
@@ -206,16 +208,13 @@ class _Planner:
             try:
                 tunes = split_tunes(read_abc_file(f), label)
             except ConversionError as err:
-                self._early(JobResult(label, "failed", message=_one_line(err, label)))
+                self._early(JobResult(label, "failed", reason=failure_reason(err, label)))
                 return []
             return list(zip(_tune_stems(f.stem, tunes), tunes, strict=True))
-        size = f.stat().st_size  # refused here, before a worker reads it
-        if size > MAX_MIDI_FILE_BYTES:
-            message = (
-                f"{label}: file is {size / 2**20:.1f} MiB, over the "
-                f"{MAX_MIDI_FILE_BYTES // 2**20} MiB limit for MIDI files"
-            )
-            self._early(JobResult(label, "failed", message=message))
+        try:  # refused here, before a worker reads it
+            check_midi_file_size(f.stat().st_size, label)
+        except ConversionError as err:
+            self._early(JobResult(label, "failed", reason=err.reason))
             return []
         return [(f.stem, None)]
 
@@ -261,9 +260,17 @@ def fit_name(stem: str, tail: str) -> str:
     return stem.encode("utf-8")[:budget].decode("utf-8", "ignore") + tail
 
 
-def _one_line(err: BaseException, label: str) -> str:
-    text = first_line(err)
-    return text if text.startswith(label) else f"{label}: {text}"
+def failure_reason(err: BaseException, label: str) -> str:
+    """One line saying why the input named ``label`` failed: a structured error's reason (with
+    its own place when that is not ``label``), an OS error's message, or an internal error."""
+    if isinstance(err, ConversionError | ModelError):
+        reason = err.reason if err.where in ("", label) else str(err)
+    elif isinstance(err, OSError | RecursionError | MemoryError):
+        reason = first_line(err)
+    else:
+        reason = f"internal error ({type(err).__name__}: {err})"
+    lines = reason.strip().splitlines()
+    return lines[0] if lines else type(err).__name__
 
 
 _ENGINES: dict[EngineSpec, Engine] = {}  # one engine per spec in each process
@@ -277,7 +284,7 @@ def _engine(spec: EngineSpec) -> Engine:
 
 def convert_job(spec: EngineSpec, job: Job) -> EngineOutput | str:
     """In a worker process: the engine's output for one job, or the one-line reason it
-    failed. MemoryError goes up to the worker, which reports it as such."""
+    failed (:func:`failure_reason`). MemoryError goes up to the worker, which reports it."""
     try:
         engine = _engine(spec)
         if job.tune is not None:
@@ -286,7 +293,7 @@ def convert_job(spec: EngineSpec, job: Job) -> EngineOutput | str:
     except MemoryError:
         raise
     except Exception as err:  # a bug in an engine must not stop the batch either
-        return _failure_message(job, err)
+        return failure_reason(err, job.label)
 
 
 def _written(job: Job, out: EngineOutput, seconds: float) -> JobResult:
@@ -310,17 +317,10 @@ def _written(job: Job, out: EngineOutput, seconds: float) -> JobResult:
     )
 
 
-def _failure_message(job: Job, err: BaseException) -> str:
-    if isinstance(err, ConversionError | OSError | RecursionError | MemoryError):
-        message = _one_line(err, job.label)
-    else:
-        message = f"{job.label}: internal error ({type(err).__name__}: {err})"
-    return message.splitlines()[0]
-
-
 def _failed(job: Job, err: BaseException | str, seconds: float) -> JobResult:
-    message = err if isinstance(err, str) else _failure_message(job, err)
-    return JobResult(job.label, "failed", job.output, message, seconds=seconds)
+    """``err``: the error, or the reason already put in words."""
+    reason = err if isinstance(err, str) else failure_reason(err, job.label)
+    return JobResult(job.label, "failed", job.output, reason, seconds=seconds)
 
 
 def run_isolated(
@@ -340,7 +340,7 @@ def run_isolated(
         for i, outcome in pool.run(convert_job, tasks, cancel):
             job = jobs[i]
             if not outcome.ok:  # stopped at the time limit, out of memory, crashed
-                result = _failed(job, f"{job.label}: {outcome.reason}", outcome.seconds)
+                result = _failed(job, outcome.reason, outcome.seconds)
             elif isinstance(outcome.value, str):
                 result = _failed(job, outcome.value, outcome.seconds)
             else:
@@ -424,7 +424,7 @@ def run_batch(
     ``on_result`` is called with each result as it arrives; setting ``cancel`` stops the batch
     after the jobs under way (results come back in completion order, then sorted by input).
     """
-    if spec.name in BATCHED_ENGINES:  # one model, many inputs at a time, in this process
+    if spec.engine_class.batched:  # one model, many inputs at a time, in this process
         results = run_batched(spec, jobs, timeout, on_result, cancel)
     else:
         results = run_isolated(spec, jobs, workers, timeout, memory_gib, on_result, cancel)

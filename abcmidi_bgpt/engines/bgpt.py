@@ -27,13 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from abcmidi_bgpt.checks.validate import Validity, abc_fidelity, midi_fidelity, validate_midi
-from abcmidi_bgpt.core.errors import ConversionError, first_line
+from abcmidi_bgpt.core.direction import KIND_NAMES, Direction
+from abcmidi_bgpt.core.errors import ConversionError, ModelError, first_line, reason_of
 from abcmidi_bgpt.engines.base import EngineInput, EngineOutput, SymbolicEngine
 from abcmidi_bgpt.formats.abc.text import AbcTune
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "default"
 FALLBACKS = ("none", "symbolic")
-KIND = {"mid": "MIDI", "abc": "ABC"}
 
 
 def resolve_checkpoint(checkpoint: str | Path | None = None) -> Path:
@@ -57,16 +57,17 @@ def resolve_checkpoint(checkpoint: str | Path | None = None) -> Path:
         raise ConversionError(f"no such checkpoint: {checkpoint}")
     if path.suffix in (".pt", ".pth"):
         raise ConversionError(
-            f"{checkpoint}: an official bGPT checkpoint? Convert it first: "
-            "abcmidi-bgpt import-official FILE --out MODEL_DIR"
+            "an official bGPT checkpoint? Convert it first: "
+            "abcmidi-bgpt import-official FILE --out MODEL_DIR",
+            checkpoint,
         )
     folder = path.parent if path.is_file() else path
     for candidate in (folder, folder / "best", folder / "last"):
         if is_model(candidate):
             return candidate
     raise ConversionError(
-        f"{checkpoint}: not a bGPT model (config.json + model.safetensors, or a training run "
-        "folder with best/)"
+        "not a bGPT model (config.json + model.safetensors, or a training run folder with best/)",
+        checkpoint,
     )
 
 
@@ -83,7 +84,7 @@ class _Work:
 
     index: int
     item: EngineInput
-    direction: str  # abc2mid or mid2abc
+    direction: Direction
     source: bytes  # the file the model reads
     prompt: np.ndarray
     reference: EngineOutput | None = None  # ABC -> MIDI: the symbolic rendering of the input
@@ -94,6 +95,11 @@ class BgptEngine:
     """Conversion with a bGPT checkpoint (see the module notes)."""
 
     name = "bgpt"
+    summary = "a trained bGPT model (a checkpoint, or the packaged one), every output checked"
+    directions = frozenset(Direction)
+    batched = True
+    needs_model = True
+    programs: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -118,8 +124,8 @@ class BgptEngine:
 
         try:
             self.sampling = Sampling.of(temperature, top_k, top_p, seed)
-        except ValueError as err:
-            raise ConversionError(str(err)) from None
+        except ModelError as err:
+            raise ConversionError(err.reason) from None
         self.path = resolve_checkpoint(checkpoint)
         self.model = _load(self.path, device, dtype)
         self.fallback = fallback
@@ -171,7 +177,7 @@ class BgptEngine:
                     with time_limit(timeout, item.label):
                         work = self._prepare(i, item)
                 except ConversionError as err:
-                    refused.append((i, self._refuse(item, str(err), None)))
+                    refused.append((i, self._refuse(item, reason_of(err), None)))
                     continue
                 except Exception as err:  # an engine bug fails this input, not the batch
                     refused.append((i, err))
@@ -190,7 +196,7 @@ class BgptEngine:
                 with time_limit(timeout, work.item.label):
                     result = self._check(work, generation)
             except ConversionError as err:
-                result = self._refuse(work.item, str(err), work)
+                result = self._refuse(work.item, reason_of(err), work)
             except Exception as err:
                 result = err
             yield work.index, result
@@ -198,17 +204,18 @@ class BgptEngine:
             yield refused.popleft()
 
     def generate_files(
-        self, sources: Sequence[bytes], direction: str
+        self, sources: Sequence[bytes], direction: Direction
     ) -> Iterator[tuple[int, object]]:
         """The model's own output for each source file as it is (no preparation, no checks),
         as ``generate.Generation``s in the order they finish: for comparisons on corpus files,
         which are in the model's form already."""
         from abcmidi_bgpt.bgpt.generate import conversion_prompt, iter_generate
-        from abcmidi_bgpt.bgpt.patches import DIRECTIONS
 
-        source_ext, target_ext = DIRECTIONS[direction]
+        direction = Direction(direction)
         layout = self.model.config.layout
-        prompts = (conversion_prompt(s, source_ext, target_ext, layout) for s in sources)
+        prompts = (
+            conversion_prompt(s, direction.source, direction.target, layout) for s in sources
+        )
         return iter_generate(self.model, prompts, self.sampling, self.batch_size, self.max_patches)
 
     def _prepare(self, index: int, item: EngineInput) -> _Work:
@@ -216,7 +223,7 @@ class BgptEngine:
 
         layout = self.model.config.layout
         if item.tune is not None:
-            direction = "abc2mid"
+            direction = Direction.ABC_TO_MIDI
             try:
                 reference = self.symbolic.abc_to_midi(item.tune)
                 error = ""
@@ -225,13 +232,11 @@ class BgptEngine:
             try:
                 source = normalise_abc(item.tune, self.chords).encode("utf-8")
             except ConversionError as err:
-                reason = _without_label(str(err), item.label)
-                raise ConversionError(
-                    f"cannot normalise the tune through MusicXML: {reason}"
-                ) from None
+                reason = f"cannot normalise the tune through MusicXML: {err.reason}"
+                raise ConversionError(reason, item.label) from None
             prompt = conversion_prompt(source, "abc", "mid", layout)
         else:
-            direction, reference, error = "mid2abc", None, ""
+            direction, reference, error = Direction.MIDI_TO_ABC, None, ""
             valid = validate_midi(item.midi)
             if not valid:
                 raise ConversionError(f"not a usable MIDI file: {valid.message}")
@@ -248,7 +253,6 @@ class BgptEngine:
 
     def _check(self, work: _Work, generation) -> EngineOutput | Exception:
         """The generated file, if it passes the checks; else the refusal (or fallback)."""
-        target = "mid" if work.direction == "abc2mid" else "abc"
         if generation.truncated:
             reason = (
                 f"output reached the model's context ({generation.patches} patches) before its "
@@ -258,7 +262,9 @@ class BgptEngine:
         valid, f1 = self._score(work, generation.data)
         if not valid:
             return self._refuse(
-                work.item, f"output is not valid {KIND[target]}: {valid.message}", work
+                work.item,
+                f"output is not valid {KIND_NAMES[work.direction.target]}: {valid.message}",
+                work,
             )
         if self.min_f1 and (f1 is None or f1 < self.min_f1):
             shown = "unknown" if f1 is None else f"{f1:.3f}"
@@ -269,7 +275,7 @@ class BgptEngine:
         return EngineOutput(generation.data, [], note_f1=f1)
 
     def _score(self, work: _Work, data: bytes) -> tuple[Validity, float | None]:
-        if work.direction == "abc2mid":
+        if work.direction == Direction.ABC_TO_MIDI:
             if work.reference is None:
                 return validate_midi(data), None
             fidelity = midi_fidelity(data, work.reference.data)
@@ -283,9 +289,8 @@ class BgptEngine:
     ) -> EngineOutput | ConversionError:
         """No neural output for ``item``: the error, or the symbolic result with fallback."""
         label = item.label
-        reason = _without_label(reason, label)
         if self.fallback != "symbolic":
-            return ConversionError(f"{label}: bgpt {reason}; not written")
+            return ConversionError(f"bgpt {reason}; not written", label)
         try:
             if work is not None and work.reference is not None:
                 out = work.reference
@@ -294,16 +299,11 @@ class BgptEngine:
             else:
                 out = self.symbolic.midi_to_abc(item.midi, source=label)
         except ConversionError as err:
-            failed = _without_label(str(err), label)
             return ConversionError(
-                f"{label}: bgpt {reason}; the symbolic fallback failed: {failed}"
+                f"bgpt {reason}; the symbolic fallback failed: {err.reason}", label
             )
         warning = f"bgpt {reason}; wrote the symbolic converter's result"
         return EngineOutput(out.data, [warning, *out.warnings], fallback=reason)
-
-
-def _without_label(message: str, label: str) -> str:
-    return message.removeprefix(f"{label}: ") if label else message
 
 
 def _load(path: Path, device: str, dtype: str):
@@ -317,7 +317,9 @@ def _load(path: Path, device: str, dtype: str):
         dev = resolve_device(device)
         weights = resolve_dtype(dtype, dev)
         return load_model(path, dev, None if weights == torch.float32 else weights)
-    except ModelFileError as err:  # its message names the file
+    except ModelFileError as err:  # names the file
         raise ConversionError(f"cannot load the bGPT model: {err}") from None
-    except (OSError, ValueError, RuntimeError, KeyError) as err:
-        raise ConversionError(f"cannot load the bGPT model at {path}: {first_line(err)}") from None
+    except ModelError as err:
+        raise ConversionError(f"cannot load the bGPT model: {err.reason}", str(path)) from None
+    except (OSError, RuntimeError) as err:
+        raise ConversionError(f"cannot load the bGPT model: {first_line(err)}", str(path)) from None

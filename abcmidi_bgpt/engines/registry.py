@@ -1,14 +1,14 @@
-"""Conversion engines behind one small interface, so the CLI, the batch runner, the comparison
-and the TUI treat the symbolic converter, bGPT and external tools alike.
+"""The one list of conversion engines, and :class:`EngineSpec`, how an engine is named.
 
-An engine converts one ABC tune to MIDI bytes and/or one MIDI file to ABC text. Engines are
-named by an :class:`EngineSpec` (name + options), which is cheap to pickle, so worker processes
-build their own engine from it.
+Every place that lists or builds engines reads this registry: the CLI's ``--engine`` help and
+checks, the TUI's engine dialog and compare view, the comparison report and the batch runner.
+An engine class declares what it can do (see :mod:`abcmidi_bgpt.engines.base`).
 
-An engine that converts many inputs together (bGPT generates a batch of files at once) also has
-``convert_many`` (:class:`BatchEngine`); the batch runner gives such an engine all its inputs,
-in its own process (``BATCHED_ENGINES``). Every other engine converts one input at a time in a
-worker process, killed at the batch's time limit (:mod:`abcmidi_bgpt.core.isolation`).
+An :class:`EngineSpec` (name + options) is cheap to pickle, so worker processes build their own
+engine from it. An engine that converts many inputs together (``batched``: bGPT generates a
+batch of files at once) gets all of a batch's inputs in the calling process; every other engine
+converts one input at a time in a worker process, killed at the batch's time limit
+(:mod:`abcmidi_bgpt.core.isolation`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,43 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from abcmidi_bgpt.core.errors import ConversionError
-from abcmidi_bgpt.engines.base import Abc2MidiEngine, Engine, SymbolicEngine
+from abcmidi_bgpt.engines.base import Abc2MidiEngine, Engine, SymbolicEngine, missing_programs
+from abcmidi_bgpt.engines.bgpt import BgptEngine  # light: torch loads when a model is built
+
+ENGINES: dict[str, type[Engine]] = {
+    engine.name: engine for engine in (SymbolicEngine, Abc2MidiEngine, BgptEngine)
+}
+
+
+class UnknownEngine(ConversionError):
+    """An engine name the registry does not know."""
+
+    def __init__(self, name: str):
+        super().__init__(f"unknown engine {name!r} (known: {', '.join(ENGINES)})")
+        self.name = name
+
+
+def engine_class(name: str) -> type[Engine]:
+    try:
+        return ENGINES[name]
+    except KeyError:
+        raise UnknownEngine(name) from None
+
+
+def engine_names() -> list[str]:
+    return list(ENGINES)
+
+
+def unavailable_reason(name: str) -> str:
+    """Why this machine cannot run engine ``name`` ('' when it can): its external programs
+    are not installed. (A model engine's model is checked when it is built.)"""
+    missing = missing_programs(engine_class(name).programs)
+    return f"{', '.join(missing)} not installed" if missing else ""
+
+
+def available_engines() -> list[str]:
+    """The engines this machine can run, in registry order."""
+    return [name for name in ENGINES if not unavailable_reason(name)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,28 +66,9 @@ class EngineSpec:
     def of(cls, name: str, **options) -> EngineSpec:
         return cls(name, tuple(sorted((k, v) for k, v in options.items() if v is not None)))
 
+    @property
+    def engine_class(self) -> type[Engine]:
+        return engine_class(self.name)
+
     def build(self) -> Engine:
-        factory = _FACTORIES.get(self.name)
-        if factory is None:
-            raise ConversionError(f"unknown engine {self.name!r} (known: {', '.join(_FACTORIES)})")
-        return factory(**dict(self.options))
-
-
-def _bgpt_engine(**options) -> Engine:
-    from abcmidi_bgpt.engines.bgpt import BgptEngine  # torch loads only when a bgpt engine is built
-
-    return BgptEngine(**options)
-
-
-_FACTORIES = {
-    "symbolic": SymbolicEngine,
-    "abc2midi": Abc2MidiEngine,
-    "bgpt": _bgpt_engine,
-}
-# Converted with convert_many in the calling process (a model loaded once), where the batch's
-# time limit is only the soft in-process one: see BgptEngine.convert_many.
-BATCHED_ENGINES = frozenset({"bgpt"})
-
-
-def engine_names() -> list[str]:
-    return list(_FACTORIES)
+        return self.engine_class(**dict(self.options))

@@ -143,29 +143,27 @@ def read_midi(data: bytes, source: str = "") -> mido.MidiFile:
 def read_midi_file(path: str | Path) -> bytes:
     """The bytes of a MIDI file; a file over the size limit is refused before it is read."""
     path = Path(path)
-    _check_file_size(path.stat().st_size, f"{path}: ")
+    check_midi_file_size(path.stat().st_size, str(path))
     return path.read_bytes()
 
 
-def _where(source: str) -> str:
-    return f"{source}: " if source else ""
-
-
-def _check_file_size(size: int, where: str) -> None:
+def check_midi_file_size(size: int, where: str = "") -> None:
+    """Refuse a MIDI file of ``size`` bytes over :data:`MAX_MIDI_FILE_BYTES`."""
     if size > MAX_MIDI_FILE_BYTES:
         raise InputTooLarge(
-            f"{where}file is {size / 2**20:.1f} MiB, over the "
-            f"{MAX_MIDI_FILE_BYTES // 2**20} MiB limit for MIDI files"
+            f"file is {size / 2**20:.1f} MiB, over the "
+            f"{MAX_MIDI_FILE_BYTES // 2**20} MiB limit for MIDI files",
+            where,
         )
 
 
 def _check_header(data: bytes, source: str) -> None:
-    where = _where(source)
-    _check_file_size(len(data), where)
+    where = source
+    check_midi_file_size(len(data), where)
     if not data:
-        raise ConversionError(f"{where}empty file")
+        raise ConversionError("empty file", where)
     if not data.startswith(b"MThd"):
-        raise ConversionError(f"{where}not a MIDI file (no MThd header)")
+        raise ConversionError("not a MIDI file (no MThd header)", where)
 
 
 def read_midi_salvaged(data: bytes, source: str = "") -> tuple[mido.MidiFile, list[str]]:
@@ -179,7 +177,7 @@ def read_midi_salvaged(data: bytes, source: str = "") -> tuple[mido.MidiFile, li
     warnings = []
     if read.damage:
         if not _has_notes(read.midi):
-            raise ConversionError(f"{_where(source)}corrupt MIDI file: {read.damage}")
+            raise ConversionError(f"corrupt MIDI file: {read.damage}", source)
         dropped = read.tracks_dropped
         more = f", {dropped} later track(s) dropped" if dropped else ""
         warnings.append(f"damaged MIDI file ({read.damage}): read up to the damage{more}")
@@ -192,9 +190,9 @@ def _read_events(data: bytes, source: str, salvage: bool) -> MidiRead:
     try:
         return read_midi_events(data, salvage)
     except MidiDamage as damage:  # anywhere when strict; in the header when salvaging
-        raise ConversionError(f"{_where(source)}corrupt MIDI file: {damage}") from None
+        raise ConversionError(f"corrupt MIDI file: {damage}", source) from None
     except InputTooLarge as err:
-        raise InputTooLarge(f"{_where(source)}{err}") from None
+        raise InputTooLarge(f"{err}", source) from None
 
 
 def _has_notes(midi: mido.MidiFile) -> bool:
@@ -241,11 +239,11 @@ def midi_contents(midi: mido.MidiFile, source: str = "") -> MidiContents:
         per_frame = division & 0xFF
         per_second = frames * per_frame
         if per_second <= 0:
-            raise ConversionError(f"{_where(source)}bad SMPTE time division {division}")
+            raise ConversionError(f"bad SMPTE time division {division}", source)
         beat_ticks = Fraction(per_second, 2)
     else:
         if division == 0:
-            raise ConversionError(f"{_where(source)}bad time division 0 ticks per beat")
+            raise ConversionError("bad time division 0 ticks per beat", source)
         beat_ticks = Fraction(division)
     contents = MidiContents(Performance(), midi.type, round(beat_ticks), smpte=smpte)
     perf = contents.performance
@@ -301,8 +299,9 @@ def midi_contents(midi: mido.MidiFile, source: str = "") -> MidiContents:
             contents.voice_tracks.append(track_index)
     if perf.end > MAX_MIDI_BEATS:
         raise InputTooLarge(
-            f"{_where(source)}notes go on to beat {float(perf.end):,.0f}, over the limit of "
-            f"{MAX_MIDI_BEATS:,} beats for a MIDI file"
+            f"notes go on to beat {float(perf.end):,.0f}, over the limit of "
+            f"{MAX_MIDI_BEATS:,} beats for a MIDI file",
+            source,
         )
     if zero_tempos:
         contents.warnings.append(f"{zero_tempos} tempo change(s) to 0 microseconds a beat ignored")

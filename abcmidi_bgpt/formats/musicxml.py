@@ -151,7 +151,7 @@ def abc_to_musicxml(abc_text: str, label: str = "") -> MusicXmlScore:
     sees a tune that is too large or that :func:`~abcmidi_bgpt.formats.abc.guard.check_abc_text`
     refuses.
     """
-    where = f"{label}: " if label else ""
+    where = label
     check_text_size(abc_text, label)
     check_abc_text(abc_text, label)
     standard_text, tidy_warnings = standardise_abc(abc_text)
@@ -161,7 +161,7 @@ def abc_to_musicxml(abc_text: str, label: str = "") -> MusicXmlScore:
         try:
             docs = abc2xml.getXmlDocs(standard_text)
         except RecursionError as err:  # pathological nesting in pyparsing
-            raise ConversionError(f"{where}abc2xml failed: {err}") from None
+            raise ConversionError(f"abc2xml failed: {err}", where) from None
         messages = abc2xml.getInfo()
     lines = [ln.strip() for ln in (messages + printed.getvalue()).splitlines()]
     # Messages start with '--' or '**'; abc2xml follows a "misplaced symbol" message with the
@@ -176,7 +176,7 @@ def abc_to_musicxml(abc_text: str, label: str = "") -> MusicXmlScore:
         reason = next((w for w in warnings if "exception" in w or "error" in w.lower()), "")
         reason = reason or (warnings[0] if warnings else "no score produced")
         reason += _exception_detail(lines) if reason == "an exception occurred." else ""
-        raise ConversionError(f"{where}abc2xml could not parse the tune: {reason}")
+        raise ConversionError(f"abc2xml could not parse the tune: {reason}", where)
     return MusicXmlScore(docs[0], tidy_warnings + warnings)
 
 

@@ -51,17 +51,19 @@ _NOT_MUSIC = re.compile(r'"[^"]*"|![^!]*!|\+[^+]*\+|\[[A-Za-z]:[^\]]*\]')
 def check_abc_text(text: str, label: str = "") -> None:
     """Refuse a tune whose meters are not ABC meters or that would make abc2xml do work out
     of all proportion to its size (see the module notes); ``label`` names the tune."""
-    where = f"{label}: " if label else ""
+    where = label
     lines = _code_lines(text)
     first = _tune_start(text)
     for index, value in _meters(lines):
         if not _METER.fullmatch(value.strip()):
             shown = value.strip()
             shown = shown if len(shown) <= 40 else shown[:40] + "..."
-            raise ConversionError(
-                f"{where}{_line_name(index, first)}: M:{shown!r} is not an ABC meter "
-                "(C, C|, none, n/d, (a+b)/d, numbers up to 999)"
+            reason = (
+                f"M:{shown!r} is not an ABC meter (C, C|, none, n/d, (a+b)/d, numbers up to 999)"
             )
+            if index < first:
+                raise ConversionError(f"in the file header: {reason}", where)
+            raise ConversionError(reason, where, line=index - first + 1)
     _check_rests(lines, where)
     _check_voices(lines, where)
 
@@ -89,12 +91,6 @@ def _tune_start(text: str) -> int:
         if line.lstrip().startswith("X:"):
             return i
     return 0
-
-
-def _line_name(index: int, first: int) -> str:
-    if index < first:
-        return "in the file header"
-    return f"line {index - first + 1}"
 
 
 def _meters(lines: list[str]) -> list[tuple[int, str]]:
@@ -137,21 +133,21 @@ def _check_rests(lines: list[str], where: str) -> None:
             bars += int(digits) if len(digits) <= 6 else MAX_REST_BARS + 1
             if bars > MAX_REST_BARS:
                 raise ConversionError(
-                    f"{where}multi-bar rests (Z{digits}, ...) add up to over {MAX_REST_BARS} bars"
+                    f"multi-bar rests (Z{digits}, ...) add up to over {MAX_REST_BARS} bars", where
                 )
 
 
 def _check_voices(lines: list[str], where: str) -> None:
     voices = {m.group(1) for line in lines for m in _VOICE_ID.finditer(line)}
     if len(voices) > MAX_VOICES:
-        raise ConversionError(f"{where}{len(voices)} voices, over the limit of {MAX_VOICES}")
+        raise ConversionError(f"{len(voices)} voices, over the limit of {MAX_VOICES}", where)
     # A bar may run over several lines: the music is counted as one text.
     music = "\n".join(_NOT_MUSIC.sub(" ", ln) for ln in lines if not _FIELD_LINE.fullmatch(ln))
     for bar in music.split("|"):
         if bar.count("&") > MAX_OVERLAYS:
             raise ConversionError(
-                f"{where}{bar.count('&')} voice overlays (&) in one bar, over the limit "
-                f"of {MAX_OVERLAYS}"
+                f"{bar.count('&')} voice overlays (&) in one bar, over the limit of {MAX_OVERLAYS}",
+                where,
             )
 
 

@@ -52,12 +52,12 @@ class AbcTune:
 
 def decode_abc(data: bytes, source: str = "") -> str:
     """Bytes of an ABC file to text: UTF-8 (with or without BOM), else Latin-1; LF line ends."""
-    where = f"{source}: " if source else ""
+    where = source
     _check_file_size(len(data), where)
     if not data.strip():
-        raise ConversionError(f"{where}empty file")
+        raise ConversionError("empty file", where)
     if b"\x00" in data or _control_share(data[:65536]) > 0.05:
-        raise ConversionError(f"{where}not a text file (binary data)")
+        raise ConversionError("not a text file (binary data)", where)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -74,8 +74,9 @@ def _control_share(data: bytes) -> float:
 def _check_file_size(size: int, where: str) -> None:
     if size > MAX_ABC_FILE_BYTES:
         raise InputTooLarge(
-            f"{where}file is {size / 2**20:.1f} MiB, over the "
-            f"{MAX_ABC_FILE_BYTES // 2**20} MiB limit for ABC files"
+            f"file is {size / 2**20:.1f} MiB, over the "
+            f"{MAX_ABC_FILE_BYTES // 2**20} MiB limit for ABC files",
+            where,
         )
 
 
@@ -83,7 +84,7 @@ def read_abc_file(path: str | Path) -> str:
     """The text of an ABC file (see :func:`decode_abc`); a file over the size limit is refused
     before it is read."""
     path = Path(path)
-    _check_file_size(path.stat().st_size, f"{path}: ")
+    _check_file_size(path.stat().st_size, str(path))
     return decode_abc(path.read_bytes(), str(path))
 
 
@@ -97,12 +98,12 @@ def split_tunes(text: str, source: str = "") -> list[AbcTune]:
     if not starts:
         if re.search(r"^[ \t]*K:", text, re.M):
             return [_make_tune(text, "", 0, 1, source, "")]
-        where = f"{source}: " if source else ""
-        raise ConversionError(f"{where}no ABC tune found (no X: or K: field)")
+        where = source
+        raise ConversionError("no ABC tune found (no X: or K: field)", where)
     if len(starts) > MAX_TUNES_PER_FILE:
-        where = f"{source}: " if source else ""
+        where = source
         raise InputTooLarge(
-            f"{where}{len(starts)} tunes, over the limit of {MAX_TUNES_PER_FILE:,} per file"
+            f"{len(starts)} tunes, over the limit of {MAX_TUNES_PER_FILE:,} per file", where
         )
     header = _file_header(text[: starts[0]])
     tunes = []
@@ -146,10 +147,11 @@ def check_tune_size(tune: AbcTune) -> None:
 def check_text_size(text: str, label: str = "") -> None:
     """Refuse the text of one tune over :data:`MAX_TUNE_CHARS`."""
     if len(text) > MAX_TUNE_CHARS:
-        where = f"{label}: " if label else ""
+        where = label
         raise InputTooLarge(
-            f"{where}tune too large: {len(text) // 1024} KiB, over the "
-            f"{MAX_TUNE_CHARS // 1024} KiB limit for one tune"
+            f"tune too large: {len(text) // 1024} KiB, over the "
+            f"{MAX_TUNE_CHARS // 1024} KiB limit for one tune",
+            where,
         )
 
 

@@ -138,15 +138,15 @@ def perform(
     tune header's ``P:`` field ("AABB", "(AB)2C"): the sections marked with those letters in
     the body are played in that order, each with its own repeats.
     """
-    where = f"{label}: " if label else ""
+    where = label
     if root.tag != "score-partwise":
-        raise ConversionError(f"{where}not a partwise MusicXML score ({root.tag})")
+        raise ConversionError(f"not a partwise MusicXML score ({root.tag})", where)
     upq = _units_per_quarter(root)
     part_info = {sp.get("id"): sp for sp in root.iter("score-part")}
     parts = root.findall("part")
     read = [_read_part(p, upq, where) for p in parts]
     if not any(m.notes for measures in read for m in measures):
-        raise ConversionError(f"{where}the tune has no notes")
+        raise ConversionError("the tune has no notes", where)
 
     # Parts written from one ABC tune share their bar structure: align them bar by bar so a
     # short bar in one voice does not shift the others.
@@ -189,7 +189,7 @@ def perform(
             played_notes += len(m.notes)
             if played_notes > MAX_PLAYED_NOTES:
                 raise ConversionError(
-                    f"{where}the tune plays over {MAX_PLAYED_NOTES:,} notes with its repeats"
+                    f"the tune plays over {MAX_PLAYED_NOTES:,} notes with its repeats", where
                 )
             dyn = iter(m.dynamics)
             next_dyn = next(dyn, None)
@@ -204,7 +204,7 @@ def perform(
                 chord_events.append((t + pos, pitches))
             t += m.length
             if t > MAX_PIECE_BEATS * upq:
-                raise ConversionError(f"{where}the tune plays for over {MAX_PIECE_BEATS} beats")
+                raise ConversionError(f"the tune plays for over {MAX_PIECE_BEATS} beats", where)
         end_units = max(end_units, t)
         for vid, events in notes_by_voice.items():
             voice = Voice(name=name, program=program)
@@ -217,7 +217,7 @@ def perform(
         v.channel = i if i < 9 else min(i + 1, 15)  # channel 9 is for drums
     perf.tempos = _dedupe_tempos(perf.tempos)
     if not perf.voices:
-        raise ConversionError(f"{where}the tune has no notes")
+        raise ConversionError("the tune has no notes", where)
     return PlaybackResult(perf, warnings)
 
 
@@ -261,8 +261,9 @@ def _read_part(part: ET.Element, upq: int, where: str) -> list[_Measure]:
                     beats = duration // upq
                     shown = f"{beats}" if beats < 10**12 else "over 10^12"  # 'A' + 4000 digits
                     raise ConversionError(
-                        f"{where}bar {m.number}: a note of {shown} beats "
-                        f"(the limit is {MAX_NOTE_BEATS}); absurd duration"
+                        f"bar {m.number}: a note of {shown} beats "
+                        f"(the limit is {MAX_NOTE_BEATS}); absurd duration",
+                        where,
                     )
                 onset = last_onset if in_chord else pos
                 is_rest = el.find("rest") is not None or pitch is None
@@ -312,7 +313,7 @@ def _int(text: str | None, where: str, what: str) -> int:
     try:
         return int(text)
     except (TypeError, ValueError):
-        raise ConversionError(f"{where}bad MusicXML {what}: {text!r}") from None
+        raise ConversionError(f"bad MusicXML {what}: {text!r}", where) from None
 
 
 def _pitch(note: ET.Element, transpose: int) -> int | None:
@@ -374,8 +375,9 @@ def _read_attributes(el: ET.Element, m: _Measure, transpose: int, where: str = "
         if chromatic is None or octaves is None or abs(chromatic + 12 * octaves) > MAX_TRANSPOSE:
             shown = (tr.findtext("chromatic") or "0").strip()[:20]
             raise ConversionError(
-                f"{where}transposition by {shown} semitones is out of range "
-                f"(at most {MAX_TRANSPOSE} either way)"
+                f"transposition by {shown} semitones is out of range "
+                f"(at most {MAX_TRANSPOSE} either way)",
+                where,
             )
         transpose = chromatic + 12 * octaves
     return transpose
@@ -471,7 +473,7 @@ def play_order(measures: list[_Measure], where: str = "") -> list[int]:
             start, passno, in_endings = i, 1, False
         order.append(i)
         if len(order) > MAX_PLAYED_MEASURES:
-            raise ConversionError(f"{where}repeats play more than {MAX_PLAYED_MEASURES} bars")
+            raise ConversionError(f"repeats play more than {MAX_PLAYED_MEASURES} bars", where)
         if m.backward:
             if _repeat_again(measures, start, i, passno):
                 passno += 1
@@ -493,11 +495,11 @@ def parse_part_order(text: str, where: str = "") -> list[str]:
     parts, depth = _part_order_size(tokens)
     if depth > MAX_PART_ORDER_DEPTH:
         raise ConversionError(
-            f"{where}P: field nests parentheses {depth} deep (the limit is {MAX_PART_ORDER_DEPTH})"
+            f"P: field nests parentheses {depth} deep (the limit is {MAX_PART_ORDER_DEPTH})", where
         )
     if parts > MAX_PART_ORDER:
         raise ConversionError(
-            f"{where}P: field plays over {MAX_PART_ORDER} parts (the limit); it is {text[:40]!r}"
+            f"P: field plays over {MAX_PART_ORDER} parts (the limit); it is {text[:40]!r}", where
         )
     out: list[str] = []
     stack: list[list[str]] = [out]
@@ -592,7 +594,7 @@ def _ordered_by_parts(measures, sections: list[str], part_order: str, where: str
             order += [index[k] for k in play_order(section, where)]
             if len(order) > MAX_PLAYED_MEASURES:
                 raise ConversionError(
-                    f"{where}the part order plays more than {MAX_PLAYED_MEASURES} bars"
+                    f"the part order plays more than {MAX_PLAYED_MEASURES} bars", where
                 )
     return order
 

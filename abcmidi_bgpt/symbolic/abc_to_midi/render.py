@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.core.errors import ConversionError, NoKeyField
 from abcmidi_bgpt.core.performance import Performance
 from abcmidi_bgpt.formats.abc.guard import check_abc_text
 from abcmidi_bgpt.formats.abc.text import AbcTune, check_tune_size, split_tunes
@@ -44,12 +44,12 @@ def abc_to_midi(tune: AbcTune | str, chords: bool = False) -> AbcToMidi:
     check_abc_text(text, label)  # before anything else reads it (abc_to_musicxml checks too)
     key_line = _K_FIELD.search(text)
     if not key_line:
-        raise ConversionError(f"{label}: no K: field (the key line that ends the tune header)")
+        raise NoKeyField("no K: field (the key line that ends the tune header)", label)
     header, body = text[: key_line.start()], text[key_line.end() :].split("\n", 1)[-1]
     words = _prose_words(body)
     if len(words) >= 3:
         raise ConversionError(
-            f"{label}: not ABC music: the tune body reads as text ({', '.join(words[:3])}, ...)"
+            f"not ABC music: the tune body reads as text ({', '.join(words[:3])}, ...)", label
         )
     score = abc_to_musicxml(text, label)
     played = perform(score.root, chords=chords, part_order=_header_field(header, "P"), label=label)
@@ -57,7 +57,7 @@ def abc_to_midi(tune: AbcTune | str, chords: bool = False) -> AbcToMidi:
     notes = sum(len(v.notes) for v in played.performance.voices)
     if junk > max(8, notes):
         raise ConversionError(
-            f"{label}: not ABC music: {junk} symbols could not be read, against {notes} notes"
+            f"not ABC music: {junk} symbols could not be read, against {notes} notes", label
         )
     warnings = _summarise(score.warnings) + played.warnings
     return AbcToMidi(render_midi(played.performance), played.performance, warnings)

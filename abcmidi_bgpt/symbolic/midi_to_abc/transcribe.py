@@ -115,14 +115,14 @@ def transcribe(
     channel: int | None = None,
 ) -> MidiToAbc:
     """Transcribe the contents of a MIDI file (see :func:`midi_to_abc`)."""
-    where = f"{source}: " if source else ""
+    where = source
     warnings = list(contents.warnings)
     perf = contents.performance
     voices = _pick_voices(contents, track, channel, where, warnings)
     total = sum(len(v) for v in voices)
     if total > MAX_TRANSCRIBED_NOTES:
         raise ConversionError(
-            f"{where}{total} notes, over the limit of {MAX_TRANSCRIBED_NOTES} for transcription"
+            f"{total} notes, over the limit of {MAX_TRANSCRIBED_NOTES} for transcription", where
         )
     if contents.unended_notes:
         warnings.append(
@@ -249,8 +249,8 @@ def _pick_voices(contents: MidiContents, track, channel, where, warnings) -> lis
         candidates.append((tr, v))
     if not candidates:
         if drums:
-            raise ConversionError(f"{where}only drum notes (channel 10): no tune to transcribe")
-        raise ConversionError(f"{where}no notes in the MIDI file")
+            raise ConversionError("only drum notes (channel 10): no tune to transcribe", where)
+        raise ConversionError("no notes in the MIDI file", where)
     if contents.file_format == 2:
         first = candidates[0][0]
         if any(tr != first for tr, _ in candidates):
@@ -271,7 +271,7 @@ def _pick_voices(contents: MidiContents, track, channel, where, warnings) -> lis
             )
             if x
         )
-        raise ConversionError(f"{where}no notes on {wanted} (notes are on: {have})")
+        raise ConversionError(f"no notes on {wanted} (notes are on: {have})", where)
     if drums and track is None and channel is None:
         warnings.append(f"{drums} drum note(s) (channel 10) left out")
     out = []
@@ -342,8 +342,9 @@ class _Timing:
         period = (1.5 if meter and meter.compound else 1.0) if sounds_swung(scaled) else 0.5
         if tracking_frames(scaled, period) > MAX_TRACKED_BEATS * BEAT_FRAMES:
             raise ConversionError(
-                f"{where}performed timing (not on a grid) over {MAX_TRACKED_BEATS:,} tracked "
-                "beats long, the limit of the beat tracker"
+                f"performed timing (not on a grid) over {MAX_TRACKED_BEATS:,} tracked "
+                "beats long, the limit of the beat tracker",
+                where,
             )
         beats, _ = track_beats(scaled, weights, period)
         # The origin: the tracked beat at or before the first note (a performance's first
@@ -618,8 +619,9 @@ def _cut_bars(
     bounds = _bar_bounds(start, phase, end, meters, where)
     if len(lines) * len(bounds) > MAX_VOICE_BARS:
         raise ConversionError(
-            f"{where}{len(lines)} voices of {len(bounds)} bars, over the limit of "
-            f"{MAX_VOICE_BARS:,} voice-bars for transcription"
+            f"{len(lines)} voices of {len(bounds)} bars, over the limit of "
+            f"{MAX_VOICE_BARS:,} voice-bars for transcription",
+            where,
         )
     bars = [Bar(s, e - s, m, keys.at(s)) for s, e, m in bounds]
     if bars and bars[0].length < bars[0].meter.bar and len(bars) > 1:
@@ -648,7 +650,7 @@ def _bar_bounds(
     while t < end:
         if len(bounds) >= MAX_TRANSCRIBED_BARS:
             raise ConversionError(
-                f"{where}over {MAX_TRANSCRIBED_BARS:,} bars, the limit for transcription"
+                f"over {MAX_TRANSCRIBED_BARS:,} bars, the limit for transcription", where
             )
         meter = meters.at(t)
         stop = min(t + meter.bar, meters.next_after(t), end)
