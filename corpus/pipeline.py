@@ -26,7 +26,8 @@ from abcmidi_bgpt.checks.validate import Validity, validate_abc, validate_midi
 from abcmidi_bgpt.core.errors import ConversionError, reason_of
 from abcmidi_bgpt.core.isolation import DEFAULT_MEMORY_GIB
 from abcmidi_bgpt.core.performance import Performance
-from abcmidi_bgpt.formats.abc.normalise import header_value, normalised_score, write_normalised
+from abcmidi_bgpt.formats.abc.normalise import normalised_score, write_normalised
+from abcmidi_bgpt.formats.abc.text import header_value
 from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 
 from .transpose import key_fifths, shift_interval, transpose_score

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from abcmidi_bgpt.bgpt.dataset import load_manifest, load_split
 from abcmidi_bgpt.bgpt.patches import encode_pair, fits, split_sequence
+from abcmidi_bgpt.core.errors import ModelError
 from abcmidi_bgpt.corpus.build import BuildSettings, build_corpus
 from abcmidi_bgpt.corpus.cache import ResultCache
 from abcmidi_bgpt.corpus.pipeline import PipelineSettings
@@ -205,7 +206,7 @@ def test_held_out_sets_stay_the_same_across_scales_transposition_and_sources(
     assert other.manifest["unfilled_scales"] == {
         "train-1e3": {"requested": 1000, "available": other.manifest["splits"]["train"]["rows"]}
     }
-    with pytest.raises(KeyError, match="only .* training pairs were built"):
+    with pytest.raises(ModelError, match="only .* training pairs were built"):
         load_split(other.out_dir, "train-1e3")
     # Fewer tunes: those left keep their split.
     subset = workspace / "subset"

@@ -25,7 +25,8 @@ from abcmidi_bgpt.corpus.transpose import (
     shift_interval,
     transpose_score,
 )
-from abcmidi_bgpt.formats.abc.normalise import header_value, strip_natural_language
+from abcmidi_bgpt.formats.abc.normalise import strip_natural_language
+from abcmidi_bgpt.formats.abc.text import header_value
 from abcmidi_bgpt.formats.midi import read_performance
 from abcmidi_bgpt.formats.musicxml import abc_to_musicxml
 

@@ -35,9 +35,8 @@ from abcmidi_bgpt.formats.abc.text import (
 from abcmidi_bgpt.formats.musicxml import abc_to_musicxml
 from abcmidi_bgpt.symbolic.abc_to_midi import playback
 from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
-
-from .conftest import EXAMPLES, music21_corpus
-from .test_hostile_midi import TooSlow, time_limit
+from tests.support.limits import TooSlow, time_limit
+from tests.support.paths import EXAMPLES, music21_corpus
 
 CANARY = "CANARY"  # hostile meters try to create this file in the working directory
 # No '/' in it: abc2xml splits the meter at the first '/' before it evaluates the numerator.
@@ -111,7 +110,7 @@ def test_the_editor_check_places_a_refused_meter_on_its_line(workdir):
     check = check_tune(tune(f"CDEF|\n[M:{RUN_CODE}/4]GABc|"))
     (problem,) = check.diagnostics
     assert (problem.severity, problem.line, problem.column) == ("error", 7, 1)
-    assert problem.message.startswith("line 7: M:")
+    assert str(problem).startswith("line 7, col 1: M:")  # the line is a field, said once
 
 
 def test_abc2xml_cannot_run_a_meter_even_past_the_check(workdir):

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from abcmidi_bgpt.core.errors import ConversionError, NoKeyField
-from abcmidi_bgpt.formats.abc.text import AbcTune, split_tunes
+from abcmidi_bgpt.formats.abc.text import AbcTune, field_line, split_tunes
 from abcmidi_bgpt.symbolic.abc_to_midi.render import AbcToMidi, abc_to_midi
 
 # Span kinds, in the order an editor might list its colours.
@@ -42,9 +42,8 @@ SPAN_KINDS = (
 
 _DIRECTIVE = re.compile(r"[ \t]*%%")
 _COMMENT_LINE = re.compile(r"[ \t]*%")
-_HEADER_FIELD = re.compile(r"[ \t]*([A-Za-z+]):")
 # ABC 2.1, 3: only these fields may stand on their own line in a tune body.
-_BODY_FIELD = re.compile(r"[ \t]*([IKLMmNPQRrsTUVWw+]):")
+_BODY_FIELDS = frozenset("IKLMmNPQRrsTUVWw+")
 _LYRICS_FIELDS = "wW"
 
 _NOTE = re.compile(r"(?:\^\^|__|\^|_|=)?[A-Ga-g][,']*(?:\d*/+\d*|\d+)?")
@@ -121,10 +120,10 @@ def scan_abc(text: str) -> list[AbcSpan]:
         if _COMMENT_LINE.match(line):
             spans.append(AbcSpan("comment", row, 0, len(line)))
             continue
-        field_match = (_HEADER_FIELD if in_header else _BODY_FIELD).match(line)
-        if field_match:
+        field_match = field_line(line)
+        if field_match and (in_header or field_match.group(1) in _BODY_FIELDS):
             letter = field_match.group(1)
-            spans += _field_line(row, line, letter, field_match.end())
+            spans += _field_line(row, line, letter, field_match.start(2))
             if letter == "K":
                 in_header = False
             continue

@@ -26,7 +26,7 @@ from abcmidi_bgpt.engines.batch import (
     convert_paths,
     input_suffixes,
 )
-from abcmidi_bgpt.engines.registry import EngineSpec
+from abcmidi_bgpt.engines.registry import ENGINES, EngineSpec, engine_names
 from abcmidi_bgpt.tui.command import tui_command
 
 app = typer.Typer(
@@ -47,6 +47,11 @@ class Format(enum.StrEnum):
     abc = "abc"
 
 
+# --engine's choices and help, from the registry.
+EngineName = enum.StrEnum("EngineName", {name: name for name in engine_names()})
+ENGINE_HELP = "Engine: " + "; ".join(f"{n}: {ENGINES[n].summary}" for n in engine_names()) + "."
+
+
 class Fallback(enum.StrEnum):
     none = "none"
     symbolic = "symbolic"
@@ -61,9 +66,7 @@ def convert(
         Format, typer.Option(help="Target format: 'mid' (from ABC) or 'abc' (from MIDI).")
     ] = Format.mid,
     out: Annotated[Path, typer.Option(help="Output folder (created if needed).")] = Path("out"),
-    engine: Annotated[
-        str, typer.Option(help="Engine: symbolic, abc2midi (if installed), bgpt.")
-    ] = "symbolic",
+    engine: Annotated[EngineName, typer.Option(help=ENGINE_HELP)] = EngineName.symbolic,
     jobs: Annotated[int, typer.Option(min=1, help="Worker processes (not for bgpt).")] = 1,
     force: Annotated[bool, typer.Option(help="Overwrite existing outputs.")] = False,
     chords: Annotated[
@@ -136,7 +139,7 @@ def convert(
     written, or is replaced by the symbolic result with --fallback symbolic; greedy decoding
     unless --temperature/--top-k/--top-p.
     """
-    if engine == "bgpt":
+    if ENGINES[engine].needs_model:
         from abcmidi_bgpt.engines.bgpt import resolve_checkpoint
 
         try:
@@ -172,7 +175,7 @@ def convert(
         )
         if engine != "symbolic":
             options = {}
-    spec = EngineSpec.of(engine, **options)
+    spec = EngineSpec.of(engine.value, **options)
     report = run_with_progress(paths, to.value, out, spec, force, jobs, timeout, memory)
     if not report.results:
         suffixes = "/".join(input_suffixes(to.value))

@@ -2,7 +2,7 @@
 
 What happens to each input:
 1. it is brought to the form the model was trained on: an ABC tune is normalised through
-   MusicXML (:func:`normalise_abc`), a MIDI file is read as is (it must parse and hold notes);
+   MusicXML (``formats.abc.normalise``), a MIDI file is read as is (it must parse and hold notes);
    an input that leaves no room in the model's context for an output is refused;
 2. the model writes the target file (``generate.py``: batched, cached, greedy unless sampling is
    asked for);
@@ -23,14 +23,17 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from abcmidi_bgpt.checks.validate import Validity, abc_fidelity, midi_fidelity, validate_midi
 from abcmidi_bgpt.core.direction import KIND_NAMES, Direction
 from abcmidi_bgpt.core.errors import ConversionError, ModelError, first_line, reason_of
 from abcmidi_bgpt.engines.base import EngineInput, EngineOutput, SymbolicEngine
 from abcmidi_bgpt.formats.abc.text import AbcTune
+
+if TYPE_CHECKING:  # the registry imports this module for the class: it stays light to import
+    import numpy as np
+
+    from abcmidi_bgpt.checks.validate import Validity
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "default"
 FALLBACKS = ("none", "symbolic")
@@ -69,13 +72,6 @@ def resolve_checkpoint(checkpoint: str | Path | None = None) -> Path:
         "not a bGPT model (config.json + model.safetensors, or a training run folder with best/)",
         checkpoint,
     )
-
-
-def normalise_abc(tune: AbcTune, keep_chords: bool = True) -> str:
-    """The tune as the corpus builder writes the ABC half of a pair (see ``normalise.py``)."""
-    from abcmidi_bgpt.formats.abc.normalise import normalise_abc as normalise
-
-    return normalise(tune.full_text, tune.label, keep_chords)
 
 
 @dataclass(slots=True)
@@ -230,13 +226,17 @@ class BgptEngine:
             except ConversionError as err:
                 reference, error = None, str(err)
             try:
-                source = normalise_abc(item.tune, self.chords).encode("utf-8")
+                from abcmidi_bgpt.formats.abc.normalise import normalise_abc
+
+                source = normalise_abc(item.tune, keep_chords=self.chords).encode("utf-8")
             except ConversionError as err:
                 reason = f"cannot normalise the tune through MusicXML: {err.reason}"
                 raise ConversionError(reason, item.label) from None
             prompt = conversion_prompt(source, "abc", "mid", layout)
         else:
             direction, reference, error = Direction.MIDI_TO_ABC, None, ""
+            from abcmidi_bgpt.checks.validate import validate_midi
+
             valid = validate_midi(item.midi)
             if not valid:
                 raise ConversionError(f"not a usable MIDI file: {valid.message}")
@@ -275,6 +275,8 @@ class BgptEngine:
         return EngineOutput(generation.data, [], note_f1=f1)
 
     def _score(self, work: _Work, data: bytes) -> tuple[Validity, float | None]:
+        from abcmidi_bgpt.checks.validate import abc_fidelity, midi_fidelity, validate_midi
+
         if work.direction == Direction.ABC_TO_MIDI:
             if work.reference is None:
                 return validate_midi(data), None

@@ -25,10 +25,10 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+from abcmidi_bgpt.formats.abc.text import AbcTune, field_line
 from abcmidi_bgpt.formats.musicxml import abc_to_musicxml, musicxml_to_abc
 
 KEPT_HEADER_FIELDS = frozenset("LMQPK")
-_FIELD = re.compile(r"^([A-Za-z+]):(.*)$")
 _INLINE_TEXT = re.compile(r'"[\^_<>@][^"\n]*"')
 _CHORD_SYMBOL = re.compile(r'"[^"\n]*"')
 _VOICE_NAME = re.compile(r'\s+(?:nm|snm|name|subname)="[^"]*"')
@@ -76,7 +76,7 @@ def strip_natural_language(abc: str, keep_chords: bool = True) -> str:
         line = _COMMENT.sub("", line).rstrip()
         if not line.strip():
             continue
-        field = _FIELD.match(line)
+        field = field_line(line)
         if field:
             letter, value = field.group(1), field.group(2).strip()
             if letter == "K" and in_header:
@@ -103,17 +103,6 @@ def strip_natural_language(abc: str, keep_chords: bool = True) -> str:
     return "\n".join(out) + "\n"
 
 
-def header_value(abc: str, letter: str) -> str:
-    """The first value of a header field (before the music), '' when absent."""
-    for line in abc.split("\n"):
-        field = _FIELD.match(line)
-        if field and field.group(1) == letter:
-            return field.group(2).strip()
-        if field and field.group(1) == "K":
-            break
-    return ""
-
-
 def normalised_score(abc_text: str, label: str = "", keep_chords: bool = True) -> ET.Element:
     """The tune read into MusicXML by abc2xml, natural language removed."""
     return strip_musicxml_text(abc_to_musicxml(abc_text, label).root, keep_chords)
@@ -126,6 +115,10 @@ def write_normalised(root: ET.Element, keep_chords: bool = True, unit_length: in
     return strip_natural_language(abc, keep_chords=keep_chords)
 
 
-def normalise_abc(abc_text: str, label: str = "", keep_chords: bool = True) -> str:
-    """One tune (header included) in the corpus's normal form."""
-    return write_normalised(normalised_score(abc_text, label, keep_chords), keep_chords)
+def normalise_abc(abc: AbcTune | str, label: str = "", keep_chords: bool = True) -> str:
+    """One tune in the corpus's normal form: an :class:`AbcTune` (with its file header; named
+    by its label) or the text of one tune, header included (named by ``label``). The bgpt
+    engine brings its ABC inputs to this form too."""
+    if isinstance(abc, AbcTune):
+        abc, label = abc.full_text, label or abc.label
+    return write_normalised(normalised_score(abc, label, keep_chords), keep_chords)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import re
 
+from abcmidi_bgpt.formats.abc.text import field_line
+
 # Code in a body line: quoted strings, decorations and comments are passed over.
 _SKIP = r'"[^"\n]*"|![^!\n]*!|%.*'
 _MUSIC_SCAN = re.compile(
@@ -26,7 +28,6 @@ _MUSIC_SCAN = re.compile(
     r"|\((?P<tuplet>[579])(?![\d:])"  # (5 (7 (9 without an explicit ratio
     r"|(?<=[\[|])(?P<ending>\d+(?:\s*[,-]\s*\d+)*-\d+(?:\s*[,-]\s*\d+)*)"  # ending with a range
 )
-_FIELD_LINE = re.compile(r"^[ \t]*([A-Za-z]):(.*)$")
 MAX_ENDING_NUMBERS = 100  # '[1-3' is written out as '1,2,3'; no ending is played 100 times
 _KEY_FIELD = re.compile(r"(?P<head>(?:^[ \t]*|\[)K:[ \t]*)(?P<value>[^\]\n%]*)", re.M)
 
@@ -98,7 +99,7 @@ def _rewrite_music(abc_text: str) -> str:
     compound = False
     lines = abc_text.split("\n")
     for i, line in enumerate(lines):
-        field = _FIELD_LINE.match(line)
+        field = field_line(line)
         if field:
             if field.group(1) == "M":
                 compound = _is_compound(field.group(2))

@@ -8,12 +8,11 @@ from dataclasses import dataclass, field
 from abcmidi_bgpt.core.errors import ConversionError, NoKeyField
 from abcmidi_bgpt.core.performance import Performance
 from abcmidi_bgpt.formats.abc.guard import check_abc_text
-from abcmidi_bgpt.formats.abc.text import AbcTune, check_tune_size, split_tunes
+from abcmidi_bgpt.formats.abc.text import AbcTune, check_tune_size, field_lines, split_tunes
 from abcmidi_bgpt.formats.midi import render_midi
 from abcmidi_bgpt.formats.musicxml import abc_to_musicxml
 from abcmidi_bgpt.symbolic.abc_to_midi.playback import perform
 
-_K_FIELD = re.compile(r"^[ \t]*K:", re.M)
 _JUNK_WARNING = re.compile(r"^(?:misplaced symbol|unhandled note decorations: (\[.*\]))")
 
 
@@ -42,7 +41,7 @@ def abc_to_midi(tune: AbcTune | str, chords: bool = False) -> AbcToMidi:
     check_tune_size(tune)
     text = tune.full_text
     check_abc_text(text, label)  # before anything else reads it (abc_to_musicxml checks too)
-    key_line = _K_FIELD.search(text)
+    key_line = next((f for f in field_lines(text) if f.group(1) == "K"), None)
     if not key_line:
         raise NoKeyField("no K: field (the key line that ends the tune header)", label)
     header, body = text[: key_line.start()], text[key_line.end() :].split("\n", 1)[-1]
