@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from typer.testing import CliRunner
 
 from abcmidi_bgpt.bgpt.checkpoint import save_model
-from abcmidi_bgpt.bgpt.evaluate import load_pairs, score_sequences
+from abcmidi_bgpt.bgpt.dataset import load_pairs
+from abcmidi_bgpt.bgpt.evaluate import score_sequences
 from abcmidi_bgpt.bgpt.model import BGPT, CONFIGS
 from abcmidi_bgpt.bgpt.patches import (
     SPECIAL,
@@ -23,7 +24,7 @@ from abcmidi_bgpt.bgpt.patches import (
     scored_spans,
 )
 from abcmidi_bgpt.cli.app import app
-from tests.test_train_corpus import real_pairs, tiny_corpus  # noqa: F401  (fixture)
+from tests.support.corpus_pairs import real_pairs
 
 torch.set_num_threads(2)
 TINY = CONFIGS["tiny"]

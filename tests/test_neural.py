@@ -9,16 +9,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from abcmidi_bgpt.bgpt.model_folder import DEFAULT_MODEL_DIR, resolve_checkpoint
 from abcmidi_bgpt.cli.app import app
-from abcmidi_bgpt.core.errors import ConversionError
-from abcmidi_bgpt.engines.base import SymbolicEngine
+from abcmidi_bgpt.core.errors import ConversionError, ModelError
+from abcmidi_bgpt.engines.base import SymbolicEngine, SymbolicOptions
 from abcmidi_bgpt.engines.batch import convert_paths
-from abcmidi_bgpt.engines.bgpt import DEFAULT_MODEL_DIR, resolve_checkpoint
 from abcmidi_bgpt.engines.registry import EngineSpec
-from tests.model_fixtures import (
+from tests.support.models import (
     HELD_OUT_TUNES,
     TRAINED_TUNES,
-    one_thread,  # noqa: F401  (autouse fixture)
     pairs,
     trained_model,
     tunes,
@@ -90,7 +89,7 @@ def test_outputs_that_fail_their_checks_are_not_written_or_fall_back(tmp_path):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert result.output.count("symbolic fallback: ") == len(tunes()), result.output
-    symbolic = SymbolicEngine(chords=True)
+    symbolic = SymbolicEngine(SymbolicOptions(chords=True))
     written = sorted(saved.glob("*.mid"))
     assert len(written) == len(tunes())
     assert {f.read_bytes() for f in written} == {symbolic.abc_to_midi(t).data for t in tunes()}
@@ -105,7 +104,7 @@ def test_min_f1_sends_the_unseen_tunes_to_the_fallback(tmp_path):
         assert results[tune.label].status == "converted"
         assert (
             Path(results[tune.label].output).read_bytes()
-            == SymbolicEngine(chords=True).abc_to_midi(tune).data
+            == SymbolicEngine(SymbolicOptions(chords=True)).abc_to_midi(tune).data
         )
 
 
@@ -174,11 +173,11 @@ def test_checkpoints_are_found_in_model_and_run_folders(tmp_path):
     for name in ("best", "last"):
         shutil.copytree(model, run / name)
     assert resolve_checkpoint(run) == run / "best"
-    with pytest.raises(ConversionError, match="no such checkpoint"):
+    with pytest.raises(ModelError, match="no such checkpoint"):
         resolve_checkpoint(tmp_path / "missing")
     official = tmp_path / "weights-conversion.pth"
     official.write_bytes(b"")
-    with pytest.raises(ConversionError, match="import-official"):
+    with pytest.raises(ModelError, match="import-official"):
         resolve_checkpoint(official)
-    with pytest.raises(ConversionError, match="not a bGPT model"):
+    with pytest.raises(ModelError, match="not a bGPT model"):
         resolve_checkpoint(tmp_path)

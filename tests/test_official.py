@@ -11,12 +11,11 @@ import transformers  # a dev dependency: the official architecture is built from
 from typer.testing import CliRunner
 
 from abcmidi_bgpt.bgpt.checkpoint import ModelFileError, load_model
-from abcmidi_bgpt.bgpt.evaluate import load_pairs
+from abcmidi_bgpt.bgpt.dataset import load_pairs
 from abcmidi_bgpt.bgpt.model import BGPT, CONFIGS
 from abcmidi_bgpt.bgpt.official import convert_official, read_official
 from abcmidi_bgpt.bgpt.patches import SPECIAL, VOCAB, PatchLayout, encode_direction, pad_batch
 from abcmidi_bgpt.cli.app import app
-from tests.test_train_corpus import tiny_corpus  # noqa: F401  (fixture)
 
 torch.set_num_threads(2)
 PATCH_SIZE = 16

@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from abcmidi_bgpt.bgpt.evaluate import load_pairs
+from abcmidi_bgpt.bgpt.dataset import load_pairs
 from abcmidi_bgpt.bgpt.patches import SequenceSet, length_batches, pad_batch
 from abcmidi_bgpt.bgpt.train import (
     TrainConfig,
@@ -23,7 +23,7 @@ from abcmidi_bgpt.bgpt.train import (
     train,
 )
 from abcmidi_bgpt.cli.app import app
-from tests.test_train_corpus import real_pairs, tiny_corpus, write_corpus  # noqa: F401
+from tests.support.corpus_pairs import real_pairs, write_corpus
 
 torch.set_num_threads(2)
 

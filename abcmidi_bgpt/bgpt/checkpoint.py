@@ -25,14 +25,11 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from abcmidi_bgpt.bgpt.model import BGPT, BGPTConfig
+from abcmidi_bgpt.bgpt.model_folder import CONFIG_FILE, STATE_JSON, STATE_TENSORS, WEIGHTS_FILE
 from abcmidi_bgpt.bgpt.patches import VOCAB
 from abcmidi_bgpt.core.errors import ModelError, first_line
 
 FORMAT = "abcmidi-bgpt/1"
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
-STATE_JSON = "train_state.json"
-STATE_TENSORS = "train_state.safetensors"
 
 MAX_CONFIG_BYTES = 1 << 20  # ours are under 2 KB
 MAX_HEADER_BYTES = 1 << 20  # a safetensors header: ours list 200 tensors in 20 KB

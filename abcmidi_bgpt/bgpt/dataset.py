@@ -90,3 +90,9 @@ def row_sequence(row: dict, direction: str, layout: PatchLayout = DEFAULT_LAYOUT
     """The conversion sequence of a row in one direction ('abc2mid' or 'mid2abc')."""
     abc, midi = row_files(row)
     return encode_direction(abc, midi, direction, layout)
+
+
+def load_pairs(corpus: str | Path, split: str, limit: int = 0) -> list[tuple[bytes, bytes]]:
+    """The (ABC file bytes, MIDI file bytes) pairs of a corpus split (its first ``limit``)."""
+    ds = load_split(corpus, split, limit).select_columns(["abc", "midi"])
+    return [(a.encode("utf-8"), bytes(m)) for a, m in zip(ds["abc"], ds["midi"], strict=True)]

@@ -9,7 +9,6 @@ end-of-file position, never the padding.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -19,6 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from abcmidi_bgpt.bgpt.dataset import load_pairs
+from abcmidi_bgpt.bgpt.device import autocast, resolve_device, resolve_dtype
 from abcmidi_bgpt.bgpt.model import BGPT
 from abcmidi_bgpt.bgpt.patches import (
     EncodedPair,
@@ -28,40 +29,8 @@ from abcmidi_bgpt.bgpt.patches import (
     scored_spans,
 )
 from abcmidi_bgpt.core.direction import Direction
-from abcmidi_bgpt.core.errors import ModelError
 
 LN2 = math.log(2.0)
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
-    """The autocast dtype: 'auto' is bf16 on CUDA and fp32 elsewhere."""
-    if name == "auto":
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    dtypes = {"bf16": torch.bfloat16, "fp32": torch.float32}
-    if name not in dtypes:
-        raise ModelError(f"dtype must be one of auto, {', '.join(dtypes)} (got {name!r})")
-    return dtypes[name]
-
-
-def autocast(device: torch.device, dtype: torch.dtype):
-    """bf16 autocast where asked; fp32 runs without autocast."""
-    if dtype == torch.float32:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=dtype)
-
-
-def load_pairs(corpus: str | Path, split: str, limit: int = 0) -> list[tuple[bytes, bytes]]:
-    """The (ABC file bytes, MIDI file bytes) pairs of a corpus split (its first ``limit``)."""
-    from abcmidi_bgpt.bgpt.dataset import load_split
-
-    ds = load_split(corpus, split, limit).select_columns(["abc", "midi"])
-    return [(a.encode("utf-8"), bytes(m)) for a, m in zip(ds["abc"], ds["midi"], strict=True)]
 
 
 @dataclass(slots=True)
@@ -206,9 +175,10 @@ def evaluate_checkpoint(
 ) -> EvaluationReport:
     """Load a saved model and score it on a corpus split in each direction."""
     from abcmidi_bgpt.bgpt.checkpoint import load_model
+    from abcmidi_bgpt.bgpt.model_folder import resolve_checkpoint
 
     dev = resolve_device(device)
-    model = load_model(checkpoint, device=dev)
+    model = load_model(resolve_checkpoint(checkpoint), device=dev)  # a run folder too
     pairs = load_pairs(corpus, split, limit)
     sequences = SequenceSet.from_pairs(pairs, directions or list(Direction), model.config.layout)
     scores = score_sequences(model, sequences, batch_patches, resolve_dtype(dtype, dev))

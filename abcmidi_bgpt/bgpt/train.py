@@ -31,21 +31,17 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from abcmidi_bgpt.bgpt.checkpoint import (
-    STATE_JSON,
     load_train_state,
     read_config,
     read_weights,
     save_model,
     save_train_state,
 )
-from abcmidi_bgpt.bgpt.evaluate import (
-    autocast,
-    load_pairs,
-    resolve_device,
-    resolve_dtype,
-    score_sequences,
-)
+from abcmidi_bgpt.bgpt.dataset import load_pairs
+from abcmidi_bgpt.bgpt.device import autocast, resolve_device, resolve_dtype
+from abcmidi_bgpt.bgpt.evaluate import score_sequences
 from abcmidi_bgpt.bgpt.model import BGPT, CONFIGS, to_device
+from abcmidi_bgpt.bgpt.model_folder import STATE_JSON
 from abcmidi_bgpt.bgpt.patches import (
     SequenceSet,
     length_batches,

@@ -15,7 +15,7 @@ from rich.table import Table
 from abcmidi_bgpt.cli.compare import compare_command
 from abcmidi_bgpt.cli.model import evaluate_command, import_official_command, train_command
 from abcmidi_bgpt.cli.options import Precision, console, err_console, print_error, print_warning
-from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.core.errors import ModelError
 from abcmidi_bgpt.core.isolation import DEFAULT_MEMORY_GIB
 from abcmidi_bgpt.corpus.cli import corpus_app
 from abcmidi_bgpt.engines.batch import (
@@ -140,15 +140,15 @@ def convert(
     unless --temperature/--top-k/--top-p.
     """
     if ENGINES[engine].needs_model:
-        from abcmidi_bgpt.engines.bgpt import resolve_checkpoint
+        from abcmidi_bgpt.bgpt.model_folder import resolve_checkpoint
 
         try:
-            resolve_checkpoint(checkpoint)
-        except ConversionError as err:
+            model = resolve_checkpoint(checkpoint)  # once: the engine loads this folder
+        except ModelError as err:
             print_error(err)
             raise typer.Exit(2) from None
         options = {
-            "checkpoint": str(checkpoint) if checkpoint else None,
+            "checkpoint": str(model),
             "fallback": fallback.value,
             "min_f1": min_f1 or None,
             "chords": chords,

@@ -4,7 +4,8 @@ the engines that need no model: the symbolic converter and the external abc2midi
 Each engine class declares what it is (music21's sub-converters do the same): ``name``,
 ``summary``, the ``directions`` it converts, whether it converts many inputs together in the
 calling process (``batched``), whether it runs a model (``needs_model``) and which external
-programs it runs (``programs``). The registry (:mod:`abcmidi_bgpt.engines.registry`) lists them
+programs it runs (``programs``), and its settings as a frozen dataclass (``Options``: cheap
+to compare and to pickle into worker processes). The registry (:mod:`abcmidi_bgpt.engines.registry`) lists them
 for the CLI's help, the TUI, the comparison and the batch runner."""
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class EngineOutput:
 
 
 class Engine(Protocol):
+    Options: type  # a frozen dataclass of the engine's settings; Engine(options) builds one
     name: str
     summary: str
     directions: frozenset[Direction]
@@ -75,9 +77,17 @@ class BatchEngine(Engine, Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class SymbolicOptions:
+    chords: bool = False  # ABC -> MIDI: play chord symbols as an accompaniment track
+    track: int | None = None  # MIDI -> ABC: take the melody from this track
+    channel: int | None = None  # MIDI -> ABC: ... or from this channel
+
+
 class SymbolicEngine:
     """The rule-based converter of this package."""
 
+    Options = SymbolicOptions
     name = "symbolic"
     summary = "the rule-based converter of this package"
     directions = frozenset(Direction)
@@ -85,10 +95,10 @@ class SymbolicEngine:
     needs_model = False
     programs: tuple[str, ...] = ()
 
-    def __init__(self, chords: bool = False, track: int | None = None, channel: int | None = None):
-        self.chords = chords
-        self.track = track
-        self.channel = channel
+    def __init__(self, options: SymbolicOptions = SymbolicOptions()):
+        self.chords = options.chords
+        self.track = options.track
+        self.channel = options.channel
 
     def abc_to_midi(self, tune: AbcTune) -> EngineOutput:
         from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
@@ -103,16 +113,25 @@ class SymbolicEngine:
         return EngineOutput(result.abc.encode("utf-8"), result.warnings)
 
 
+@dataclass(frozen=True, slots=True)
+class Abc2MidiOptions:
+    """abc2midi and midi2abc run with their own defaults."""
+
+
 class Abc2MidiEngine:
     """James Allwright's and Seymour Shlien's abc2midi / midi2abc (Debian package ``abcmidi``),
     run as external programs for comparison; only available where they are installed."""
 
+    Options = Abc2MidiOptions
     name = "abc2midi"
     summary = "abc2midi / midi2abc (Debian package abcmidi), for comparison"
     directions = frozenset(Direction)
     batched = False
     needs_model = False
     programs = ("abc2midi", "midi2abc")
+
+    def __init__(self, options: Abc2MidiOptions = Abc2MidiOptions()):
+        pass
 
     def abc_to_midi(self, tune: AbcTune) -> EngineOutput:
         with tempfile.TemporaryDirectory(prefix="abc2midi-") as tmp:

@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from abcmidi_bgpt.bgpt.model_folder import resolve_checkpoint
 from abcmidi_bgpt.core.direction import KIND_NAMES, Direction
 from abcmidi_bgpt.core.errors import ConversionError, ModelError, first_line, reason_of
-from abcmidi_bgpt.engines.base import EngineInput, EngineOutput, SymbolicEngine
+from abcmidi_bgpt.engines.base import EngineInput, EngineOutput, SymbolicEngine, SymbolicOptions
 from abcmidi_bgpt.formats.abc.text import AbcTune
 
 if TYPE_CHECKING:  # the registry imports this module for the class: it stays light to import
@@ -35,43 +36,7 @@ if TYPE_CHECKING:  # the registry imports this module for the class: it stays li
 
     from abcmidi_bgpt.checks.validate import Validity
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "default"
 FALLBACKS = ("none", "symbolic")
-
-
-def resolve_checkpoint(checkpoint: str | Path | None = None) -> Path:
-    """The model folder to load: ``checkpoint`` (a folder with ``config.json`` and
-    ``model.safetensors``, a file in one, or a training run folder, whose ``best/`` then
-    ``last/`` is taken), or the packaged default model when none is given."""
-    from abcmidi_bgpt.bgpt.checkpoint import CONFIG_FILE, WEIGHTS_FILE
-
-    def is_model(folder: Path) -> bool:
-        return (folder / CONFIG_FILE).is_file() and (folder / WEIGHTS_FILE).is_file()
-
-    if checkpoint is None or not str(checkpoint):
-        if is_model(DEFAULT_MODEL_DIR):
-            return DEFAULT_MODEL_DIR
-        raise ConversionError(
-            "no bGPT model is packaged yet (abcmidi_bgpt/models/default/); "
-            "pass --checkpoint MODEL_DIR"
-        )
-    path = Path(checkpoint).expanduser()
-    if not path.exists():
-        raise ConversionError(f"no such checkpoint: {checkpoint}")
-    if path.suffix in (".pt", ".pth"):
-        raise ConversionError(
-            "an official bGPT checkpoint? Convert it first: "
-            "abcmidi-bgpt import-official FILE --out MODEL_DIR",
-            checkpoint,
-        )
-    folder = path.parent if path.is_file() else path
-    for candidate in (folder, folder / "best", folder / "last"):
-        if is_model(candidate):
-            return candidate
-    raise ConversionError(
-        "not a bGPT model (config.json + model.safetensors, or a training run folder with best/)",
-        checkpoint,
-    )
 
 
 @dataclass(slots=True)
@@ -87,9 +52,31 @@ class _Work:
     reference_error: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class BgptOptions:
+    """Settings of the bGPT engine: the model, what happens to a refused output, the
+    symbolic converter's settings for the checks and fallback, the device and the sampling."""
+
+    checkpoint: str | None = None  # a model or run folder; None: the packaged model
+    fallback: str = "none"  # or "symbolic": write the symbolic result for a refused output
+    min_f1: float = 0.0  # refuse outputs under this note F1 against the symbolic converter
+    chords: bool = True  # as the corpus renders its MIDI
+    track: int | None = None
+    channel: int | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    batch_size: int = 32
+    temperature: float | None = None  # greedy decoding unless one of these four is set
+    top_k: int | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    max_patches: int | None = None  # context to generate within (default: the model's)
+
+
 class BgptEngine:
     """Conversion with a bGPT checkpoint (see the module notes)."""
 
+    Options = BgptOptions
     name = "bgpt"
     summary = "a trained bGPT model (a checkpoint, or the packaged one), every output checked"
     directions = frozenset(Direction)
@@ -97,41 +84,29 @@ class BgptEngine:
     needs_model = True
     programs: tuple[str, ...] = ()
 
-    def __init__(
-        self,
-        checkpoint: str | None = None,
-        fallback: str = "none",
-        min_f1: float = 0.0,
-        chords: bool = True,
-        track: int | None = None,
-        channel: int | None = None,
-        device: str = "auto",
-        dtype: str = "auto",
-        batch_size: int = 32,
-        temperature: float | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        seed: int | None = None,
-        max_patches: int | None = None,
-    ):
-        if fallback not in FALLBACKS:
-            raise ConversionError(f"unknown fallback {fallback!r} (use {' or '.join(FALLBACKS)})")
+    def __init__(self, options: BgptOptions = BgptOptions()):
+        o = options
+        if o.fallback not in FALLBACKS:
+            raise ConversionError(f"unknown fallback {o.fallback!r} (use {' or '.join(FALLBACKS)})")
         from abcmidi_bgpt.bgpt.generate import Sampling
 
         try:
-            self.sampling = Sampling.of(temperature, top_k, top_p, seed)
+            self.sampling = Sampling.of(o.temperature, o.top_k, o.top_p, o.seed)
         except ModelError as err:
             raise ConversionError(err.reason) from None
-        self.path = resolve_checkpoint(checkpoint)
-        self.model = _load(self.path, device, dtype)
-        self.fallback = fallback
-        self.min_f1 = min_f1
-        self.chords = chords
-        self.batch_size = max(1, batch_size)
-        self.max_patches = max_patches
+        try:
+            self.path = resolve_checkpoint(o.checkpoint)
+        except ModelError as err:
+            raise ConversionError(str(err)) from None
+        self.model = _load(self.path, o.device, o.dtype)
+        self.fallback = o.fallback
+        self.min_f1 = o.min_f1
+        self.chords = o.chords
+        self.batch_size = max(1, o.batch_size)
+        self.max_patches = o.max_patches
         # The corpus renders its MIDI with chord symbols played; the references and the
         # fallback use the same settings.
-        self.symbolic = SymbolicEngine(chords=chords, track=track, channel=channel)
+        self.symbolic = SymbolicEngine(SymbolicOptions(o.chords, o.track, o.channel))
 
     # --- one input at a time (the Engine protocol) ---
 
@@ -313,7 +288,7 @@ def _load(path: Path, device: str, dtype: str):
     import torch
 
     from abcmidi_bgpt.bgpt.checkpoint import ModelFileError, load_model
-    from abcmidi_bgpt.bgpt.evaluate import resolve_device, resolve_dtype
+    from abcmidi_bgpt.bgpt.device import resolve_device, resolve_dtype
 
     try:
         dev = resolve_device(device)

@@ -4,8 +4,8 @@ Every place that lists or builds engines reads this registry: the CLI's ``--engi
 checks, the TUI's engine dialog and compare view, the comparison report and the batch runner.
 An engine class declares what it can do (see :mod:`abcmidi_bgpt.engines.base`).
 
-An :class:`EngineSpec` (name + options) is cheap to pickle, so worker processes build their own
-engine from it. An engine that converts many inputs together (``batched``: bGPT generates a
+An :class:`EngineSpec` (a name and the engine's ``Options``, a frozen dataclass) is cheap to
+compare and to pickle, so worker processes build their own engine from it. An engine that converts many inputs together (``batched``: bGPT generates a
 batch of files at once) gets all of a batch's inputs in the calling process; every other engine
 converts one input at a time in a worker process, killed at the batch's time limit
 (:mod:`abcmidi_bgpt.core.isolation`).
@@ -57,18 +57,26 @@ def available_engines() -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class EngineSpec:
-    """An engine's name and options, e.g. ``EngineSpec("symbolic", {"chords": True})``."""
+    """An engine's name and settings, e.g. ``EngineSpec.of("symbolic", chords=True)``, which is
+    ``EngineSpec("symbolic", SymbolicOptions(chords=True))``; the settings default to the
+    engine's defaults."""
 
     name: str = "symbolic"
-    options: tuple[tuple[str, object], ...] = ()
+    options: object = None  # the engine's Options; None: its defaults
+
+    def __post_init__(self):
+        if self.options is None:
+            object.__setattr__(self, "options", engine_class(self.name).Options())
 
     @classmethod
     def of(cls, name: str, **options) -> EngineSpec:
-        return cls(name, tuple(sorted((k, v) for k, v in options.items() if v is not None)))
+        """The engine ``name`` with the settings given (None: the default)."""
+        given = {k: v for k, v in options.items() if v is not None}
+        return cls(name, engine_class(name).Options(**given))
 
     @property
     def engine_class(self) -> type[Engine]:
         return engine_class(self.name)
 
     def build(self) -> Engine:
-        return self.engine_class(**dict(self.options))
+        return self.engine_class(self.options)
