@@ -20,6 +20,9 @@ from .pipeline import UNCACHED_STAGES, Rendered
 CODE_MODULES = (
     "abcmidi_bgpt/formats/abc/text.py",
     "abcmidi_bgpt/formats/abc/standard.py",
+    "abcmidi_bgpt/formats/abc/guard.py",
+    "abcmidi_bgpt/formats/midi_reader.py",
+    "abcmidi_bgpt/core/errors.py",
     "abcmidi_bgpt/formats/musicxml.py",
     "abcmidi_bgpt/symbolic/abc_to_midi/playback.py",
     "abcmidi_bgpt/formats/midi.py",

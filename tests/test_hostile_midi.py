@@ -5,18 +5,13 @@ quickly and within bounded memory.
 
 :func:`fuzz_one_midi` is the check the fuzz test runs on each mutated file (what
 ``abcmidi-bgpt convert x.mid --to abc`` does with one file); a long-running fuzzer can call it
-on bytes of its own, inside :func:`memory_limit`.
+on bytes of its own, inside :func:`tests.support.limits.memory_limit`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
-import resource
-import signal
 import struct
-import threading
 import time
 from datetime import timedelta
 from fractions import Fraction
@@ -32,71 +27,14 @@ from abcmidi_bgpt.formats import midi_reader
 from abcmidi_bgpt.formats.abc.text import decode_abc, read_abc_file, split_tunes
 from abcmidi_bgpt.formats.midi import MAX_MIDI_BEATS, read_midi, read_midi_salvaged
 from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
+from abcmidi_bgpt.symbolic.midi_to_abc.bars import MAX_TRANSCRIBED_BARS, MAX_VOICE_BARS
 from abcmidi_bgpt.symbolic.midi_to_abc.keys import Key
 from abcmidi_bgpt.symbolic.midi_to_abc.meter import Meter
 from abcmidi_bgpt.symbolic.midi_to_abc.quantise import find_graces
-from abcmidi_bgpt.symbolic.midi_to_abc.transcribe import (
-    MAX_TRANSCRIBED_BARS,
-    MAX_VOICE_BARS,
-    midi_to_abc,
-)
+from abcmidi_bgpt.symbolic.midi_to_abc.transcribe import midi_to_abc
 from abcmidi_bgpt.symbolic.midi_to_abc.writer import MAX_FIELD_CHARS, Header, write_abc
-
-from .conftest import EXAMPLES
-
-# --- limits on the test itself -------------------------------------------------------------
-
-
-class TooSlow(BaseException):
-    """Raised by the alarm of :func:`time_limit` (a BaseException: no 'except Exception' in
-    the code under test swallows it; a bare 'except:' may, so the alarm repeats until it gets
-    through)."""
-
-
-@contextlib.contextmanager
-def time_limit(seconds: float):
-    """Raise :class:`TooSlow` in the main thread after ``seconds``: a loop that never ends
-    fails the test instead of hanging the suite."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def alarm(signum, frame):
-        raise TooSlow(f"over {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds, 0.5)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def _address_space() -> int:
-    """Bytes of address space this process holds now (Linux)."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-
-
-@contextlib.contextmanager
-def memory_limit(extra: int = 2 << 30):
-    """The address space capped at what the process holds now plus ``extra`` bytes: an
-    unbounded allocation raises MemoryError instead of taking the machine (8 GB for the
-    37-byte file below, before it was bounded)."""
-    if not os.path.exists("/proc/self/statm"):  # not Linux: no cap, the other checks hold
-        yield
-        return
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    cap = _address_space() + extra
-    if hard != resource.RLIM_INFINITY:
-        cap = min(cap, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
-
+from tests.support.limits import TooSlow, memory_limit, time_limit
+from tests.support.paths import EXAMPLES
 
 # --- MIDI written byte by byte -------------------------------------------------------------
 

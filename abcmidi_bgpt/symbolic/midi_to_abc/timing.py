@@ -1,0 +1,255 @@
+"""Timing of a transcription: file beats to score positions for every voice. A file on a
+grid (notation exports, sequenced files) is snapped to it; a performance has its beats tracked
+(tempo curve, swing) before its notes are quantised (``quantise``)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+
+import numpy as np
+
+from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.core.performance import Note
+from abcmidi_bgpt.formats.midi import MidiContents
+from abcmidi_bgpt.symbolic.midi_to_abc.meter import (
+    Meter,
+)
+from abcmidi_bgpt.symbolic.midi_to_abc.quantise import (
+    BEAT_FRAMES,
+    CANONICAL_TICKS,
+    CHORD_SPREAD,
+    MAX_TRACKED_BEATS,
+    TIMING_SIGMA,
+    TimedNote,
+    beats_to_positions,
+    detect_swing,
+    estimate_scale,
+    find_graces,
+    grace_length,
+    on_grid,
+    snap_exact,
+    snap_exact_all,
+    snap_near_grid,
+    snap_offset,
+    snap_to_beats,
+    sounds_swung,
+    track_beats,
+    tracked_swing,
+    tracking_frames,
+    unswing_map,
+)
+
+NEAR_GRID = Fraction(1, 32)  # beats: how early a note may end and still end on the grid
+QUARTER_BEATS = Meter(4, 4)  # for swing while tracking: any meter counted in quarter notes
+
+
+@dataclass(slots=True)
+class Timing:
+    """File beats -> score positions, for every voice."""
+
+    performed: bool
+    ticks_per_beat: int
+    canonical: bool
+    scale: float = 1.0
+    tracked: tuple = ()  # performed: (beat times, beat length, score position of the origin)
+    shift: Fraction = Fraction(0)  # performed: taken off snapped times so the tune starts at 0
+    tracked_swing: float | None = None  # performed: swing found (and straightened) while tracking
+    straight: object = None  # performed and swung: the function that straightened the onsets
+    rough: list[list[Fraction]] = field(default_factory=list)  # per voice, per note
+    positions: list[list[float]] = field(default_factory=list)  # performed, before snapping
+    warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(
+        cls,
+        contents: MidiContents,
+        voices: list[list[Note]],
+        melody: int,
+        meter: Meter | None,
+        where: str = "",
+    ) -> Timing:
+        tpq = contents.ticks_per_beat
+        onsets = [n.onset for v in voices for n in v]
+        performed = contents.smpte or not on_grid(onsets, tpq)
+        t = cls(performed, tpq, tpq == CANONICAL_TICKS and not contents.smpte)
+        if not performed:
+            for v in voices:
+                snapped = snap_exact_all([n.onset for n in v], tpq, t.canonical)
+                t.rough.append(
+                    [n.onset if x is None else x for x, n in zip(snapped, v, strict=True)]
+                )
+            return t
+        t.scale = estimate_scale(np.array([float(n.onset) for n in voices[melody]]))
+        # One beat track for all voices; a chord spread in time is one onset.
+        notes = sorted((float(n.onset), n) for v in voices for n in v)
+        merged: list[float] = []
+        strength: list[float] = []
+        for x, n in notes:
+            if not merged or x - merged[-1] > CHORD_SPREAD:
+                merged.append(x)
+                strength.append(n.velocity)
+            else:
+                strength[-1] = max(strength[-1], n.velocity)
+        scaled = np.array(merged) * t.scale
+        weights = _onset_weights(scaled, np.array(strength, dtype=float))
+        # Beats are tracked at the eighth note, the pulse of dance music; a swung performance's
+        # eighths are uneven, so there at the quarter note (a dotted quarter in 6/8).
+        period = (1.5 if meter and meter.compound else 1.0) if sounds_swung(scaled) else 0.5
+        if tracking_frames(scaled, period) > MAX_TRACKED_BEATS * BEAT_FRAMES:
+            raise ConversionError(
+                f"performed timing (not on a grid) over {MAX_TRACKED_BEATS:,} tracked "
+                "beats long, the limit of the beat tracker",
+                where,
+            )
+        beats, _ = track_beats(scaled, weights, period)
+        # The origin: the tracked beat at or before the first note (a performance's first
+        # note is as late or early as any other); once the notes are snapped, time is
+        # shifted again so that the first note starts the tune (see final()).
+        first = float(beats_to_positions(scaled[:1], beats)[0]) * period
+        t.tracked = (beats, period, math.floor(first / period + 0.25) * period)
+        t.tracked_swing = tracked_swing(beats)
+        t.warnings.append("performed timing (not on a grid): beats tracked and quantised")
+        t.positions = [list(t.map_many([n.onset for n in v])) for v in voices]
+        # Swing, straightened before the meter is estimated (beats tracked at the quarter
+        # note are on-beats, so the swung off-beats sit late in each).
+        swung = detect_swing(sorted(set(t.positions[melody])), QUARTER_BEATS, Fraction(0))
+        if swung is not None:
+            t.straight = unswing_map(t.positions[melody], QUARTER_BEATS, Fraction(0), swung)
+            t.positions = [[t.straight(p) for p in pos] for pos in t.positions]
+            t.tracked_swing = swung
+        # Rough positions for the meter and key: each beat of the tracked grid snapped to its
+        # best grid (the bar phase is not known yet; the tracked beats are beats).
+        rough_meter = meter if meter is not None else QUARTER_BEATS
+        t.rough = [snap_to_beats(pos, rough_meter, Fraction(0))[0] for pos in t.positions]
+        return t
+
+    def map_many(self, xs) -> np.ndarray:
+        beats, period, origin = self.tracked
+        x = np.array([float(x) for x in xs]) * self.scale
+        return beats_to_positions(x, beats) * period - origin
+
+    def _snap(self, x: Fraction) -> Fraction:
+        snapped = snap_exact(x, self.ticks_per_beat, self.canonical)
+        # No simple fraction fits: keep the tick itself, so that lengths still add up.
+        return x if snapped is None else snapped
+
+    def map(self, x: Fraction) -> float:
+        """A file time (a note end) in score beats, before snapping."""
+        if not self.performed:
+            return float(x)
+        return float(self.map_many([x])[0])
+
+    def score_time(self, x: Fraction) -> Fraction:
+        """A file time (a meta event) in score beats, on the 1/12 grid when performed."""
+        if not self.performed:
+            return self._snap(x)
+        return Fraction(round(self.map(x) * 12), 12) - self.shift
+
+    def final(
+        self, voices: list[list[Note]], meter: Meter, phase: Fraction
+    ) -> tuple[list[list[TimedNote]], float | None]:
+        """Notated onsets and ends of every note, and the swing ratio if the tune swings."""
+        floats = self.positions if self.performed else [[float(x) for x in r] for r in self.rough]
+        melody = max(range(len(voices)), key=lambda i: len(set(self.rough[i])))
+        swing = None
+        if not self.performed:
+            swing = detect_swing(sorted(set(floats[melody])), meter, phase)
+        # A swing straightened while tracking the beats is gone from the positions; it is
+        # still reported.
+        reported = swing if swing is not None else self.tracked_swing
+        out: list[list[TimedNote]] = []
+        for vi, notes in enumerate(voices):
+            if swing is None and not self.performed:
+                out.append(self._durations(notes, self.rough[vi], meter, phase))
+                continue
+            pos = floats[vi]
+            ends = [self.map(n.onset + n.duration) for n in notes]
+            if self.straight is not None:
+                ends = [self.straight(e) for e in ends]
+            graces: dict[int, int] = {}
+            if self.performed:
+                graces = find_graces(pos, ends)
+            if swing is not None:
+                straight = unswing_map(pos, meter, phase, swing)
+                pos, ends = [straight(p) for p in pos], [straight(e) for e in ends]
+            keep = [i for i in range(len(notes)) if i not in graces]
+            sigma = TIMING_SIGMA if self.performed else 0.01
+            onsets, grids = snap_to_beats([pos[i] for i in keep], meter, phase, sigma)
+            timed = self._durations(
+                [notes[i] for i in keep], onsets, meter, phase, [ends[i] for i in keep], grids
+            )
+            if graces:
+                timed = _with_graces(timed, keep, graces, notes, ends, pos)
+            out.append(timed)
+        if self.performed:
+            first = min((t.onset for v in out for t in v), default=Fraction(0))
+            first = Fraction(math.floor(first * 4), 4)  # stay on the sixteenth grid
+            self.shift = first
+            out = [
+                [replace(t, onset=t.onset - first, offset=t.offset - first) for t in v] for v in out
+            ]
+        return out, reported
+
+    def _durations(self, notes, onsets, meter, phase, ends=None, grids=None) -> list[TimedNote]:
+        """Note ends: exact on the grid; performed (or swung) ones snapped to the sixteenth
+        grid, then a small overlap with the next note cut (legato) and a gap of at most half
+        the time to the next note closed (staccato is articulation, not a rest)."""
+        distinct = sorted(set(onsets))
+        following_of = {x: distinct[i + 1] for i, x in enumerate(distinct[:-1])}
+        snapped_of = {n.onset: on for n, on in zip(notes, onsets, strict=True)}
+        out = []
+        for k, (n, on) in enumerate(zip(notes, onsets, strict=True)):
+            following = following_of.get(on)
+            if ends is None:
+                # A note ending where (or a few ticks before) another starts ends there; other
+                # ends go to the plain grid when near it (a sequencer's shortened notes), else
+                # to the simplest fraction within a tick.
+                end = n.onset + n.duration
+                if end in snapped_of:
+                    off = snapped_of[end]
+                elif following is not None and 0 < following - end <= NEAR_GRID:
+                    off = following
+                else:
+                    off = snap_near_grid(end, NEAR_GRID) or self._snap(end)
+                if off <= on:
+                    off = on + Fraction(1, 64)
+                out.append(TimedNote(on, off, n.pitch, n.velocity))
+                continue
+            off = snap_offset(ends[k], meter, phase, grids)
+            if following is not None:
+                ioi = following - on
+                legato = following < off <= following + max(Fraction(1, 4), ioi / 2)
+                staccato = off <= following and following - off <= ioi / 2
+                if legato or staccato:
+                    off = following
+            if off <= on:
+                off = following if following is not None else on + meter.subdivision
+            out.append(TimedNote(on, off, n.pitch, n.velocity))
+        return out
+
+
+def _with_graces(timed, keep, graces, notes, ends, pos) -> list[TimedNote]:
+    """Attach performed grace notes to the notes they lead into."""
+    lead: dict[int, list[int]] = {}
+    for g, main in graces.items():
+        lead.setdefault(main, []).append(g)
+    out = []
+    for k, t in zip(keep, timed, strict=True):
+        if k in lead:
+            gs = sorted(lead[k], key=lambda g: pos[g])[:4]
+            length = grace_length(min(ends[g] - pos[g] for g in gs))
+            t = replace(t, graces=tuple(notes[g].pitch for g in gs), grace_length=length)
+        out.append(t)
+    return out
+
+
+def _onset_weights(onsets: np.ndarray, velocities: np.ndarray) -> np.ndarray:
+    """How much each onset says "a beat is here": longer notes and accents say more."""
+    ioi = np.diff(np.append(onsets, onsets[-1] + 1.0))
+    ioi = np.maximum(ioi, 0.02)
+    w = 1.0 + 0.5 * np.clip(np.log2(ioi / np.median(ioi)), -1.0, 2.0)
+    if velocities.std() > 1.0:
+        w += 0.5 * np.clip((velocities - velocities.mean()) / velocities.std(), -2.0, 2.0)
+    return np.maximum(w, 0.1)
