@@ -12,11 +12,11 @@ slows every figure down; say so when quoting them):
   <= 10 minutes on 2 cores; with ``--scale 1e5 --transpose auto`` a 10^5 training split, target
   <= 60 minutes.
 
-    .venv/bin/python scripts/bench_corpus.py                      # stages + jobs, 200 tunes
-    .venv/bin/python scripts/bench_corpus.py --sample 400 --jobs 1 2
-    .venv/bin/python scripts/bench_corpus.py --full --jobs 2      # whole collection
-    .venv/bin/python scripts/bench_corpus.py --full --jobs 2 --scale 1e5 --transpose auto
-    .venv/bin/python scripts/bench_corpus.py --sample 400 --check-beaming
+    .venv/bin/python -m scripts.bench_corpus                      # stages + jobs, 200 tunes
+    .venv/bin/python -m scripts.bench_corpus --sample 400 --jobs 1 2
+    .venv/bin/python -m scripts.bench_corpus --full --jobs 2      # whole collection
+    .venv/bin/python -m scripts.bench_corpus --full --jobs 2 --scale 1e5 --transpose auto
+    .venv/bin/python -m scripts.bench_corpus --sample 400 --check-beaming
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import argparse
 import os
 import random
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,20 +32,18 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from abcmidi_bgpt.checks.validate import validate_abc, validate_midi  # noqa: E402
-from abcmidi_bgpt.corpus.build import BuildSettings, build_corpus  # noqa: E402
-from abcmidi_bgpt.corpus.pipeline import (  # noqa: E402
+from abcmidi_bgpt.checks.validate import validate_abc, validate_midi
+from abcmidi_bgpt.corpus.build import BuildSettings, build_corpus
+from abcmidi_bgpt.corpus.pipeline import (
     PipelineSettings,
     _normalised,
     _parse,
     validate_abc_without_beaming,
 )
-from abcmidi_bgpt.corpus.sources import music21_tunes  # noqa: E402
-from abcmidi_bgpt.corpus.splits import parse_scale  # noqa: E402
-from abcmidi_bgpt.corpus.transpose import key_fifths, shift_interval, transpose_score  # noqa: E402
-from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi  # noqa: E402
+from abcmidi_bgpt.corpus.sources import music21_tunes
+from abcmidi_bgpt.corpus.splits import parse_scale
+from abcmidi_bgpt.corpus.transpose import key_fifths, shift_interval, transpose_score
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 
 console = Console()
 

@@ -1,8 +1,8 @@
 """Benchmark bGPT generation: the cached, batched decoder against the reference decoder (the
 official inference algorithm step by step), on the same model and the same inputs.
 
-    .venv/bin/python scripts/bench_generate.py --model small --threads 2               # CPU
-    python scripts/bench_generate.py --model paper --device cuda --dtype bf16          # GPU
+    .venv/bin/python -m scripts.bench_generate --model small --threads 2               # CPU
+    python -m scripts.bench_generate --model paper --device cuda --dtype bf16          # GPU
 
 The model is randomly initialised (or loaded with --checkpoint), with the special id's byte
 embedding set to zero: the head is tied to it, so the special id's logit is 0 while the largest
@@ -34,19 +34,14 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from abcmidi_bgpt.bgpt.checkpoint import load_model  # noqa: E402
-from abcmidi_bgpt.bgpt.evaluate import resolve_device, resolve_dtype  # noqa: E402
-from abcmidi_bgpt.bgpt.generate import conversion_prompt, generate, generate_reference  # noqa: E402
-from abcmidi_bgpt.bgpt.model import BGPT, CONFIGS  # noqa: E402
-from abcmidi_bgpt.bgpt.patches import SPECIAL, PatchLayout  # noqa: E402
-from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes  # noqa: E402
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+from abcmidi_bgpt.bgpt.checkpoint import load_model
+from abcmidi_bgpt.bgpt.device import resolve_device, resolve_dtype
+from abcmidi_bgpt.bgpt.generate import conversion_prompt, generate, generate_reference
+from abcmidi_bgpt.bgpt.model import BGPT, CONFIGS
+from abcmidi_bgpt.bgpt.patches import SPECIAL, PatchLayout
+from abcmidi_bgpt.corpus.sources import music21_corpus_dir
+from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
+from scripts._common import synchronize
 
 
 def endless_model(args, device: torch.device, dtype: torch.dtype) -> BGPT:
@@ -64,9 +59,7 @@ def endless_model(args, device: torch.device, dtype: torch.dtype) -> BGPT:
 def tune_prompts(layout: PatchLayout, count: int, scan: int = 600) -> list[np.ndarray]:
     """``count`` prompts of real tunes, all of the most common length among the first
     ``scan`` tunes of O'Neill's 1850 that leave room for output."""
-    import music21
-
-    folder = Path(music21.__file__).parent / "corpus" / "oneills1850"
+    folder = music21_corpus_dir() / "oneills1850"
     texts = []
     for path in sorted(folder.glob("*.abc")):
         texts += [t.full_text.encode("utf-8") for t in split_tunes(read_abc_file(path))]

@@ -1,7 +1,7 @@
 """What an input at each size limit costs: the limits must be true (README, "Untrusted input"),
 so an input just under one has to be converted within the default 60 s timeout.
 
-    .venv/bin/python scripts/bench_limits.py
+    .venv/bin/python -m scripts.bench_limits
 
 Prints, for each limit, the input and its wall time in this process (one run each: these are
 orders of magnitude, not a race):

@@ -20,14 +20,14 @@ MusicXML -> xml2abc), on two kinds of input:
   (/work/shared/data/irish.abc, else music21's miscFolk): abc2midi's renderings (480 ticks,
   notes a tick late and short, accent velocities, ornaments played out; tunes whose id says
   hornpipe get R:hornpipe, which abc2midi swings 2:1) scored against abc2midi's unswung
-  rendering of the same tune, and seeded humanised performances (tests/transcribe_humanise.py:
+  rendering of the same tune, and seeded humanised performances (tests/support/humanise.py:
   12 ms jitter, +-4 % rubato, a ritardando, staccato to legato, accents, 96-960 ticks, every
   third file without time or key signature, hornpipes swung 0.62) scored against the score.
 
-    .venv/bin/python scripts/bench_symbolic.py                    # both directions, all tunes
-    .venv/bin/python scripts/bench_symbolic.py --limit 300        # a quick look
-    .venv/bin/python scripts/bench_symbolic.py --direction reverse --limit 300
-    .venv/bin/python scripts/bench_symbolic.py --direction reverse --parts estimation
+    .venv/bin/python -m scripts.bench_symbolic                    # both directions, all tunes
+    .venv/bin/python -m scripts.bench_symbolic --limit 300        # a quick look
+    .venv/bin/python -m scripts.bench_symbolic --direction reverse --limit 300
+    .venv/bin/python -m scripts.bench_symbolic --direction reverse --parts estimation
 """
 
 from __future__ import annotations
@@ -39,8 +39,6 @@ import random
 import re
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import warnings
@@ -49,21 +47,15 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from abcmidi_bgpt.checks.metrics import note_f1  # noqa: E402
-from abcmidi_bgpt.core.errors import ConversionError  # noqa: E402
-from abcmidi_bgpt.formats.abc.text import AbcTune, read_abc_file, split_tunes  # noqa: E402
-from abcmidi_bgpt.formats.midi import read_performance  # noqa: E402
-from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi  # noqa: E402
+from abcmidi_bgpt.checks.metrics import note_f1
+from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.corpus.sources import music21_corpus_dir
+from abcmidi_bgpt.formats.abc.text import AbcTune, read_abc_file, split_tunes
+from abcmidi_bgpt.formats.midi import read_performance
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
+from scripts._common import abc2midi_render
 
 COLLECTIONS = ("oneills1850", "ryansMammoth", "airdsAirs")
-
-
-def music21_corpus_dir() -> Path:
-    import music21
-
-    return Path(music21.__file__).parent / "corpus"
 
 
 def load_tunes(collections, limit: int | None) -> list[AbcTune]:
@@ -93,18 +85,9 @@ def run_abc2midi(tunes, notated: bool, tmp: Path):
         text = t.full_text
         if notated:
             text = re.sub(r"^R:.*\n", "", text, flags=re.M)
-        src, out = tmp / "t.abc", tmp / "t.mid"
-        src.write_text(text, encoding="utf-8")
-        out.unlink(missing_ok=True)
-        cmd = ["abc2midi", str(src), "-o", str(out), "-silent", "-NGUI"]
-        if notated:
-            cmd.append("-NFER")
-        try:
-            subprocess.run(cmd, capture_output=True, timeout=30, cwd=tmp)  # barloc.txt there
-        except subprocess.TimeoutExpired:
-            continue
-        if out.exists() and out.stat().st_size:
-            midis[i] = out.read_bytes()
+        midi = abc2midi_render(text, tmp, "-NGUI", *(["-NFER"] if notated else []))
+        if midi is not None:
+            midis[i] = midi
     return midis, time.perf_counter() - start
 
 
@@ -186,7 +169,7 @@ def main() -> None:
     if args.direction in ("forward", "both"):
         results["abc_to_midi"] = run_forward(args, tunes, console)
     if args.direction in ("reverse", "both"):
-        from bench_transcribe import run_reverse  # the MIDI -> ABC half, in its own module
+        from scripts.bench_transcribe import run_reverse  # the MIDI -> ABC half, its own module
 
         results["midi_to_abc"] = run_reverse(args, tunes, console)
     if args.json:

@@ -10,33 +10,25 @@ bf16 figure for known GPUs (H200/H100: 989 TFLOP/s); on the CPU, or with --peak-
 measure, it is the measured throughput of a large matmul in the same dtype, so CPU MFU reads
 as "share of what this CPU's matmul reaches".
 
-    .venv/bin/python scripts/bench_train.py --model tiny --model small          # CPU
-    python scripts/bench_train.py --model paper --device cuda --dtype bf16 --compile
+    .venv/bin/python -m scripts.bench_train --model tiny --model small          # CPU
+    python -m scripts.bench_train --model paper --device cuda --dtype bf16 --compile
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from abcmidi_bgpt.bgpt.evaluate import resolve_device, resolve_dtype  # noqa: E402
-from abcmidi_bgpt.bgpt.model import BGPT, CONFIGS, peak_flops_of  # noqa: E402
-from abcmidi_bgpt.bgpt.patches import SPECIAL, pad_batch  # noqa: E402
-from abcmidi_bgpt.bgpt.train import micro_batch_nats  # noqa: E402
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+from abcmidi_bgpt.bgpt.device import resolve_device, resolve_dtype
+from abcmidi_bgpt.bgpt.model import BGPT, CONFIGS, peak_flops_of
+from abcmidi_bgpt.bgpt.patches import SPECIAL, pad_batch
+from abcmidi_bgpt.bgpt.train import micro_batch_nats
+from scripts._common import synchronize
 
 
 def measured_matmul_flops(device: torch.device, dtype: torch.dtype, size: int = 2048) -> float:

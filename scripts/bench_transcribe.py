@@ -1,8 +1,9 @@
 """MIDI -> ABC half of scripts/bench_symbolic.py (see its notes): this project's transcription
 against midi2abc and music21 on the project's own MIDI and on "real-world" MIDI.
 
-Run through bench_symbolic.py (``--direction reverse``); kept in its own module because it is
-as long as the forward half.
+Run through bench_symbolic (``python -m scripts.bench_symbolic --direction reverse``); kept in
+its own module because it is as long as the forward half. It imports nothing from bench_symbolic
+(what the two share is in scripts/_common.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import re
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import warnings
@@ -22,18 +22,17 @@ from pathlib import Path
 
 from rich.table import Table
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from abcmidi_bgpt.checks.metrics import note_f1  # noqa: E402
-from abcmidi_bgpt.checks.validate import validate_abc  # noqa: E402
-from abcmidi_bgpt.core.errors import ConversionError  # noqa: E402
-from abcmidi_bgpt.formats.abc.text import AbcTune, read_abc_file, split_tunes  # noqa: E402
-from abcmidi_bgpt.formats.midi import read_performance  # noqa: E402
-from abcmidi_bgpt.formats.musicxml import abc_to_musicxml, musicxml_to_abc  # noqa: E402
-from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi  # noqa: E402
-from abcmidi_bgpt.symbolic.midi_to_abc.transcribe import midi_to_abc  # noqa: E402
-from tests.transcribe_humanise import (  # noqa: E402
+from abcmidi_bgpt.checks.metrics import note_f1
+from abcmidi_bgpt.checks.validate import validate_abc
+from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.corpus.sources import music21_corpus_dir
+from abcmidi_bgpt.formats.abc.text import AbcTune, read_abc_file, split_tunes
+from abcmidi_bgpt.formats.midi import read_performance
+from abcmidi_bgpt.formats.musicxml import abc_to_musicxml, musicxml_to_abc
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
+from abcmidi_bgpt.symbolic.midi_to_abc.transcribe import midi_to_abc
+from scripts._common import abc2midi_render
+from tests.support.humanise import (
     Humanise,
     humanise,
     strip_meta,
@@ -277,8 +276,6 @@ def unseen_tunes(limit: int | None) -> tuple[str, list[AbcTune]]:
         tunes = split_tunes(read_abc_file(UNSEEN), UNSEEN.name)
         name = str(UNSEEN)
     else:  # a clean clone without ../shared: music21's small miscFolk collection
-        from bench_symbolic import music21_corpus_dir
-
         tunes = []
         for f in sorted((music21_corpus_dir() / "miscFolk").glob("*.abc")):
             tunes += split_tunes(read_abc_file(f), f"miscFolk/{f.name}")
@@ -288,23 +285,6 @@ def unseen_tunes(limit: int | None) -> tuple[str, list[AbcTune]]:
 
 def _hornpipe(tune: AbcTune) -> bool:
     return bool(re.search(r"hornpipe", tune.text, re.I))
-
-
-def abc2midi_render(text: str, tmp: Path) -> bytes | None:
-    src, out = tmp / "t.abc", tmp / "t.mid"
-    src.write_text(text, encoding="utf-8")
-    out.unlink(missing_ok=True)
-    try:
-        subprocess.run(
-            ["abc2midi", str(src), "-o", str(out), "-silent"],
-            capture_output=True,
-            timeout=30,
-            check=False,
-            cwd=tmp,  # abc2midi writes barloc.txt into its working folder
-        )
-    except subprocess.TimeoutExpired:
-        return None
-    return out.read_bytes() if out.exists() and out.stat().st_size else None
 
 
 def real_world(args, console) -> dict:

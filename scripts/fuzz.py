@@ -2,7 +2,7 @@
 folder loader. The test suite runs the same properties for a bounded few hundred examples;
 this runs them for as long as you give it, with fresh random seeds.
 
-    .venv/bin/python scripts/fuzz.py --minutes 30 [--target abc midi model] [--seed 1]
+    .venv/bin/python -m scripts.fuzz --minutes 30 [--target abc midi model] [--seed 1]
 
 Each input must convert (or load) or be refused with a one-line ConversionError, in bounded
 time and memory, and no ABC text may run code (a canary file in a scratch folder). Prints, per
@@ -23,13 +23,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
 # The properties and their strategies live with the tests, which run them on every `make test`.
-from tests import test_hostile_abc as abc_cases  # noqa: E402
-from tests import test_hostile_midi as midi_cases  # noqa: E402
-from tests import test_hostile_model as model_cases  # noqa: E402
+from tests import test_hostile_abc as abc_cases
+from tests import test_hostile_midi as midi_cases
+from tests import test_hostile_model as model_cases
+from tests.support.limits import memory_limit
 
 ROUND = 200  # examples per hypothesis run; a new seed each round
 
@@ -58,7 +56,7 @@ def midi_target(scratch: Path):
     }
 
     def check(seed, mutations):
-        with midi_cases.memory_limit():
+        with memory_limit():
             midi_cases.fuzz_one_midi(midi_cases.mutated(seed, mutations))
 
     return strategies, check
@@ -75,7 +73,7 @@ def model_target(scratch: Path):
     }
 
     def check(edits, config_cut, flips, weights_cut):
-        with midi_cases.memory_limit():
+        with memory_limit():
             model_cases.fuzz_one_model_folder(
                 model_cases.config_bytes(edits, config_cut),
                 model_cases.weights_bytes(flips, weights_cut),

@@ -1,8 +1,8 @@
 """Make the model the generation, engine and comparison tests run: tests/fixtures/bgpt-essen.
 
-    .venv/bin/python scripts/make_test_model.py [--steps 400] [--seed 0]
+    .venv/bin/python -m scripts.make_test_model [--steps 400] [--seed 0]
 
-Trains the fixture model of ``tests/model_fixtures.py`` on its three Essen tunes (both
+Trains the fixture model of ``tests/support/models.py`` on its three Essen tunes (both
 directions), then checks what the tests rely on before keeping the files: greedy decoding gives
 every learnt target byte for byte, in both directions, and the held-out tunes do not come out
 exact; and the same holds with every weight perturbed by a relative 1e-4, so that another
@@ -22,27 +22,20 @@ from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from abcmidi_bgpt.bgpt.checkpoint import load_model  # noqa: E402
-from abcmidi_bgpt.bgpt.generate import conversion_prompt, generate  # noqa: E402
-from abcmidi_bgpt.bgpt.model import BGPT  # noqa: E402
-from abcmidi_bgpt.bgpt.patches import DIRECTIONS  # noqa: E402
-from tests.model_fixtures import (  # noqa: E402
-    TRAINED_MODEL,
-    TRAINED_TUNES,
-    pairs,
-    single_thread,
-    train_fixture_model,
-)
+from abcmidi_bgpt.bgpt.checkpoint import load_model
+from abcmidi_bgpt.bgpt.generate import conversion_prompt, generate
+from abcmidi_bgpt.bgpt.model import BGPT
+from abcmidi_bgpt.core.direction import Direction
+from tests.support.models import TRAINED_MODEL, TRAINED_TUNES, pairs, train_fixture_model
+from tests.support.torch_threads import single_thread
 
 
 def wrong_outputs(model: BGPT) -> list[str]:
     """What the tests would find wrong with this model: learnt tunes not exact, held-out tunes
     exact (then they do not tell learnt from unseen)."""
     problems = []
-    for direction, (source, target) in DIRECTIONS.items():
+    for direction in Direction:
+        source, target = direction.source, direction.target
         files = [{"abc": abc, "mid": midi} for abc, midi in pairs()]
         prompts = [conversion_prompt(f[source], source, target, model.config.layout) for f in files]
         with single_thread():

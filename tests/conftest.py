@@ -1,41 +1,43 @@
-"""Shared helpers: real tunes from the music21 corpus and the repository's examples."""
+"""The pytest fixtures the test modules share; their non-fixture helpers are in tests/support/."""
 
 from __future__ import annotations
 
-from fractions import Fraction
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from abcmidi_bgpt.formats.midi import read_performance
-from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
-
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO / "examples"
+from tests.support.paths import EXAMPLES
+from tests.support.torch_threads import single_thread
 
 
-def music21_corpus() -> Path:
-    import music21
-
-    return Path(music21.__file__).parent / "corpus"
-
-
-def rendered(abc: str, **options):
-    """Render ABC to MIDI bytes and read the bytes back: the whole path, as a user gets it."""
-    result = abc_to_midi(abc, **options)
-    return result, read_performance(result.midi)
-
-
-def note_triples(
-    abc: str, voice: int | None = 0, **options
-) -> list[tuple[int, Fraction, Fraction]]:
-    """(pitch, onset, duration) in beats of one voice (all voices with ``voice=None``), as
-    read back from the rendered MIDI file."""
-    _, perf = rendered(abc, **options)
-    notes = perf.notes() if voice is None else perf.voices[voice].notes
-    return [(n.pitch, n.onset, n.duration) for n in sorted(notes)]
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """Every test runs torch on one thread (see :func:`single_thread`: on a shared 2-core
+    machine a second thread makes the tiny models' steps and training several times slower).
+    Torch is not imported for it: a test of a run that has not imported torch pays nothing, and
+    the modules that run models import torch (or tests.support.models), so every test of theirs
+    has it."""
+    if "torch" not in sys.modules:
+        yield
+        return
+    with single_thread():
+        yield
 
 
 @pytest.fixture
 def examples_dir() -> Path:
     return EXAMPLES
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path: Path) -> Path:
+    """A corpus folder of ten real pairs: six train, two validation, two test."""
+    from tests.support.corpus_pairs import real_pairs, write_corpus  # music21: only when used
+
+    pairs = list(real_pairs(10))
+    return write_corpus(
+        tmp_path / "corpus",
+        {"train": pairs[:6], "validation": pairs[6:8], "test": pairs[8:10]},
+    )

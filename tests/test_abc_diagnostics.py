@@ -8,8 +8,7 @@ import pytest
 
 from abcmidi_bgpt.checks.diagnostics import bar_location, check_tune, scan_abc
 from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
-
-from .conftest import music21_corpus
+from tests.support.paths import music21_corpus
 
 HEADER = "X:1\nT:Test\nM:4/4\nL:1/8\nK:G\n"
 

@@ -6,8 +6,7 @@ import pytest
 
 from abcmidi_bgpt.core.errors import ConversionError
 from abcmidi_bgpt.formats.abc.text import decode_abc, read_abc_file, replace_tune, split_tunes
-
-from .conftest import music21_corpus
+from tests.support.paths import music21_corpus
 
 
 def oneills() -> list:

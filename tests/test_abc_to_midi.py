@@ -14,8 +14,7 @@ import pytest
 
 from abcmidi_bgpt.core.errors import ConversionError
 from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
-
-from .conftest import note_triples, rendered
+from tests.support.rendering import note_triples, rendered
 
 
 def tune(body: str, header: str = "M:4/4\nL:1/4\nK:C") -> str:

@@ -18,8 +18,7 @@ from abcmidi_bgpt.core.io import write_atomic
 from abcmidi_bgpt.engines.batch import convert_paths, plan_batch
 from abcmidi_bgpt.formats.abc.text import MAX_ABC_FILE_BYTES, decode_abc, split_tunes
 from abcmidi_bgpt.formats.midi import MAX_MIDI_FILE_BYTES
-
-from .conftest import EXAMPLES
+from tests.support.paths import EXAMPLES
 
 runner = CliRunner()
 

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from .conftest import EXAMPLES, REPO
+from tests.support.paths import EXAMPLES, REPO
 
 
 def test_conversion_works_under_a_temporary_folder_with_a_long_path(tmp_path):

@@ -18,19 +18,19 @@ from abcmidi_bgpt.bgpt.generate import (
     iter_generate,
 )
 from abcmidi_bgpt.bgpt.model import KVCache
-from abcmidi_bgpt.bgpt.patches import DIRECTIONS, SPECIAL
-from tests.model_fixtures import (
+from abcmidi_bgpt.bgpt.patches import SPECIAL
+from abcmidi_bgpt.core.direction import Direction
+from tests.support.models import (
     TRAINED_TUNES,
-    one_thread,  # noqa: F401  (autouse fixture)
     pairs,
+    randomised,
     trained_model,
     untrained_model,
 )
-from tests.test_model import randomised
 
 
 def prompts_and_targets(direction: str) -> tuple[list[np.ndarray], list[bytes]]:
-    source_ext, target_ext = DIRECTIONS[direction]
+    source_ext, target_ext = Direction(direction).source, Direction(direction).target
     layout = load_model(trained_model()).config.layout
     files = [{"abc": abc, "mid": midi} for abc, midi in pairs()]
     prompts = [conversion_prompt(f[source_ext], source_ext, target_ext, layout) for f in files]

@@ -26,9 +26,8 @@ from abcmidi_bgpt.engines import batch
 from abcmidi_bgpt.engines.batch import MAX_NAME_BYTES, convert_paths, plan_batch, run_batch
 from abcmidi_bgpt.engines.registry import EngineSpec
 from abcmidi_bgpt.formats.abc.text import MAX_TUNE_CHARS
-
-from . import hostile_tasks
-from .conftest import EXAMPLES
+from tests.support import hostile_tasks
+from tests.support.paths import EXAMPLES
 
 runner = CliRunner()
 CLI = Path(sys.executable).with_name("abcmidi-bgpt")

@@ -16,8 +16,7 @@ from pathlib import Path
 import mido
 
 from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
-
-from .conftest import EXAMPLES, REPO
+from tests.support.paths import EXAMPLES, REPO
 
 ADDRESS_SPACE = 6 << 30
 RUN_CODE = "__import__('os').system('touch CANARY')"

@@ -47,22 +47,12 @@ from abcmidi_bgpt.bgpt.official import (
 from abcmidi_bgpt.cli.app import app
 from abcmidi_bgpt.core.errors import ConversionError
 from abcmidi_bgpt.engines.bgpt import _load
-
-from .conftest import REPO
-from .test_hostile_midi import TooSlow, memory_limit, time_limit
-from .test_train_corpus import tiny_corpus  # noqa: F401  (fixture)
+from tests.support.limits import TooSlow, memory_limit, time_limit
+from tests.support.paths import REPO
 
 SMALL = BGPTConfig(
     max_patches=16, n_embd=32, n_head=2, n_patch_layer=1, n_byte_layer=1, dropout=0.0
 )
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def small_model(seed: int = 0) -> BGPT:

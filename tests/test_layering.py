@@ -15,7 +15,7 @@ import ast
 import graphlib
 from pathlib import Path
 
-from .conftest import REPO
+from tests.support.paths import REPO
 
 LAYERS = [
     "core",
@@ -201,3 +201,20 @@ def test_cli_start_up_imports_no_heavy_library():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_corpus_cache_key_covers_all_code_the_pipeline_runs():
+    """Cached results are keyed by a hash of the code that makes them (corpus.cache): a module
+    the pipeline reaches but the hash leaves out would let a changed converter reuse stale
+    results."""
+    from abcmidi_bgpt.corpus.cache import CODE_MODULES
+
+    graph, files = import_graph(), module_files()
+    reached, todo = set(), ["abcmidi_bgpt.corpus.pipeline"]
+    while todo:
+        module = todo.pop()
+        if module not in reached:
+            reached.add(module)
+            todo += graph[module]
+    paths = {str(files[m].relative_to(REPO)) for m in reached if files[m].name != "__init__.py"}
+    assert sorted(paths - set(CODE_MODULES)) == []

@@ -9,8 +9,7 @@ from abcmidi_bgpt.checks.metrics import note_f1, unmatched_notes
 from abcmidi_bgpt.core.performance import Note
 from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
 from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
-
-from .conftest import EXAMPLES
+from tests.support.paths import EXAMPLES
 
 SCALE = [Note(F(i, 2), p, F(1, 2)) for i, p in enumerate([62, 64, 66, 67, 69, 71, 73, 74])]
 

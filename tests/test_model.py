@@ -8,22 +8,13 @@ import torch
 import torch.nn.functional as F
 
 from abcmidi_bgpt.bgpt.checkpoint import load_model, load_train_state, save_model, save_train_state
-from abcmidi_bgpt.bgpt.model import BGPT, CONFIGS, BGPTConfig
+from abcmidi_bgpt.bgpt.model import BGPT, CONFIGS
 from abcmidi_bgpt.bgpt.patches import VOCAB, encode_direction, pad_batch
-from tests.test_train_corpus import real_pairs
+from tests.support.corpus_pairs import real_pairs
+from tests.support.models import randomised
 
 torch.set_num_threads(2)
 TINY = CONFIGS["tiny"]
-
-
-def randomised(config: BGPTConfig = TINY, seed: int = 0) -> BGPT:
-    """A model whose every weight, LayerNorms and biases included, is random and non-trivial."""
-    torch.manual_seed(seed)
-    model = BGPT(config)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
-    return model.eval()
 
 
 def real_sequences(count: int, direction: str = "abc2mid") -> list[np.ndarray]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO
+from tests.support.paths import REPO
 
 GOOD = "X:1\nT:Good\nM:4/4\nL:1/4\nK:G\nG A B c|d4|]\n"
 

@@ -15,8 +15,7 @@ from abcmidi_bgpt.checks.metrics import note_f1
 from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
 from abcmidi_bgpt.formats.midi import read_performance
 from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
-
-from .conftest import EXAMPLES, music21_corpus
+from tests.support.paths import EXAMPLES, music21_corpus
 
 
 def example(name: str, index: int = 0):

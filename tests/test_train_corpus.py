@@ -1,91 +1,9 @@
-"""Real ABC/MIDI pairs and a tiny corpus folder in the bgpt/dataset.py layout, shared by the model,
-training, evaluation and official-import tests (imported by them from ``tests.test_train_corpus``).
-
-The pairs are made the way the corpus builder makes them: a folk tune from the music21 corpus,
-its ABC normalised through MusicXML, and the canonical MIDI rendered from that ABC.
-"""
+"""The shared real ABC/MIDI pairs and the ``tiny_corpus`` fixture are what the model, training,
+evaluation and official-import tests take them for (see ``tests/support/corpus_pairs.py``)."""
 
 from __future__ import annotations
 
-import functools
-import json
-from pathlib import Path
-
-import music21
-import pytest
-
-from abcmidi_bgpt.bgpt.patches import PatchLayout, fits
-from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
-from abcmidi_bgpt.formats.musicxml import abc_to_musicxml, musicxml_to_abc
-from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
-
-FOLK = Path(music21.__file__).parent / "corpus" / "essenFolksong"
-
-
-@functools.cache
-def real_pairs(count: int, max_patches: int = 128) -> tuple[tuple[bytes, bytes], ...]:
-    """The first ``count`` tunes of the Essen collection (music21) whose pair fits a context
-    of ``max_patches`` patches in both directions, as (ABC bytes, MIDI bytes)."""
-    layout = PatchLayout(16, max_patches)
-    pairs = []
-    for path in sorted(FOLK.glob("*.abc")):
-        for tune in split_tunes(read_abc_file(path), str(path)):
-            try:
-                score = abc_to_musicxml(tune.full_text, tune.label)
-                abc = musicxml_to_abc(score.root)
-                midi = abc_to_midi(abc).midi
-            except Exception:  # the corpus builder drops tunes that do not convert
-                continue
-            abc_bytes = abc.encode("utf-8")
-            if fits(len(abc_bytes), len(midi), layout):
-                pairs.append((abc_bytes, midi))
-            if len(pairs) == count:
-                return tuple(pairs)
-    raise RuntimeError(f"only {len(pairs)} tunes fit {max_patches} patches")
-
-
-def write_corpus(directory: Path, splits: dict[str, list[tuple[bytes, bytes]]]) -> Path:
-    """A corpus folder as the corpus builder writes it (see abcmidi_bgpt/bgpt/dataset.py)."""
-    import datasets
-
-    def rows(pairs, split):
-        return {
-            "id": [f"{split}-{i}" for i in range(len(pairs))],
-            "tune_id": [f"tune-{split}-{i}" for i in range(len(pairs))],
-            "source": ["music21:essenFolksong"] * len(pairs),
-            "abc": [a.decode("utf-8") for a, _ in pairs],
-            "midi": [m for _, m in pairs],
-            "abc_bytes": [len(a) for a, _ in pairs],
-            "midi_bytes": [len(m) for _, m in pairs],
-            "key": [""] * len(pairs),
-            "meter": [""] * len(pairs),
-            "transpose": [0] * len(pairs),
-        }
-
-    from abcmidi_bgpt.bgpt.dataset import FEATURES
-
-    dd = datasets.DatasetDict(
-        {
-            name: datasets.Dataset.from_dict(rows(pairs, name), features=FEATURES)
-            for name, pairs in splits.items()
-        }
-    )
-    dd.save_to_disk(str(directory / "dataset"))
-    manifest = {
-        "complete": True,
-        "splits": {name: {"rows": len(pairs)} for name, pairs in splits.items()},
-    }
-    (directory / "corpus.json").write_text(json.dumps(manifest))
-    return directory
-
-
-@pytest.fixture
-def tiny_corpus(tmp_path: Path) -> Path:
-    pairs = list(real_pairs(10))
-    return write_corpus(
-        tmp_path / "corpus",
-        {"train": pairs[:6], "validation": pairs[6:8], "test": pairs[8:10]},
-    )
+from tests.support.corpus_pairs import real_pairs
 
 
 def test_real_pairs_are_real_abc_and_midi():
@@ -97,7 +15,7 @@ def test_real_pairs_are_real_abc_and_midi():
 
 
 def test_tiny_corpus_reads_back_through_records(tiny_corpus):
-    from abcmidi_bgpt.bgpt.evaluate import load_pairs
+    from abcmidi_bgpt.bgpt.dataset import load_pairs
 
     assert load_pairs(tiny_corpus, "train") == list(real_pairs(10)[:6])
     assert load_pairs(tiny_corpus, "test", limit=1) == [real_pairs(10)[8]]

@@ -17,9 +17,8 @@ from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
 from abcmidi_bgpt.formats.midi import read_performance
 from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 from abcmidi_bgpt.symbolic.midi_to_abc.transcribe import midi_to_abc
-
-from .conftest import EXAMPLES, music21_corpus
-from .transcribe_humanise import strip_meta
+from tests.support.humanise import strip_meta
+from tests.support.paths import EXAMPLES, music21_corpus
 
 
 def notes_of(midi: bytes) -> list[tuple[F, int, F]]:

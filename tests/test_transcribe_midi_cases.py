@@ -22,8 +22,7 @@ from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
 from abcmidi_bgpt.formats.midi import MAX_MIDI_FILE_BYTES, read_performance
 from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 from abcmidi_bgpt.symbolic.midi_to_abc.transcribe import midi_to_abc
-
-from .conftest import EXAMPLES
+from tests.support.paths import EXAMPLES
 
 REEL = split_tunes(read_abc_file(EXAMPLES / "reels.abc"))[0].full_text
 JIG = split_tunes(read_abc_file(EXAMPLES / "jigs.abc"))[0].full_text

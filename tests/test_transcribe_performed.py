@@ -1,5 +1,5 @@
 """MIDI -> ABC on performed MIDI: timing jitter, swing, rubato, legato and staccato, made by
-the seeded humaniser in transcribe_humanise.py from real tunes the transcription was not tuned
+the seeded humaniser in tests/support/humanise.py from real tunes the transcription was not tuned
 on (music21's essenFolksong and miscFolk collections are not the benchmark's)."""
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from abcmidi_bgpt.core.performance import TempoChange
 from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
 from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 from abcmidi_bgpt.symbolic.midi_to_abc.transcribe import midi_to_abc
-
-from .conftest import EXAMPLES, music21_corpus
-from .transcribe_humanise import Humanise, humanise, written_pickup
+from tests.support.humanise import Humanise, humanise, written_pickup
+from tests.support.paths import EXAMPLES, music21_corpus
 
 
 def performed(abc: str, seed: int, style: Humanise | None = None):

@@ -33,9 +33,8 @@ from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
 from abcmidi_bgpt.formats.midi import read_performance, render_midi
 from abcmidi_bgpt.formats.musicxml import abc_to_musicxml, musicxml_to_abc
 from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
-from tests.model_fixtures import pairs, untrained_model
-
-from .conftest import EXAMPLES
+from tests.support.models import pairs, untrained_model
+from tests.support.paths import EXAMPLES
 
 SCALE = [Note(F(i, 2), p, F(1, 2)) for i, p in enumerate([62, 64, 66, 67, 69, 71, 73, 74])]
 

@@ -5,11 +5,8 @@ output is a :class:`~abcmidi_bgpt.core.performance.Performance`. Times are kept 
 "units" (a fixed number per quarter note, a multiple of every ``<divisions>`` in the score) so
 that playback is exact and fast; they become Fractions of a beat only at the end.
 
-Conventions, chosen to agree with abc2midi where the ABC standard leaves room:
-- ``:|`` without ``|:`` repeats from the start of the tune, or from the end of the last
-  repeated section or set of endings (a double bar does not start a section).
-- With endings, a section is played as many times as its highest ending number; a lone
-  ``[1`` ending with nothing after it still plays the section twice.
+Conventions, chosen to agree with abc2midi where the ABC standard leaves room (for repeats and
+endings see :mod:`abcmidi_bgpt.symbolic.abc_to_midi.play_order`):
 - Grace notes take a quarter of their written length each, from the note they lead into
   (abc2midi's default), never more than half of that note.
 """
@@ -31,16 +28,17 @@ from abcmidi_bgpt.core.performance import (
     TempoChange,
     Voice,
 )
+from abcmidi_bgpt.symbolic.abc_to_midi.play_order import (
+    ordered_by_parts,
+    repeat_warnings,
+)
 
 MAX_NOTE_BEATS = 256  # longer notes are taken as typos ("A99999")
 MAX_PIECE_BEATS = 200_000  # about 20 hours at 160 beats a minute
-MAX_PLAYED_MEASURES = 100_000
 # A reel at the 32 KiB limit for a tune plays about 45,000 notes with its repeats; endings such
 # as [1-99 or a long P: order could otherwise multiply a small tune into more notes than
 # memory holds (180,000 took 16 s to play out and write on a busy machine).
 MAX_PLAYED_NOTES = 200_000
-MAX_PART_ORDER = 256  # parts a P: field may play in all ('(AB)2C' is 5)
-MAX_PART_ORDER_DEPTH = 4  # parentheses inside parentheses in a P: field
 MAX_TRANSPOSE = 127  # semitones: any more moves every note off the MIDI keyboard
 # MIDI stores a tempo as microseconds a quarter note in 24 bits: slower than this cannot be
 # written. A Q: between 1 and this is raised to it, with a warning.
@@ -164,9 +162,9 @@ def perform(
     end_units = played_notes = 0
     sections = _section_labels(parts[0]) if part_order else []
     for pi, (part, measures) in enumerate(zip(parts, read, strict=True)):
-        order = _ordered_by_parts(measures, sections, part_order, where)
+        order = ordered_by_parts(measures, sections, part_order, where)
         if pi == 0:
-            warnings += _bar_length_warnings(measures, upq) + _repeat_warnings(measures)
+            warnings += _bar_length_warnings(measures, upq) + repeat_warnings(measures)
         name, program = _part_name_and_program(part_info.get(part.get("id")))
         notes_by_voice: dict[str, list[tuple[int, int, int, int, bool]]] = {}
         velocity, t = DEFAULT_VELOCITY, 0
@@ -453,110 +451,6 @@ def _unsigned_int(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else None
 
 
-def play_order(measures: list[_Measure], where: str = "") -> list[int]:
-    """The order measures are played in, repeats and endings expanded (see module notes)."""
-    order: list[int] = []
-    n = len(measures)
-    i = start = 0
-    passno = 1
-    in_endings = False
-    while i < n:
-        m = measures[i]
-        if m.forward and i != start:
-            start, passno, in_endings = i, 1, False
-        if m.ending is not None:
-            if passno not in m.ending:
-                i += 1
-                continue
-            in_endings = True
-        elif in_endings:  # past the last ending: a new section starts here
-            start, passno, in_endings = i, 1, False
-        order.append(i)
-        if len(order) > MAX_PLAYED_MEASURES:
-            raise ConversionError(f"repeats play more than {MAX_PLAYED_MEASURES} bars", where)
-        if m.backward:
-            if _repeat_again(measures, start, i, passno):
-                passno += 1
-                i, in_endings = start, False
-                continue
-            start, passno, in_endings = i + 1, 1, False
-        i += 1
-    return order
-
-
-def parse_part_order(text: str, where: str = "") -> list[str]:
-    """Expand a ``P:`` header field: 'ABAC' -> A B A C, 'A2B' -> A A B, '(AB)2C' -> A B A B C;
-    dots and spaces separate and mean nothing, a repeat count is at most 16.
-
-    Refused before anything is expanded: more than :data:`MAX_PART_ORDER` parts in all, or
-    parentheses nested deeper than :data:`MAX_PART_ORDER_DEPTH` (each level multiplies).
-    """
-    tokens = _part_order_tokens(text)
-    parts, depth = _part_order_size(tokens)
-    if depth > MAX_PART_ORDER_DEPTH:
-        raise ConversionError(
-            f"P: field nests parentheses {depth} deep (the limit is {MAX_PART_ORDER_DEPTH})", where
-        )
-    if parts > MAX_PART_ORDER:
-        raise ConversionError(
-            f"P: field plays over {MAX_PART_ORDER} parts (the limit); it is {text[:40]!r}", where
-        )
-    out: list[str] = []
-    stack: list[list[str]] = [out]
-    for symbol, count in tokens:
-        if symbol == "(":
-            stack.append([])
-        elif symbol == ")":
-            if len(stack) > 1:
-                group = stack.pop()
-                stack[-1].extend(group * count)
-        else:
-            stack[-1].extend([symbol] * count)
-    while len(stack) > 1:  # unclosed parenthesis
-        group = stack.pop()
-        stack[-1].extend(group)
-    return out
-
-
-def _part_order_tokens(text: str) -> list[tuple[str, int]]:
-    """'(AB)2C' -> ('(', 1) ('A', 1) ('B', 1) (')', 2) ('C', 1): parentheses and part letters
-    with the count written after them (at most 16); anything else is passed over."""
-    tokens = []
-    text = text.strip()
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if c == "(" or c == ")" or (c.isalpha() and c.isupper()):
-            j = i + 1
-            while j < len(text) and text[j].isascii() and text[j].isdigit():
-                j += 1
-            digits = text[i + 1 : j] if c != "(" else ""
-            written = 16 if len(digits.lstrip("0")) > 2 else int(digits or 1)
-            tokens.append((c, min(written, 16)))
-            i = j if c != "(" else i + 1
-        else:
-            i += 1
-    return tokens
-
-
-def _part_order_size(tokens: list[tuple[str, int]]) -> tuple[int, int]:
-    """How many parts the tokens expand to (counted up to just over the limit, never
-    expanded) and how deep their parentheses nest."""
-    counts = [0]
-    depth = 0
-    for symbol, count in tokens:
-        if symbol == "(":
-            counts.append(0)
-            depth = max(depth, len(counts) - 1)
-        elif symbol == ")":
-            if len(counts) > 1:
-                group = counts.pop()
-                counts[-1] = min(counts[-1] + group * count, MAX_PART_ORDER + 1)
-        else:
-            counts[-1] = min(counts[-1] + count, MAX_PART_ORDER + 1)
-    return min(sum(counts), MAX_PART_ORDER + 1), depth
-
-
 def _section_labels(part: ET.Element) -> list[str]:
     """For each measure, the part letter (rehearsal mark) it belongs to, '' before the first.
 
@@ -575,42 +469,6 @@ def _section_labels(part: ET.Element) -> list[str]:
         labels.append(own or current)
         current = trailing or own or current
     return labels
-
-
-def _ordered_by_parts(measures, sections: list[str], part_order: str, where: str) -> list[int]:
-    """Play order of the measures, following the header's part order where there is one."""
-    order_letters = parse_part_order(part_order, where) if part_order else []
-    if (
-        not order_letters
-        or len(sections) != len(measures)
-        or not set(order_letters) & set(sections)
-    ):
-        return play_order(measures, where)
-    order: list[int] = []
-    for letter in order_letters:
-        index = [i for i, lab in enumerate(sections) if lab == letter]
-        if index:
-            section = [measures[i] for i in index]
-            order += [index[k] for k in play_order(section, where)]
-            if len(order) > MAX_PLAYED_MEASURES:
-                raise ConversionError(
-                    f"the part order plays more than {MAX_PLAYED_MEASURES} bars", where
-                )
-    return order
-
-
-def _repeat_again(measures: list[_Measure], start: int, i: int, passno: int) -> bool:
-    numbers: set[int] = set()
-    for m in measures[start : i + 1]:
-        if m.ending:
-            numbers |= m.ending
-    j = i + 1
-    while j < len(measures) and measures[j].ending is not None and not measures[j].forward:
-        numbers |= measures[j].ending
-        j += 1
-    if not numbers:
-        return passno < 2
-    return passno + 1 in numbers or (passno == 1 and max(numbers) == 1)
 
 
 def _merge_ties(events, upq: int, voice_index: int) -> list[Note]:
@@ -687,21 +545,6 @@ def _bar_length_warnings(measures: list[_Measure], upq: int) -> list[str]:
         return []
     shown = ", ".join(bad[:5]) + (", ..." if len(bad) > 5 else "")
     return [f"{len(bad)} bar(s) differ from the meter (bar {shown})"]
-
-
-def _repeat_warnings(measures: list[_Measure]) -> list[str]:
-    """Start-repeat signs that no end-repeat closes (they are played once)."""
-    unclosed, open_at = [], None
-    for m in measures:
-        if m.forward:
-            if open_at is not None:
-                unclosed.append(open_at)
-            open_at = m.number
-        if m.backward:
-            open_at = None
-    if open_at is not None:
-        unclosed.append(open_at)
-    return [f"unbalanced repeat: |: in bar {n} has no matching :|" for n in unclosed]
 
 
 def _dedupe_tempos(tempos: list[TempoChange]) -> list[TempoChange]:

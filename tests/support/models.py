@@ -2,64 +2,44 @@
 
 - :func:`trained_model` is a small bGPT trained on three real folk tunes (music21's Essen
   collection) in both directions, in the form the bgpt engine feeds it: the ABC normalised by
-  :func:`abcmidi_bgpt.engines.bgpt.normalise_abc`, the MIDI rendered from it with chords played. It
-  learnt these pairs by heart, so its greedy outputs for them are the reference files, and
-  other inputs get imperfect outputs. It is a fixed file (``tests/fixtures/bgpt-essen``, made
+  :func:`abcmidi_bgpt.formats.abc.normalise.normalise_abc`, the MIDI rendered from it with
+  chords played. It learnt these pairs by heart, so its greedy outputs for them are the
+  reference files, and other inputs get imperfect outputs. It is a fixed file (``tests/fixtures/bgpt-essen``, made
   by ``scripts/make_test_model.py``): a training run's floats differ between CPUs, the bytes a
   fixed model writes do not.
 - :func:`untrained_model` is the same model freshly initialised: its outputs are noise.
+- :func:`randomised` is a tiny model whose every weight is random and non-trivial.
 
-Kept in module-level caches rather than pytest fixtures so that any test module can share them
-without a conftest; the files live in a temporary folder removed at exit. :func:`one_thread` is
-an autouse fixture for the modules that run these models: they import it.
+Kept in module-level caches rather than pytest fixtures so that ``scripts/make_test_model.py``
+uses the same tunes and pairs as the tests; the files live in a temporary folder removed at
+exit. Torch runs on one thread in every test (the ``one_thread`` fixture of tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
 import functools
 import hashlib
 import shutil
 import tempfile
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 import torch
 
 from abcmidi_bgpt.bgpt.checkpoint import load_model, read_config, save_model
-from abcmidi_bgpt.bgpt.model import BGPT, CONFIGS
+from abcmidi_bgpt.bgpt.model import BGPT, CONFIGS, BGPTConfig
 from abcmidi_bgpt.bgpt.patches import fits
 from abcmidi_bgpt.bgpt.train import TrainConfig, train
-from abcmidi_bgpt.engines.bgpt import normalise_abc
+from abcmidi_bgpt.formats.abc.normalise import normalise_abc
 from abcmidi_bgpt.formats.abc.text import AbcTune, read_abc_file, split_tunes
 from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
-from tests.test_train_corpus import FOLK, write_corpus
+from tests.support.corpus_pairs import FOLK, write_corpus
+from tests.support.torch_threads import single_thread
 
 TINY = CONFIGS["tiny"]
 TRAINED_TUNES = 3
 HELD_OUT_TUNES = 3
-
-
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """Torch on one thread. The tiny model's steps are small: they gain nothing from threads,
-    and on a shared 2-core machine a second thread waiting for a busy core makes every small op
-    (and training) several times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    with single_thread():
-        yield
 
 
 @functools.cache
@@ -113,7 +93,7 @@ def pairs() -> tuple[tuple[bytes, bytes], ...]:
 
 # The trained model is a file in the repository, not a training run of each test session: the
 # tests assert bytes it writes, and a run's floats (hence its weights) differ between CPUs.
-TRAINED_MODEL = Path(__file__).parent / "fixtures" / "bgpt-essen"
+TRAINED_MODEL = Path(__file__).parent.parent / "fixtures" / "bgpt-essen"
 # Smaller than ``tiny`` (same context, half the width) so that the file stays small.
 FIXTURE_CONFIG = replace(TINY, n_embd=32, n_head=2)
 
@@ -159,7 +139,7 @@ def train_fixture_model(out: Path, steps: int, seed: int = 0) -> Path:
             train(config)
         model = load_model(work / "run" / "last")
         metadata = {
-            "trained_on": "the first three pairs of tests/model_fixtures.py, both directions",
+            "trained_on": "the first three pairs of tests/support/models.py, both directions",
             "pairs_sha256": pairs_digest(train_pairs),
             "steps": steps,
             "seed": seed,
@@ -178,7 +158,7 @@ def trained_model() -> Path:
     if metadata.get("pairs_sha256") != pairs_digest(pairs()[:TRAINED_TUNES]):
         raise RuntimeError(
             f"{TRAINED_MODEL} was trained on other pairs than the converter makes today: "
-            "run `.venv/bin/python scripts/make_test_model.py` and commit the new files"
+            "run `.venv/bin/python -m scripts.make_test_model` and commit the new files"
         )
     return TRAINED_MODEL
 
@@ -198,3 +178,13 @@ def corpus_dir() -> Path:
         session_dir() / "corpus",
         {"train": train_pairs, "validation": train_pairs[:1], "test": list(pairs())},
     )
+
+
+def randomised(config: BGPTConfig = TINY, seed: int = 0) -> BGPT:
+    """A model whose every weight, LayerNorms and biases included, is random and non-trivial."""
+    torch.manual_seed(seed)
+    model = BGPT(config)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    return model.eval()
