@@ -11,11 +11,10 @@ from typer.testing import CliRunner
 from abcmidi_bgpt.cli.app import app
 from abcmidi_bgpt.engines.base import external_tools_available
 from abcmidi_bgpt.reports.compare import Row, summarise, worst
-from tests.model_fixtures import (
+from tests.support.models import (
     HELD_OUT_TUNES,
     TRAINED_TUNES,
     corpus_dir,
-    one_thread,  # noqa: F401  (autouse fixture)
     pairs,
     trained_model,
     tunes_file,

@@ -26,7 +26,6 @@ from abcmidi_bgpt.bgpt.patches import (
 from abcmidi_bgpt.cli.app import app
 from tests.support.corpus_pairs import real_pairs
 
-torch.set_num_threads(2)
 TINY = CONFIGS["tiny"]
 
 

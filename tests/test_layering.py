@@ -218,3 +218,54 @@ def test_the_corpus_cache_key_covers_all_code_the_pipeline_runs():
             todo += graph[module]
     paths = {str(files[m].relative_to(REPO)) for m in reached if files[m].name != "__init__.py"}
     assert sorted(paths - set(CODE_MODULES)) == []
+
+
+def _imported_names(path: Path, root: Path = REPO) -> set[str]:
+    """Every dotted name ``path`` imports (relative imports resolved), and each name it takes
+    from a module as ``module.name``."""
+    package = ".".join(path.relative_to(root).with_suffix("").parts[:-1])
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, *([node.module] if node.module else [])])
+            names.add(base)
+            names |= {f"{base}.{alias.name}" for alias in node.names}
+    return names
+
+
+def test_tests_share_code_through_conftest_and_support_only():
+    """A test module never imports another test module, conftest, or a script: what tests
+    share lives in tests/conftest.py (fixtures) and tests/support/ (helpers)."""
+    offenders = sorted(
+        (str(path.relative_to(REPO)), name)
+        for path in (REPO / "tests").rglob("*.py")
+        for name in _imported_names(path)
+        if name.startswith(("scripts", "tests.conftest", "tests.test_"))
+    )
+    assert offenders == []
+
+
+def test_scripts_import_without_path_hacks_or_circles():
+    graph = {}
+    for path in sorted((REPO / "scripts").glob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        touches_path = any(
+            isinstance(node, ast.Attribute)
+            and node.attr == "path"
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "sys"
+            for node in ast.walk(tree)
+        )
+        assert not touches_path, f"{path.name} uses sys.path"
+        graph[path.stem] = {
+            name.split(".")[1]
+            for name in _imported_names(path)
+            if name.startswith("scripts.")
+            and (REPO / "scripts" / f"{name.split('.')[1]}.py").exists()
+        } - {path.stem}
+    assert import_cycle(graph) == []

@@ -13,7 +13,6 @@ from abcmidi_bgpt.bgpt.patches import VOCAB, encode_direction, pad_batch
 from tests.support.corpus_pairs import real_pairs
 from tests.support.models import randomised
 
-torch.set_num_threads(2)
 TINY = CONFIGS["tiny"]
 
 

@@ -17,7 +17,6 @@ from abcmidi_bgpt.bgpt.official import convert_official, read_official
 from abcmidi_bgpt.bgpt.patches import SPECIAL, VOCAB, PatchLayout, encode_direction, pad_batch
 from abcmidi_bgpt.cli.app import app
 
-torch.set_num_threads(2)
 PATCH_SIZE = 16
 
 

@@ -25,8 +25,6 @@ from abcmidi_bgpt.bgpt.train import (
 from abcmidi_bgpt.cli.app import app
 from tests.support.corpus_pairs import real_pairs, write_corpus
 
-torch.set_num_threads(2)
-
 
 def tiny_config(corpus, out, **changes) -> TrainConfig:
     base = dict(

@@ -20,12 +20,12 @@ from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
 from abcmidi_bgpt.formats.midi import read_performance, render_midi
 from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 from abcmidi_bgpt.tui.app import AbcMidiApp
-from abcmidi_bgpt.tui.batch_screen import BatchScreen
-from abcmidi_bgpt.tui.compare_screen import CompareColumn, CompareScreen
-from abcmidi_bgpt.tui.dialogs import ConfirmScreen, SaveScreen
-from abcmidi_bgpt.tui.engine_screen import EngineScreen
-from abcmidi_bgpt.tui.help_screen import HelpScreen
-from abcmidi_bgpt.tui.library_tree import LibraryTree
+from abcmidi_bgpt.tui.screens.batch import BatchScreen
+from abcmidi_bgpt.tui.screens.compare import CompareColumn, CompareScreen
+from abcmidi_bgpt.tui.screens.dialogs import ConfirmScreen, SaveScreen
+from abcmidi_bgpt.tui.screens.engine import EngineScreen
+from abcmidi_bgpt.tui.screens.help import HelpScreen
+from abcmidi_bgpt.tui.widgets.library_tree import LibraryTree
 
 SIZE = (120, 40)
 
@@ -75,7 +75,7 @@ async def settle(pilot) -> None:
     """Wait until the ABC pane's delayed check and every worker are done, then for the
     screen (at most 30 s: a slow machine runs late, it does not fail)."""
     app = pilot.app
-    pane = app.abc_pane
+    pane = app.main.abc_pane
     for _ in range(300):
         await pilot.pause(0.1)
         if not pane.check_pending and not any(w.is_running for w in app.workers):
@@ -86,6 +86,7 @@ async def settle(pilot) -> None:
 
 async def select(pilot, *labels: str) -> None:
     """Move the tree's cursor to the node reached by label prefixes, opening on the way."""
+    await pilot.pause()  # the main screen composes after the app is ready
     tree = pilot.app.query_one(LibraryTree)
     node = tree.root
     for label in labels:
@@ -160,8 +161,8 @@ async def test_select_tune_with_keys_shows_its_text_and_parse_status(tunes_dir):
         await pilot.press("down", "down", "down", "down", "enter", "down", "down")
         await settle(pilot)
         tune = oneills()["16"]
-        assert app.abc_pane.text == tune.text
-        assert "book.abc X:16" in app.abc_pane.border_title
+        assert app.main.abc_pane.text == tune.text
+        assert "book.abc X:16" in app.main.abc_pane.border_title
         line = status(app)
         assert line.startswith("✓ parses")
         notes = sum(len(v.notes) for v in abc_to_midi(tune).performance.voices)
@@ -183,7 +184,7 @@ async def test_convert_tune_to_midi_shows_facts_and_roll_and_saves(tunes_dir):
         assert "2/4" in facts(app)
         roll = app.query_one("#piano-roll")
         assert roll.notes == notes
-        assert "(unsaved)" in app.midi_pane.border_title
+        assert "(unsaved)" in app.main.midi_pane.border_title
 
         await pilot.press("ctrl+s")
         await pilot.pause()
@@ -209,21 +210,21 @@ async def test_editing_places_the_error_and_keeps_the_edit_until_saved(tunes_dir
     app = AbcMidiApp(tunes_dir)
     async with app.run_test(size=SIZE) as pilot:
         await select(pilot, "book.abc", "X:38")
-        original = app.abc_pane.text
-        editor = app.abc_pane.editor
+        original = app.main.abc_pane.text
+        editor = app.main.abc_pane.editor
         row = original.split("\n").index(next(ln for ln in original.split("\n") if "|" in ln))
         editor.insert("#", (row, 3))
         await settle(pilot)
         assert f"line {row + 1}, col 4: misplaced symbol: #" in status(app)
         key = (tunes_dir / "book.abc", 0)
-        assert app.edits[key] == editor.text
+        assert app.main.edits[key] == editor.text
         tree = app.query_one(LibraryTree)
         assert tree.find_node(lambda e: getattr(e, "key", None) == key).label.plain.endswith("●")
 
         # moving away and back keeps the edit
         await select(pilot, "acacia.abc")
         await select(pilot, "book.abc", "X:38")
-        assert app.abc_pane.text == editor.text != original
+        assert app.main.abc_pane.text == editor.text != original
 
         # quitting asks first
         await pilot.press("escape", "q")
@@ -241,7 +242,7 @@ async def test_saving_an_edited_tune_replaces_only_that_tune_in_its_book(tunes_d
     before = split_tunes(read_abc_file(book))
     async with app.run_test(size=SIZE) as pilot:
         await select(pilot, "book.abc", "X:16")
-        editor = app.abc_pane.editor
+        editor = app.main.abc_pane.editor
         editor.replace("My Darling (edited)", (1, 3), (1, len(editor.document.lines[1])))
         await settle(pilot)
         await pilot.press("ctrl+s")
@@ -261,7 +262,7 @@ async def test_saving_an_edited_tune_replaces_only_that_tune_in_its_book(tunes_d
         assert after[1].text.replace("My Darling (edited)", "My Darling I Am Fond of You") == (
             before[1].text
         )
-        assert not app.edits
+        assert not app.main.edits
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running  # nothing unsaved: no question
@@ -279,8 +280,8 @@ async def test_bad_files_show_errors_in_their_pane_and_nothing_else_breaks(tunes
 
         await select(pilot, "⚠ junk.abc")
         assert "no ABC tune found" in status(app)
-        assert app.abc_pane.text.startswith("shopping list")
-        assert app.abc_pane.editor.read_only
+        assert app.main.abc_pane.text.startswith("shopping list")
+        assert app.main.abc_pane.editor.read_only
 
         await select(pilot, "⚠ binary.abc")
         assert "not a text file" in status(app)
@@ -309,7 +310,7 @@ async def test_an_engine_bug_is_a_notification_not_a_traceback(tunes_dir, monkey
         assert any(
             "internal error while converting to MIDI: KeyError" in m for m in notifications(app)
         )
-        assert not app.midi_pane.loading
+        assert not app.main.midi_pane.loading
 
 
 @pilot_test
@@ -319,9 +320,9 @@ async def test_midi_to_abc_shows_the_transcription_and_saves_it(tunes_dir):
         await select(pilot, "good-morning.mid")
         await pilot.press("c")
         await settle(pilot)
-        text = app.abc_pane.text
+        text = app.main.abc_pane.text
         assert text.startswith("X:") and "\nK:" in text
-        assert "good-morning.mid → ABC by symbolic" in app.abc_pane.border_title
+        assert "good-morning.mid → ABC by symbolic" in app.main.abc_pane.border_title
         assert status(app).startswith("✓ parses")
         await save_where_proposed(pilot)
         assert (tunes_dir / "good-morning.abc").read_text() == text
@@ -336,13 +337,13 @@ async def test_round_trip_scores_the_midi_file_and_shows_the_transcription(tunes
         await select(pilot, "good-morning.mid")
         await pilot.press("r")
         await settle(pilot)
-        abc = app.abc_pane.text
+        abc = app.main.abc_pane.text
         reference = read_performance((tunes_dir / "good-morning.mid").read_bytes()).notes()
         again = abc_to_midi(split_tunes(abc)[0]).performance.notes()
         score = note_f1(reference, again)
         result = str(app.query_one("#midi-result").render())
         assert f"note F1 {score.f1:.3f}" in result
-        assert "round trip" in app.abc_pane.border_title
+        assert "round trip" in app.main.abc_pane.border_title
 
 
 class DroppingEngine:
@@ -476,7 +477,7 @@ async def test_engine_dialog_sets_the_engine(tunes_dir):
         screen.query_one("#chords").value = True
         await pilot.click("#use")
         await pilot.pause()
-        assert app.engine_spec == EngineSpec.of("symbolic", chords=True)
+        assert app.main.engine_spec == EngineSpec.of("symbolic", chords=True)
         assert "engine: symbolic +chords" in app.sub_title
 
 
@@ -514,13 +515,11 @@ async def test_help_screen_lists_the_keys(tunes_dir):
 @pytest.fixture
 def two_engines(monkeypatch):
     """Fix the engines the screens offer, so snapshots do not change when one is added."""
-    names = ["symbolic", "abc2midi"]
-    for module in (
-        "abcmidi_bgpt.tui.app",
-        "abcmidi_bgpt.tui.engine_screen",
-        "abcmidi_bgpt.tui.tasks",
-    ):
-        monkeypatch.setattr(f"{module}.engine_names", lambda: list(names))
+    from abcmidi_bgpt.engines.registry import ENGINES
+
+    for name in list(ENGINES):
+        if name not in ("symbolic", "abc2midi"):
+            monkeypatch.delitem(ENGINES, name)
 
 
 def snapshot_app(tunes_dir: Path) -> AbcMidiApp:
@@ -590,7 +589,7 @@ async def test_f8_puts_the_cursor_on_the_problem_and_letters_type_while_editing(
     async with app.run_test(size=SIZE) as pilot:
         await select(pilot, "acacia.abc")
         await pilot.press("2")
-        editor = app.abc_pane.editor
+        editor = app.main.abc_pane.editor
         assert app.focused is editor
         await pilot.press("end", "c", "v")  # typed, not convert and compare
         editor.move_cursor((10, 0))
@@ -615,10 +614,10 @@ async def test_names_with_markup_characters_are_shown_as_they_are(tmp_path):
     app = AbcMidiApp(root)
     async with app.run_test(size=SIZE) as pilot:
         await select(pilot, "[old]/", "a[1].abc")
-        assert "[old]/a[1].abc" in app.abc_pane.border_title
+        assert "[old]/a[1].abc" in app.main.abc_pane.border_title
         await pilot.press("c")
         await settle(pilot)
-        assert "a[1].abc → MIDI" in app.midi_pane.border_title
+        assert "a[1].abc → MIDI" in app.main.midi_pane.border_title
         await save_where_proposed(pilot)
         assert validate_midi((root / "[old]" / "a[1].mid").read_bytes())
         await pilot.press("b", "s")
@@ -632,7 +631,7 @@ async def test_enter_on_a_tune_goes_into_its_text(tunes_dir):
     async with app.run_test(size=SIZE) as pilot:
         await select(pilot, "acacia.abc")
         await pilot.press("enter")
-        assert app.focused is app.abc_pane.editor
+        assert app.focused is app.main.abc_pane.editor
         await pilot.press("escape")
         assert app.focused is app.query_one(LibraryTree)
 
@@ -664,7 +663,7 @@ async def test_reading_the_folder_again_keeps_the_cursor_on_its_file(tunes_dir):
         assert "added.abc" in labels(tree.root)
         assert tree.cursor_node.data.path == tunes_dir / "good-morning.mid"
         await pilot.press("enter")  # the cursor really is there: enter opens its piano roll
-        assert app.focused is app.midi_pane.roll
+        assert app.focused is app.main.midi_pane.roll
 
 
 @pilot_test
@@ -686,5 +685,33 @@ async def test_a_result_that_arrives_under_another_screen_lands_in_its_pane(tune
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
         await pilot.pause()
-        assert "acacia.abc → MIDI" in app.midi_pane.border_title
-        assert app.midi_pane.roll.notes
+        assert "acacia.abc → MIDI" in app.main.midi_pane.border_title
+        assert app.main.midi_pane.roll.notes
+
+
+@pilot_test
+async def test_main_screen_keys_do_nothing_while_another_screen_is_up(tunes_dir):
+    """The main screen's keys are its own bindings: under the help, compare or batch screen
+    they reach none of its actions (no conversion, no dialog, no save), and its footer lists
+    none of them; back on the main screen they act."""
+    app = AbcMidiApp(tunes_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "acacia.abc")
+        main = app.main
+        for opens in ("question_mark", "v", "b"):
+            await pilot.press(opens)
+            await settle(pilot)
+            screen = app.screen
+            assert screen is not main
+            await pilot.press("c", "r", "v", "b", "e", "1", "ctrl+s")
+            await settle(pilot)
+            assert app.screen_stack == [main, screen]
+            assert main.midi_output is None and main.abc_output is None
+            assert not notifications(app)  # not even "Nothing to save"
+            assert not [b for b in main.active_bindings.values() if b.binding.show]
+            await pilot.press("escape")
+            await settle(pilot)
+            assert app.screen is main
+        await pilot.press("c")
+        await settle(pilot)
+        assert main.midi_output is not None
