@@ -14,6 +14,9 @@ processes); name each tune by its notes, whatever the key, and assign its split 
 transpositions of the training tunes (cached); order, de-duplicate on the normalised ABC, drop
 pairs over the model's context; write the dataset, the exported files, the failures, the
 manifest.
+
+Why one module of over 400 lines: :func:`build_corpus` reads as the build's steps in order,
+each step's helpers beside it; writing the folder is in :mod:`abcmidi_bgpt.corpus.folder`.
 """
 
 from __future__ import annotations

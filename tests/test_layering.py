@@ -269,3 +269,17 @@ def test_scripts_import_without_path_hacks_or_circles():
             and (REPO / "scripts" / f"{name.split('.')[1]}.py").exists()
         } - {path.stem}
     assert import_cycle(graph) == []
+
+
+MAX_LINES = 400
+
+
+def test_a_long_module_says_why_it_is_long():
+    """A module past MAX_LINES lines either splits or gives the reason it is one at its top."""
+    unexplained = []
+    for name, path in module_files().items():
+        text = path.read_text()
+        doc = ast.get_docstring(ast.parse(text)) or ""
+        if text.count("\n") > MAX_LINES and "Why one module" not in doc:
+            unexplained.append(f"{name} ({text.count(chr(10))} lines)")
+    assert unexplained == []

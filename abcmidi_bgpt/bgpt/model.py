@@ -24,6 +24,9 @@ values of the positions already seen are kept, so each new patch (or byte) costs
 The module names follow GPT-2 (``h``, ``ln_1``, ``attn.c_attn``, ``mlp.c_fc``, ``wte``, ``wpe``),
 so the official checkpoints map onto this model by renaming (``official.py``). Only nn.Linear is
 used, so GPT-2's Conv1D weights are transposed on import.
+
+Why one module of over 400 lines: as in nanoGPT's model.py, the whole model reads top to bottom
+in one file (attention, blocks, the patch and byte decoders, the cache used in generation).
 """
 
 from __future__ import annotations

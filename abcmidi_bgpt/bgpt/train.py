@@ -13,6 +13,9 @@ Where this departs from the official train-gen.py, on purpose:
   the end patch excluded;
 - the random state is a function of (seed, step, rank), so a resumed run repeats the
   uninterrupted one exactly; weights and optimizer are saved as safetensors + JSON.
+
+Why one module of over 400 lines: as in nanoGPT's train.py, the config, the data order, the
+loop with evaluation, checkpoints, resume and the run's log read in one sitting.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ chord symbols, decorations, comments, ...) following ABC 2.1; characters that ar
 at their place come out as ``"error"`` spans. Editors colour the spans; :func:`check_tune`
 converts the tune with the symbolic converter and ties its error and warnings to places in
 the text, using the spans to find them (abc2xml names a misplaced symbol but not where it was).
+
+Why one module of over 400 lines: the scanner that finds each symbol of a tune and the placing
+of the converter's messages on those symbols share one span model; the scanner is most of it.
 """
 
 from __future__ import annotations

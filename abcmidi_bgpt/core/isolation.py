@@ -18,6 +18,10 @@ after task until one fails hard. The fork server and the resource tracker are ``
 processes, which put the working folder first on ``sys.path``: they start with
 ``PYTHONSAFEPATH=1``, so that a folder named like one of our packages (``corpus``) in the
 user's working folder is never imported instead of it.
+
+Why one module of over 400 lines: the pool, the worker's side of its wire protocol and the
+limits each worker sets are one mechanism; apart, the two ends of the protocol would be read in
+two places.
 """
 
 from __future__ import annotations

@@ -14,6 +14,11 @@ Rules a batch keeps, whatever the input:
 - an existing output is never replaced unless ``force``, even when another run writes the same
   name meanwhile; nothing is written outside the output folder and an input is never
   overwritten.
+
+Why one module of over 400 lines: planning (which inputs, which output names, what is refused
+before any work) and running share the job and result records, and the batch's rules (never
+overwrite without force, never write outside the output folder, one failure never stops the
+rest) read best in one place.
 """
 
 from __future__ import annotations

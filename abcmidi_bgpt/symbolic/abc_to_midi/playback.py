@@ -9,6 +9,10 @@ Conventions, chosen to agree with abc2midi where the ABC standard leaves room (f
 endings see :mod:`abcmidi_bgpt.symbolic.abc_to_midi.play_order`):
 - Grace notes take a quarter of their written length each, from the note they lead into
   (abc2midi's default), never more than half of that note.
+
+Why one module of over 400 lines: it is one pass over abc2xml's MusicXML (measures, notes,
+attributes, directions, ties, graces, chord symbols); the play order is in
+:mod:`~abcmidi_bgpt.symbolic.abc_to_midi.play_order`.
 """
 
 from __future__ import annotations

@@ -13,6 +13,10 @@ Two kinds of input, told apart by their onsets:
 
 Swing, which both kinds may have (abc2midi swings hornpipes 2:1), is detected per tune and
 written straight: the notation a fiddler reads, with a note in the header.
+
+Why one module of over 400 lines: grid snapping, beat tracking, swing, chords and grace notes
+all act on the same timed notes and each feeds the next; the orchestration is in
+:mod:`~abcmidi_bgpt.symbolic.midi_to_abc.timing`.
 """
 
 from __future__ import annotations

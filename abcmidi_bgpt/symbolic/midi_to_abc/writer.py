@@ -10,6 +10,10 @@ Accidentals are written so that both readings of ABC 2.1 agree: a sharp or natur
 the end of the bar for that note in that octave only (abc2midi) or in all octaves (some
 readers), so after an accidental on a letter in a bar every later note of that letter gets an
 explicit one unless it repeats the same note.
+
+Why one module of over 400 lines: how one note is written (its length against L:, ties,
+tuplets, beaming, chords, graces, accidentals carried through the bar) depends on its
+neighbours at every step; the writer is one pass over the bars.
 """
 
 from __future__ import annotations
