@@ -23,7 +23,7 @@ def tui_command(
 ) -> None:
     """Browse, edit and convert tunes in a terminal UI: ABC <-> MIDI, round trips, engine
     comparison and batch conversion."""
-    from abcmidi_bgpt.engines.registry import EngineSpec, engine_names
+    from abcmidi_bgpt.engines.registry import EngineSpec, engine_class, engine_names
 
     if not folder.is_dir():
         raise typer.BadParameter(f"{folder} is not a folder", param_hint="FOLDER")
@@ -31,6 +31,8 @@ def tui_command(
         raise typer.BadParameter(
             f"unknown engine {engine!r} (known: {', '.join(engine_names())})", param_hint="--engine"
         )
+    if checkpoint and not engine_class(engine).needs_model:
+        raise typer.BadParameter(f"{engine} runs no model", param_hint="--checkpoint")
     from abcmidi_bgpt.tui.app import AbcMidiApp
 
     spec = EngineSpec.of(engine, checkpoint=str(checkpoint) if checkpoint else None)

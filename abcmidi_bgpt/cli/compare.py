@@ -1,5 +1,5 @@
-"""The ``compare`` command of the CLI (registered in ``cli.py``). The comparison, torch and the
-model are imported inside the command, so that the CLI starts without them."""
+"""The ``compare`` command of the CLI (registered in ``cli/app.py``). The comparison, torch and
+the model are imported inside the command, so that the CLI starts without them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from abcmidi_bgpt.cli.options import Direction, Precision, console, print_error
+from abcmidi_bgpt.cli.options import DirectionChoice, Precision, console, print_error
+from abcmidi_bgpt.core.direction import Direction
 
 
 def compare_command(
@@ -29,8 +30,8 @@ def compare_command(
     out: Annotated[Path, typer.Option(help="Folder for report.md, tunes.csv, figures.")] = Path(
         "comparison"
     ),
-    direction: Annotated[Direction, typer.Option(help="abc2mid, mid2abc or both.")] = (
-        Direction.both
+    direction: Annotated[DirectionChoice, typer.Option(help="abc2mid, mid2abc or both.")] = (
+        DirectionChoice.both
     ),
     engine: Annotated[
         list[str] | None,
@@ -50,25 +51,24 @@ def compare_command(
     Writes OUT/report.md, OUT/tunes.csv (one row per tune, direction and engine) and figures:
     note F1 histograms and piano rolls of the worst bGPT outputs.
     """
-    from abcmidi_bgpt.bgpt.patches import directions_of
     from abcmidi_bgpt.core.errors import ConversionError
+    from abcmidi_bgpt.engines.registry import engine_names
     from abcmidi_bgpt.reports.compare import (
-        ENGINES,
-        NAMES,
         compare,
         corpus_tunes,
+        engine_order,
         file_tunes,
         summarise,
-        write_report,
     )
+    from abcmidi_bgpt.reports.compare_report import write_report
 
     if bool(paths) == bool(corpus):
         print_error("give either files/folders or --corpus DIR")
         raise typer.Exit(2)
     engines = engine or None
-    unknown = [e for e in engines or [] if e not in ENGINES]
+    unknown = [e for e in engines or [] if e not in engine_names()]
     if unknown:
-        print_error(f"unknown engine(s) {', '.join(unknown)} (use {', '.join(ENGINES)})")
+        print_error(f"unknown engine(s) {', '.join(unknown)} (use {', '.join(engine_order())})")
         raise typer.Exit(2)
     left_out: list[str] = []
     try:
@@ -89,7 +89,7 @@ def compare_command(
             rows = compare(
                 tunes,
                 str(checkpoint) if checkpoint else None,
-                directions_of(direction.value),
+                Direction.parse_many(direction.value),
                 engines,
                 device,
                 dtype.value,
@@ -109,7 +109,7 @@ def compare_command(
         table.add_column(column, justify="left" if column in ("direction", "engine") else "right")
     for s in summarise(rows):
         table.add_row(
-            NAMES[s.direction],
+            s.direction.label,
             s.engine,
             str(s.tunes),
             str(s.valid),

@@ -13,7 +13,7 @@ from textual.widget import Widget
 
 from abcmidi_bgpt.core.performance import Note, Performance
 
-from .tasks import bar_starts
+from ..midi_view import bar_starts
 
 PITCH_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 BLACK_KEYS = {1, 3, 6, 8, 10}

@@ -8,8 +8,10 @@ from textual.containers import Vertical
 from textual.markup import escape
 from textual.widgets import Static
 
+from abcmidi_bgpt.reports.round_trip import RoundTrip
+
+from ..midi_view import MidiView
 from .piano_roll import EXTRA_COLOUR, MISSING_COLOUR, PianoRoll
-from .tasks import MidiView, RoundTrip
 
 
 class MidiPane(Vertical):

@@ -21,8 +21,8 @@ from abcmidi_bgpt.checks.validate import Validity, validate_abc
 from abcmidi_bgpt.core.errors import ConversionError, first_line
 from abcmidi_bgpt.formats.abc.text import AbcTune
 
+from ..files import tune_from_text
 from .abc_editor import AbcEditor
-from .tasks import tune_from_text
 
 CHECK_DELAY_S = 0.3  # wait for a pause in typing (or in moving through the tree)
 
@@ -148,7 +148,7 @@ class AbcPane(Vertical):
         try:
             tune = tune_from_text(text, source.tune, source.label)
         except ConversionError as err:
-            check = TuneCheck([Diagnostic("error", str(err).removeprefix(f"{source.label}: "))])
+            check = TuneCheck([Diagnostic("error", err.reason)])
         else:
             try:
                 check = check_tune(tune)

@@ -15,22 +15,17 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual.worker import get_current_worker
 
+from abcmidi_bgpt.core.direction import Direction
 from abcmidi_bgpt.core.errors import ConversionError
-from abcmidi_bgpt.core.performance import Note
 from abcmidi_bgpt.engines.registry import EngineSpec
 from abcmidi_bgpt.formats.abc.text import AbcTune
 from abcmidi_bgpt.formats.midi import read_performance
+from abcmidi_bgpt.reports.compare import CompareTune
+from abcmidi_bgpt.reports.one_tune import ComparedOutput, compare_one, rendered_tune
 
-from .abc_editor import AbcEditor
-from .piano_roll import EXTRA_COLOUR, MISSING_COLOUR, PianoRoll
-from .tasks import (
-    ComparedOutput,
-    EngineCache,
-    compare_abc_to_midi,
-    compare_midi_to_abc,
-    describe_engine,
-    reference_notes_for_tune,
-)
+from ..engines import EngineCache, describe_engine
+from ..widgets.abc_editor import AbcEditor
+from ..widgets.piano_roll import EXTRA_COLOUR, MISSING_COLOUR, PianoRoll
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +37,23 @@ class CompareSubject:
     midi: bytes = b""
 
     @property
-    def direction(self) -> str:
-        return "mid" if self.tune is not None else "abc"
+    def direction(self) -> Direction:
+        return Direction.ABC_TO_MIDI if self.tune is not None else Direction.MIDI_TO_ABC
+
+    def to_compare(self) -> CompareTune:
+        """The subject with its reference: a tune's is the symbolic converter's rendering (no
+        chord accompaniment); a MIDI file is its own. Raises :class:`ConversionError` when a
+        tune cannot be rendered."""
+        if self.tune is not None:
+            return rendered_tune(self.label, self.tune)
+        read_performance(self.midi, self.label)  # a file that cannot be read fails every column
+        return CompareTune(self.label, self.midi)
 
 
 class CompareColumn(Vertical):
     """One engine's output, its validity and fidelity."""
 
-    def __init__(self, spec: EngineSpec | None, name: str, direction: str) -> None:
+    def __init__(self, spec: EngineSpec | None, name: str, direction: Direction) -> None:
         super().__init__(classes="compare-column")
         self.spec = spec
         self.engine_name = name
@@ -57,7 +61,7 @@ class CompareColumn(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("converting…", style="dim"), classes="compare-status")
-        if self.direction == "mid":
+        if self.direction == Direction.ABC_TO_MIDI:
             yield PianoRoll()
         else:
             yield AbcEditor(read_only=True)
@@ -72,7 +76,7 @@ class CompareColumn(Vertical):
         self.query_one(".compare-status", Static).update(compared_status(out, reference_is_self))
         if out.error or not out.data:
             return
-        if self.direction == "mid":
+        if self.direction == Direction.ABC_TO_MIDI:
             if out.performance is not None:
                 self.query_one(PianoRoll).show(out.performance, out.missing, out.extra)
         else:
@@ -90,7 +94,7 @@ def compared_status(out: ComparedOutput, reference_is_self: bool) -> Text:
     else:
         text.append("✗ invalid: ", style="bold red")
         text.append(out.validity.message if out.validity else "not checked", style="red")
-    what = "output" if out.direction == "mid" else "re-rendered"
+    what = "output" if out.direction == Direction.ABC_TO_MIDI else "re-rendered"
     if reference_is_self:
         text.append("\nreference for the others", style="dim")
     elif out.score is not None:
@@ -126,10 +130,10 @@ class CompareScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        direction = "ABC → MIDI" if self.subject.direction == "mid" else "MIDI → ABC"
+        direction = self.subject.direction.arrow
         reference = (
             "note F1 against the symbolic rendering of the tune"
-            if self.subject.direction == "mid"
+            if self.subject.direction == Direction.ABC_TO_MIDI
             else "validity by music21 (and abc2midi); note F1 of the ABC re-rendered "
             "by the symbolic converter against the input MIDI"
         )
@@ -153,7 +157,7 @@ class CompareScreen(Screen[None]):
         worker = get_current_worker()
         columns = list(self.query(CompareColumn))
         try:
-            reference = self._reference()
+            subject = self.subject.to_compare()
         except Exception as err:  # a bad input, or a converter bug: say so in every column
             self.app.call_from_thread(self._fail_all, columns, f"no reference: {err}")
             return
@@ -163,23 +167,15 @@ class CompareScreen(Screen[None]):
             if spec is None:
                 self.app.call_from_thread(column.show_unavailable, reason)
                 continue
-            out = self._compare(name, spec, reference)
+            out = self._compare(name, spec, subject)
             self.app.call_from_thread(column.show, out, self._is_reference(spec))
 
-    def _reference(self) -> list[Note]:
-        if self.subject.tune is not None:
-            return reference_notes_for_tune(self.subject.tune)
-        return read_performance(self.subject.midi, self.subject.label).notes()
-
     def _is_reference(self, spec: EngineSpec) -> bool:
-        return self.subject.direction == "mid" and spec.name == "symbolic"
+        return self.subject.direction == Direction.ABC_TO_MIDI and spec.name == "symbolic"
 
-    def _compare(self, name: str, spec: EngineSpec, reference: list[Note]) -> ComparedOutput:
+    def _compare(self, name: str, spec: EngineSpec, subject: CompareTune) -> ComparedOutput:
         try:
-            engine = self.cache.get(spec)
-            if self.subject.tune is not None:
-                return compare_abc_to_midi(name, engine, self.subject.tune, reference)
-            return compare_midi_to_abc(name, engine, self.subject.midi, self.subject.label)
+            return compare_one(name, self.cache.get(spec), self.subject.direction, subject)
         except ConversionError as err:
             return ComparedOutput(name, self.subject.direction, error=str(err))
         except Exception as err:  # an engine's bug shows in its column, not as a traceback

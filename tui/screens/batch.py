@@ -28,11 +28,12 @@ from textual.widgets import (
     Static,
 )
 
+from abcmidi_bgpt.core.direction import Direction
 from abcmidi_bgpt.engines.batch import BatchPlan, BatchReport, JobResult, convert_paths
 from abcmidi_bgpt.engines.registry import EngineSpec
 
-from .library_tree import relative_name
-from .tasks import describe_engine
+from ..engines import describe_engine
+from ..widgets.library_tree import relative_name
 
 STATUS_STYLES = {"converted": "green", "failed": "bold red", "skipped": "yellow"}
 MAX_WORKERS = 4
@@ -83,8 +84,12 @@ class BatchScreen(Screen[bool]):
             with Horizontal(classes="batch-row"):
                 yield Label("Direction", classes="batch-label")
                 with RadioSet(id="batch-direction"):
-                    yield RadioButton("ABC → MIDI", value=True, name="mid")
-                    yield RadioButton("MIDI → ABC", name="abc")
+                    for direction in Direction:
+                        yield RadioButton(
+                            direction.arrow,
+                            value=direction == Direction.ABC_TO_MIDI,
+                            name=direction.value,
+                        )
             with Horizontal(classes="batch-row"):
                 yield Label("Output folder", classes="batch-label")
                 yield Input(self._shown(self.root / "out"), id="batch-out-dir")
@@ -113,9 +118,13 @@ class BatchScreen(Screen[bool]):
         typed = Path(self.query_one("#batch-out-dir", Input).value.strip() or "out").expanduser()
         return typed if typed.is_absolute() else self.root / typed
 
-    def _direction(self) -> str:
+    def _direction(self) -> Direction:
         pressed = self.query_one(RadioSet).pressed_button
-        return pressed.name if pressed is not None and pressed.name else "mid"
+        return (
+            Direction(pressed.name)
+            if pressed is not None and pressed.name
+            else Direction.ABC_TO_MIDI
+        )
 
     def watch_running(self, running: bool) -> None:
         self.query_one("#batch-start", Button).disabled = running
@@ -153,7 +162,7 @@ class BatchScreen(Screen[bool]):
             self.dismiss(self.wrote)
 
     @work(thread=True, exclusive=True, group="batch", exit_on_error=False)
-    def run_batch(self, to: str, out_dir: Path, force: bool) -> None:
+    def run_batch(self, direction: Direction, out_dir: Path, force: bool) -> None:
         """convert_paths in a worker thread: it runs the conversions in a process pool and
         checks ``cancel_event`` between them."""
 
@@ -164,7 +173,7 @@ class BatchScreen(Screen[bool]):
         try:
             report = convert_paths(
                 [self.folder],
-                to,
+                direction.target,
                 out_dir,
                 self.spec,
                 force=force,

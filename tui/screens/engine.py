@@ -12,10 +12,16 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet, Static
 
-from abcmidi_bgpt.engines.registry import EngineSpec, engine_names
+from abcmidi_bgpt.engines.registry import (
+    EngineSpec,
+    engine_class,
+    engine_names,
+    unavailable_reason,
+)
 
-from .tasks import MODEL_ENGINES, available_engines, model_problem
+from ..engines import model_problem
 
+# How the dialog describes each engine (the registry's summary for one not listed here).
 ENGINE_NOTES = {
     "symbolic": "rule-based converter of this package (deterministic)",
     "abc2midi": "abc2midi / midi2abc programs (Debian package abcmidi)",
@@ -33,29 +39,27 @@ class EngineScreen(ModalScreen[EngineSpec | None]):
         self.current = current
 
     def compose(self) -> ComposeResult:
-        options = dict(self.current.options)
-        usable = set(available_engines())
+        options = self.current.options
         with Vertical(id="dialog"):
             yield Label("Conversion engine", classes="dialog-title")
             with RadioSet(id="engine-choice"):
                 for name in engine_names():
-                    note = ENGINE_NOTES.get(name, "")
-                    if name not in usable:
-                        note = "not installed"
+                    missing = unavailable_reason(name)
+                    note = missing or ENGINE_NOTES.get(name) or engine_class(name).summary
                     yield RadioButton(
                         f"{name:<9} {note}",
                         value=name == self.current.name,
-                        disabled=name not in usable,
+                        disabled=bool(missing),
                         name=name,
                     )
             yield Checkbox(
                 "play chord symbols as accompaniment (symbolic, ABC → MIDI)",
-                value=bool(options.get("chords")),
+                value=self.current.name == "symbolic" and bool(getattr(options, "chords", False)),
                 id="chords",
             )
             yield Label("Checkpoint (bgpt):")
             yield Input(
-                str(options.get("checkpoint") or ""),
+                str(getattr(options, "checkpoint", None) or ""),
                 placeholder="path to a model checkpoint",
                 id="checkpoint",
             )
@@ -85,7 +89,7 @@ class EngineScreen(ModalScreen[EngineSpec | None]):
             name,
             chords=True if chords and name == "symbolic" else None,
             checkpoint=str(Path(checkpoint).expanduser())
-            if checkpoint and name in MODEL_ENGINES
+            if checkpoint and engine_class(name).needs_model
             else None,
         )
         self.dismiss(spec)

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from abcmidi_bgpt.core.errors import ConversionError, first_line
+from abcmidi_bgpt.core.errors import ConversionError, first_line, reason_of
 from abcmidi_bgpt.engines.batch import ABC_SUFFIXES, MIDI_SUFFIXES
 from abcmidi_bgpt.formats.abc.text import AbcTune, read_abc_file, split_tunes
 
@@ -53,9 +53,11 @@ def read_abc_entry(path: Path, root: Path) -> AbcFileEntry:
     """Read and split an ABC file; a file that cannot be read gives an entry with the error."""
     try:
         tunes = split_tunes(read_abc_file(path), relative_name(path, root))
-    except (ConversionError, OSError) as err:
-        message = first_line(err).replace(str(path), relative_name(path, root))
-        return AbcFileEntry(path, (), message)
+    except ConversionError as err:
+        where = relative_name(Path(err.where), root) if err.where else relative_name(path, root)
+        return AbcFileEntry(path, (), f"{where}: {reason_of(err)}")
+    except OSError as err:  # its message names the file as it was opened: absolute
+        return AbcFileEntry(path, (), first_line(err).replace(str(path), relative_name(path, root)))
     return AbcFileEntry(path, tuple(tunes))
 
 

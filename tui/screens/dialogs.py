@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from .library_tree import relative_name
+from ..widgets.library_tree import relative_name
 
 
 class SaveScreen(ModalScreen[tuple[Path, bool] | None]):

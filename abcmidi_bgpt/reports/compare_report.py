@@ -1,0 +1,182 @@
+"""The comparison's files (:mod:`abcmidi_bgpt.reports.compare` makes the rows): ``report.md``,
+``tunes.csv`` (one row per tune, direction and engine), ``f1_<direction>.png`` (histograms of
+note F1) and ``roll_<direction>_<k>.png`` (piano rolls of the worst bgpt outputs against the
+reference, mismatches coloured)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import fields
+from pathlib import Path
+
+from abcmidi_bgpt.core.direction import Direction
+from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.core.performance import Note
+from abcmidi_bgpt.formats.midi import read_performance
+from abcmidi_bgpt.reports.compare import CHORDS, CompareTune, Row, Summary, summarise, worst
+
+CSV_FIELDS = [f.name for f in fields(Row) if f.name != "output"]
+
+
+def write_csv(rows: Sequence[Row], path: Path) -> None:
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({name: _csv_value(getattr(row, name)) for name in CSV_FIELDS})
+
+
+def _csv_value(value) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return value
+
+
+def write_report(
+    rows: Sequence[Row],
+    tunes: Sequence[CompareTune],
+    out_dir: str | Path,
+    title_lines: Sequence[str] = (),
+    worst_count: int = 4,
+    left_out: Sequence[str] = (),
+) -> Path:
+    """Write report.md, tunes.csv and the figures into ``out_dir``; returns the report."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(rows, out / "tunes.csv")
+    summaries = summarise(rows)
+    midi_of = {t.name: t.midi for t in tunes}
+    lines = ["# Neural against symbolic conversion", ""]
+    lines += [f"- {line}" for line in title_lines]
+    lines += [
+        "- An engine without a valid output for a tune scores 0 on it. Note F1 is on (onset, "
+        "pitch) in beats, within 0.05 beat (mir_eval); 'with offsets' also asks the offsets "
+        "to agree. Per-tune figures: `tunes.csv`.",
+        "",
+    ]
+    for direction in dict.fromkeys(Direction(r.direction) for r in rows):
+        lines += _direction_section(direction, [s for s in summaries if s.direction == direction])
+        histogram = f"f1_{direction}.png"
+        f1_histogram(rows, direction, out / histogram)
+        lines += [f"![note F1, {direction.label}]({histogram})", ""]
+        bad = worst(rows, direction, worst_count)
+        if bad:
+            lines += [f"Worst bgpt outputs, {direction.label}:", ""]
+            for k, row in enumerate(bad, 1):
+                figure = f"roll_{direction}_{k}.png"
+                # Both directions score against the tune's MIDI: the reference or the input.
+                piano_roll(row, read_performance(midi_of[row.tune]).notes(), out / figure)
+                note = f" ({row.message})" if row.message else ""
+                lines.append(f"{k}. `{row.tune}`: F1 {row.f1:.3f}{note} ![roll]({figure})")
+            lines.append("")
+    if left_out:
+        lines += ["## Inputs left out", ""] + [f"- {m}" for m in left_out] + [""]
+    report = out / "report.md"
+    report.write_text("\n".join(lines))
+    return report
+
+
+def _direction_section(direction: Direction, summaries: Sequence[Summary]) -> list[str]:
+    lines = [f"## {direction.label}", ""]
+    head = ["engine", "tunes", "valid", "note F1 mean / median", "F1 with offsets"]
+    if direction == Direction.ABC_TO_MIDI:
+        head += ["exact", "tempo / meter / key agree"]
+    else:
+        head += ["tempo / meter / key agree", "CER"]
+    head += ["BPB of reference", "tunes/s"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for s in summaries:
+        cells = [
+            s.engine,
+            str(s.tunes),
+            _share(s.valid, s.tunes),
+            f"{s.f1_mean:.3f} / {s.f1_median:.3f}",
+            f"{s.f1_offset_mean:.3f}",
+        ]
+        agree = (
+            f"{_share(s.tempo, s.tunes)} / {_share(s.meter, s.tunes)} / {_share(s.key, s.tunes)}"
+        )
+        if direction == Direction.ABC_TO_MIDI:
+            cells += [_share(s.exact, s.tunes), agree]
+        else:
+            cells += [agree, "" if s.cer_mean is None else f"{s.cer_mean:.3f}"]
+        cells += ["" if s.bpb_mean is None else f"{s.bpb_mean:.4f}", f"{s.tunes_per_s:.2f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def _share(count: int, total: int) -> str:
+    return f"{count}/{total}" if total else "0"
+
+
+def f1_histogram(rows: Sequence[Row], direction: Direction, path: Path) -> None:
+    """Histograms of note F1 per engine, overlaid."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 3.5), layout="constrained")
+    ax = fig.add_subplot()
+    engines = list(dict.fromkeys(r.engine for r in rows if r.direction == direction))
+    values = [[r.f1 for r in rows if r.direction == direction and r.engine == e] for e in engines]
+    labels = [f"{e} ({len(v)})" for e, v in zip(engines, values, strict=True)]
+    ax.hist(values, bins=[i / 20 for i in range(21)], label=labels)  # bars side by side
+    ax.set_xlabel("note F1 (onset, pitch)")
+    ax.set_ylabel("tunes")
+    ax.set_title(f"Note F1, {Direction(direction).label}")
+    ax.legend()
+    fig.savefig(path, dpi=100)
+
+
+def output_notes(row: Row) -> list[Note]:
+    """The notes of a row's output: read from its MIDI, or its ABC rendered by the symbolic
+    converter; none when it has no usable output."""
+    from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
+
+    if not row.valid or not row.output:
+        return []
+    try:
+        if row.direction == Direction.ABC_TO_MIDI:
+            return read_performance(row.output).notes()
+        text = row.output.decode("utf-8", "replace")
+        return read_performance(abc_to_midi(text, chords=CHORDS).midi).notes()
+    except ConversionError:
+        return []
+
+
+def piano_roll(row: Row, reference: Sequence[Note], path: Path) -> None:
+    """Reference against output: notes in both grey, reference notes the output lacks red,
+    output notes the reference lacks blue."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    from abcmidi_bgpt.checks.metrics import unmatched_notes
+
+    missing, extra = unmatched_notes(reference, output_notes(row))
+    # The reference is drawn grey first; the notes the output lacks are drawn red over it.
+    layers = [("0.6", reference), ("tab:red", missing), ("tab:blue", extra)]
+    legend = [
+        ("in both", "0.6", len(reference) - len(missing)),
+        ("missing from the output", "tab:red", len(missing)),
+        ("added by the output", "tab:blue", len(extra)),
+    ]
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    ax = fig.add_subplot()
+    for colour, notes in layers:
+        for n in notes:
+            ax.broken_barh(
+                [(float(n.onset), max(float(n.duration), 0.05))], (n.pitch - 0.4, 0.8),
+                facecolors=colour, alpha=0.8,
+            )  # fmt: skip
+    ax.legend(
+        handles=[Patch(color=c, label=f"{label} ({count})") for label, c, count in legend],
+        loc="upper right",
+        fontsize="small",
+    )
+    ax.set_xlabel("beats")
+    ax.set_ylabel("MIDI pitch")
+    shown = "no valid output" if not row.valid else f"note F1 {row.f1:.3f}"
+    title = f"{row.tune}, {Direction(row.direction).label}, {row.engine}: {shown}"
+    ax.set_title(title, fontsize="small")
+    fig.savefig(path, dpi=100)
