@@ -25,6 +25,8 @@ CODE_MODULES = (
     "abcmidi_bgpt/core/errors.py",
     "abcmidi_bgpt/formats/musicxml.py",
     "abcmidi_bgpt/symbolic/abc_to_midi/playback.py",
+    "abcmidi_bgpt/symbolic/abc_to_midi/musicxml_reader.py",
+    "abcmidi_bgpt/symbolic/abc_to_midi/score.py",
     "abcmidi_bgpt/symbolic/abc_to_midi/play_order.py",
     "abcmidi_bgpt/formats/midi.py",
     "abcmidi_bgpt/core/performance.py",

@@ -11,7 +11,7 @@ from abcmidi_bgpt.formats.abc.guard import check_abc_text
 from abcmidi_bgpt.formats.abc.text import AbcTune, check_tune_size, field_lines, split_tunes
 from abcmidi_bgpt.formats.midi import render_midi
 from abcmidi_bgpt.formats.musicxml import abc_to_musicxml
-from abcmidi_bgpt.symbolic.abc_to_midi.playback import perform
+from abcmidi_bgpt.symbolic.abc_to_midi.musicxml_reader import perform
 
 _JUNK_WARNING = re.compile(r"^(?:misplaced symbol|unhandled note decorations: (\[.*\]))")
 
