@@ -11,7 +11,9 @@ from abcmidi_bgpt.formats.abc.guard import check_abc_text
 from abcmidi_bgpt.formats.abc.text import AbcTune, check_tune_size, field_lines, split_tunes
 from abcmidi_bgpt.formats.midi import render_midi
 from abcmidi_bgpt.formats.musicxml import abc_to_musicxml
+from abcmidi_bgpt.symbolic.abc_to_midi.abc_reader import read_tune
 from abcmidi_bgpt.symbolic.abc_to_midi.musicxml_reader import perform
+from abcmidi_bgpt.symbolic.abc_to_midi.playback import play
 
 _JUNK_WARNING = re.compile(r"^(?:misplaced symbol|unhandled note decorations: (\[.*\]))")
 
@@ -25,12 +27,17 @@ class AbcToMidi:
     warnings: list[str] = field(default_factory=list)
 
 
-def abc_to_midi(tune: AbcTune | str, chords: bool = False) -> AbcToMidi:
+READERS = ("abc2xml", "native")
+
+
+def abc_to_midi(tune: AbcTune | str, chords: bool = False, reader: str = "abc2xml") -> AbcToMidi:
     """Render one ABC tune to canonical MIDI.
 
     ``tune`` is an :class:`AbcTune` or the text of a single tune. With ``chords``, chord symbols
-    ("G", "Am7") are played as an accompaniment track. Raises :class:`ConversionError` with a
-    one-line reason when the tune cannot be rendered.
+    ("G", "Am7") are played as an accompaniment track. ``reader``: ``abc2xml`` (through
+    MusicXML) or ``native`` (:mod:`~abcmidi_bgpt.symbolic.abc_to_midi.abc_reader`, being
+    brought to the same notes). Raises :class:`ConversionError` with a one-line reason when
+    the tune cannot be rendered.
     """
     if isinstance(tune, str):
         tunes = split_tunes(tune)
@@ -50,15 +57,23 @@ def abc_to_midi(tune: AbcTune | str, chords: bool = False) -> AbcToMidi:
         raise ConversionError(
             f"not ABC music: the tune body reads as text ({', '.join(words[:3])}, ...)", label
         )
-    score = abc_to_musicxml(text, label)
-    played = perform(score.root, chords=chords, part_order=_header_field(header, "P"), label=label)
-    junk = _junk_symbols(score.warnings)
+    if reader == "native":
+        read = read_tune(tune)
+        played = play(read.parts, read.upq, chords, read.part_order, read.sections, read.title,
+                      label)  # fmt: skip
+        score_warnings = read.warnings
+    else:
+        score = abc_to_musicxml(text, label)
+        part_order = _header_field(header, "P")
+        played = perform(score.root, chords=chords, part_order=part_order, label=label)
+        score_warnings = score.warnings
+    junk = _junk_symbols(score_warnings)
     notes = sum(len(v.notes) for v in played.performance.voices)
     if junk > max(8, notes):
         raise ConversionError(
             f"not ABC music: {junk} symbols could not be read, against {notes} notes", label
         )
-    warnings = _summarise(score.warnings) + played.warnings
+    warnings = _summarise(score_warnings) + played.warnings
     return AbcToMidi(render_midi(played.performance), played.performance, warnings)
 
 
