@@ -13,8 +13,16 @@ import mido
 import pytest
 
 from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.symbolic.abc_to_midi import render
 from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 from tests.support.rendering import note_triples, rendered
+
+
+@pytest.fixture(autouse=True, params=render.READERS)
+def reader(request, monkeypatch):
+    """Every case, read by both ABC readers: through abc2xml's MusicXML, and natively."""
+    monkeypatch.setattr(render, "DEFAULT_READER", request.param)
+    return request.param
 
 
 def tune(body: str, header: str = "M:4/4\nL:1/4\nK:C") -> str:

@@ -47,7 +47,7 @@ _TOKEN = re.compile(
   | (?P<overlay>&+)
   | (?P<digits>\d+)                                 # an ending number after '|' or ':|'
   | (?P<symbol>[.~H-Wh-w])                          # one-letter decorations, user symbols
-  | (?P<space>[ \t\n`$!*\\]+)
+  | (?P<space>[ \t\n`$*\\]+|!)                    # '!' alone: an old line break
   | (?P<junk>.)
     """,
     re.X,

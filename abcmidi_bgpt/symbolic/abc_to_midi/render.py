@@ -28,15 +28,16 @@ class AbcToMidi:
 
 
 READERS = ("abc2xml", "native")
+DEFAULT_READER = "abc2xml"
 
 
-def abc_to_midi(tune: AbcTune | str, chords: bool = False, reader: str = "abc2xml") -> AbcToMidi:
+def abc_to_midi(tune: AbcTune | str, chords: bool = False, reader: str = "") -> AbcToMidi:
     """Render one ABC tune to canonical MIDI.
 
     ``tune`` is an :class:`AbcTune` or the text of a single tune. With ``chords``, chord symbols
     ("G", "Am7") are played as an accompaniment track. ``reader``: ``abc2xml`` (through
     MusicXML) or ``native`` (:mod:`~abcmidi_bgpt.symbolic.abc_to_midi.abc_reader`, being
-    brought to the same notes). Raises :class:`ConversionError` with a one-line reason when
+    brought to the same notes); '' is :data:`DEFAULT_READER`. Raises :class:`ConversionError` with a one-line reason when
     the tune cannot be rendered.
     """
     if isinstance(tune, str):
@@ -57,7 +58,7 @@ def abc_to_midi(tune: AbcTune | str, chords: bool = False, reader: str = "abc2xm
         raise ConversionError(
             f"not ABC music: the tune body reads as text ({', '.join(words[:3])}, ...)", label
         )
-    if reader == "native":
+    if (reader or DEFAULT_READER) == "native":
         read = read_tune(tune)
         played = play(read.parts, read.upq, chords, read.part_order, read.sections, read.title,
                       label)  # fmt: skip

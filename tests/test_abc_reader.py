@@ -1,0 +1,90 @@
+"""The native ABC reader: the lexer's tokens, and fuzzing (any text is read or refused with
+the library's own error, in bounded time). Its notes are checked construct by construct in
+tests/test_abc_to_midi.py, which runs every case through both readers."""
+
+from __future__ import annotations
+
+import time
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.formats.abc.text import split_tunes
+from abcmidi_bgpt.formats.abc.tokens import tokens
+from abcmidi_bgpt.symbolic.abc_to_midi.abc_reader import read_bars
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
+
+
+def kinds(music: str) -> list[tuple[str, str]]:
+    return [(t.kind, t.text) for t in tokens(music)]
+
+
+def test_lexer_tells_bar_lines_chords_endings_and_fields_apart():
+    assert kinds("[K:D]|:[CEG]2 [1 A:|[2 B|]") == [
+        ("field", "[K:D]"),
+        ("bar", "|"),
+        ("colon", ":"),
+        ("chord_open", "["),
+        ("note", "C"),
+        ("note", "E"),
+        ("note", "G"),
+        ("chord_close", "]2"),
+        ("ending", "[1"),
+        ("note", "A"),
+        ("bar", ":|"),
+        ("ending", "[2"),
+        ("note", "B"),
+        ("bar", "|]"),
+    ]
+
+
+def test_lexer_reads_decorations_before_the_note_they_mark():
+    assert kinds("~A !trill!d +fermata+e .f") == [
+        ("symbol", "~"),
+        ("note", "A"),
+        ("deco", "!trill!"),
+        ("note", "d"),
+        ("deco", "+fermata+"),
+        ("note", "e"),
+        ("symbol", "."),
+        ("note", "f"),
+    ]
+
+
+def test_bars_carry_their_repeat_signs_and_endings():
+    bars = read_bars("|:AB:|[1 c:|2 d||e|:|")
+    assert [(b.forward, b.ending, b.right) for b in bars] == [
+        (True, "", ":|"),
+        (False, "1", ":|"),
+        (False, "2", "||"),
+        (False, "", "|"),
+        (True, "", "|"),  # '|:|' at the end: a start repeat on an empty bar
+    ]
+
+
+def test_a_double_repeat_keeps_the_note_before_it():
+    bars = read_bars("A B::c d")
+    assert [len(b.items) for b in bars] == [2, 2]
+    assert bars[0].right == ":" and bars[1].forward
+
+
+ABC_CHARACTERS = "ABCDEFGabcdefgzxZ^_=,'/<>()[]{}|:.-~!+\"%&0123456789 \nK:M:L:Q:V:P:T:"
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(st.text(alphabet=ABC_CHARACTERS, max_size=300))
+def test_any_text_is_read_or_refused_with_the_library_error(body):
+    text = f"X:1\nL:1/8\nM:6/8\nK:G\n{body}\n"
+    start = time.perf_counter()
+    try:
+        tunes = split_tunes(text)
+        for tune in tunes:
+            abc_to_midi(tune, reader="native")
+    except ConversionError:
+        pass
+    assert time.perf_counter() - start < 10
