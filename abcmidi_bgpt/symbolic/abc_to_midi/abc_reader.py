@@ -38,6 +38,9 @@ DIVISIONS = 2520 * 64  # a quarter note; exact for 3-, 5-, 7- and 9-tuplets and 
 MAX_NOTE_BEATS = 256  # longer notes are taken as typos ("A99999")
 MAX_TRANSPOSE = 127
 MAX_ENDING_NUMBERS = 100
+MAX_SYMBOL_WARNINGS = (
+    10  # per voice: a text that is not music says so once or twice, not 1,000 times
+)
 _STEP_SEMITONES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _ALTER = {"^": 1, "^^": 2, "_": -1, "__": -2, "=": 0}
 _SHARP_ORDER = "FCGDAEB"
@@ -97,6 +100,7 @@ class ReadScore:
     sections: list[str] = field(default_factory=list)
     title: str = ""
     warnings: list[str] = field(default_factory=list)
+    unreadable: int = 0  # symbols that could not be read (each also a warning)
 
 
 # --- the text: header fields and the music of each voice -------------------------------------
@@ -251,7 +255,10 @@ def read_tune(tune: AbcTune) -> ReadScore:
     upq = UNITS // deler
     parts = [Part(_measures(r.raw, deler, upq, label), r.name, r.program) for r in readers]
     sections = readers[0].sections if readers else []
-    return ReadScore(parts, upq, settings.part_order, sections, settings.title, warnings)
+    unreadable = sum(r.unreadable for r in readers)
+    return ReadScore(
+        parts, upq, settings.part_order, sections, settings.title, warnings, unreadable
+    )
 
 
 def _measures(raws: list[_RawMeasure], deler: int, upq: int, label: str) -> list[Measure]:
@@ -611,6 +618,7 @@ class _VoiceReader:
         self.name = ""
         self.ending: frozenset[int] | None = None  # the ending open now
         self.meter_text = settings.meter_text
+        self.unreadable = 0
 
     def read(self, music: str, voice_def: str = "") -> list[_RawMeasure]:
         bars = read_bars(music)
@@ -713,7 +721,9 @@ class _VoiceReader:
                 if velocity is not None:
                     m.dynamics.append((pos, velocity))
             elif kind == "junk":
-                self.warnings.append(f"misplaced symbol: {item.value}")
+                self.unreadable += 1
+                if self.unreadable <= MAX_SYMBOL_WARNINGS:
+                    self.warnings.append(f"bar {m.number}: cannot read {item.value!r}; skipped")
         if overlay and not any(e.pitch is not None for e in events):
             events, pos = [], 0  # an overlay of rests only is dropped, as abc2xml drops it
         raw.events.extend(events)

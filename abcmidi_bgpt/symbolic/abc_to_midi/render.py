@@ -63,12 +63,13 @@ def abc_to_midi(tune: AbcTune | str, chords: bool = False, reader: str = "") -> 
         played = play(read.parts, read.upq, chords, read.part_order, read.sections, read.title,
                       label)  # fmt: skip
         score_warnings = read.warnings
+        junk = read.unreadable
     else:
         score = abc_to_musicxml(text, label)
         part_order = _header_field(header, "P")
         played = perform(score.root, chords=chords, part_order=part_order, label=label)
         score_warnings = score.warnings
-    junk = _junk_symbols(score_warnings)
+        junk = _junk_symbols(score_warnings)  # abc2xml says what it skipped only in words
     notes = sum(len(v.notes) for v in played.performance.voices)
     if junk > max(8, notes):
         raise ConversionError(
