@@ -6,7 +6,9 @@ file: the reader (:mod:`abcmidi_bgpt.symbolic.abc_to_midi.abc_reader`) gives tok
 
 The grammar follows ABC 2.1 as abc2xml reads it (its measures end at right bar lines, a bar line
 may open the next measure with a repeat sign or an ending), since the converter's output must not
-change with the reader behind it.
+change with the reader behind it. Like abc2xml, a note's length may follow it after spaces or a
+line end ("d\n/"): hard-wrapped files split notes that way, and a number standing alone after a
+note has no other meaning.
 """
 
 from __future__ import annotations
@@ -36,11 +38,12 @@ _TOKEN = re.compile(
   | (?P<chord_open>\[)
   | (?P<chord_close>\])
   | (?P<note>
-        (?P<accidental>\^\^|__|\^|_|=)?
+        (?:(?P<accidental>\^\^|__|\^|_|=)[ \t\n]*)?      # abc2xml lets space follow a sign
         (?P<step>[A-Ga-g])(?P<octave>[,']*)
-        (?P<num>\d*)(?P<slashes>/*)(?P<den>\d*)
+        (?:\s*(?P<num>\d+))?(?:\s*(?P<slashes>/+))?(?:\s*(?P<den>\d+))?
     )
-  | (?P<rest>(?P<rest_kind>[zxZX])(?P<rest_num>\d*)(?P<rest_slashes>/*)(?P<rest_den>\d*))
+  | (?P<rest>(?P<rest_kind>[zxZX])
+        (?:\s*(?P<rest_num>\d+))?(?:\s*(?P<rest_slashes>/+))?(?:\s*(?P<rest_den>\d+))?)
   | (?P<spacer>y(?P<spacer_len>\d*/*\d*))
   | (?P<tie>\.?-)
   | (?P<broken><+|>+)
@@ -94,4 +97,6 @@ def tokens(music: str) -> list[Token]:
     return out
 
 
-_CHORD_CLOSE = re.compile(r"(?P<chord_close>\](?P<num>\d*)(?P<slashes>/*)(?P<den>\d*))")
+_CHORD_CLOSE = re.compile(
+    r"(?P<chord_close>\](?:\s*(?P<num>\d+))?(?:\s*(?P<slashes>/+))?(?:\s*(?P<den>\d+))?)"
+)

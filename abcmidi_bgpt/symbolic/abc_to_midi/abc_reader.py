@@ -218,8 +218,6 @@ def read_tune(tune: AbcTune) -> ReadScore:
     """Read one tune (its file header included) into a score."""
     label = tune.label
     header, voices = split_voices(tune.full_text)
-    if not any(letter == "K" for letter, _ in header):
-        raise ConversionError("no K: field (the key line that ends the tune header)", label)
     settings = _Settings()
     titles = []
     for letter, value in header:
@@ -510,7 +508,10 @@ def read_bars(music: str) -> list[_Bar]:
         elif kind == "tie":
             _tie_last(chord, graces, bar.items)
         elif kind == "broken":
-            bar.items.append(_Item("broken", value=t.text))
+            if chord is None:
+                bar.items.append(_Item("broken", value=t.text))
+            else:  # '<' or '>' inside a chord means nothing (abc2xml skips it)
+                bar.items.append(_Item("junk", value=t.text))
         elif kind == "tuplet":
             bar.items.append(_Item("tuplet", value=_tuplet(m)))
         elif kind == "text":

@@ -1,0 +1,174 @@
+"""Benchmark the native ABC reader against the abc2xml path it replaces, and against abc2midi.
+
+Run from the repository root: ``.venv/bin/python -m scripts.bench_reader``.
+
+1. Differential, on folk collections (music21's, and ``--folder``s such as
+   ../shared/data/irish.abc): the share of tunes whose note lists are the same through both
+   readers (pitch, onset, duration, velocity and voice, in the MIDI file's 120 ticks a beat,
+   chord symbols played as the corpus plays them), and each class of difference with examples.
+2. Beyond folk (``--dev``, e.g. ../shared/data/abc-dev): for the tunes abc2midi renders, the
+   share the native reader renders too, and note F1 (onset and pitch, every voice, chord
+   symbols off) against abc2midi.
+3. Speed, one process: tunes a second for each reader and for abc2midi on the same tunes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from abcmidi_bgpt.checks.metrics import note_f1
+from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.corpus.sources import music21_corpus_dir
+from abcmidi_bgpt.formats.abc.text import AbcTune, read_abc_file, split_tunes
+from abcmidi_bgpt.formats.midi import read_performance
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
+from scripts._common import abc2midi_render
+
+FOLK = ("oneills1850", "ryansMammoth", "airdsAirs", "essenFolksong", "miscFolk")
+
+
+def load(paths: list[Path]) -> list[AbcTune]:
+    tunes: list[AbcTune] = []
+    for path in paths:
+        files = [path] if path.is_file() else sorted(path.rglob("*.abc"))
+        for f in files:
+            try:
+                tunes += split_tunes(read_abc_file(f), str(f))
+            except ConversionError:
+                continue
+    return tunes
+
+
+def notes(perf) -> list[tuple]:
+    return sorted(
+        (round(n.onset * 120), n.pitch, round(n.duration * 120), n.velocity, n.voice)
+        for v in perf.voices
+        for n in v.notes
+    )
+
+
+def render(tune: AbcTune, reader: str, chords: bool):
+    try:
+        return abc_to_midi(tune, chords=chords, reader=reader)
+    except ConversionError as err:
+        return err
+
+
+def differential(tunes: list[AbcTune]) -> dict:
+    classes: dict[str, list] = collections.defaultdict(list)
+    seconds = {"abc2xml": 0.0, "native": 0.0}
+    for tune in tunes:
+        results = {}
+        for reader in seconds:
+            start = time.perf_counter()
+            results[reader] = render(tune, reader, chords=True)
+            seconds[reader] += time.perf_counter() - start
+        old, new = results["abc2xml"], results["native"]
+        if isinstance(old, Exception) and isinstance(new, Exception):
+            classes["both refuse"].append(tune.label)
+        elif isinstance(old, Exception):
+            classes["only abc2xml refuses"].append(f"{tune.label}: {old.reason}")
+        elif isinstance(new, Exception):
+            classes["only native refuses"].append(f"{tune.label}: {new.reason}")
+        elif notes(old.performance) == notes(new.performance):
+            classes["same"].append(tune.label)
+        else:
+            a, b = notes(old.performance), notes(new.performance)
+            k = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), None)
+            k = min(len(a), len(b)) if k is None else k
+            classes["differ"].append(
+                f"{tune.label}: {len(a)} vs {len(b)} notes; {a[k : k + 1]} vs {b[k : k + 1]}"
+            )
+    return {"tunes": len(tunes), "classes": classes, "seconds": seconds}
+
+
+def against_abc2midi(tunes: list[AbcTune]) -> dict:
+    scores, rendered, refused = [], 0, []
+    with tempfile.TemporaryDirectory() as tmp:
+        for tune in tunes:
+            reference = abc2midi_render(tune.full_text, Path(tmp), "-NGUI")
+            if reference is None:
+                continue
+            try:
+                expected = read_performance(reference).notes()
+            except ConversionError:
+                continue
+            if not expected:
+                continue
+            rendered += 1
+            ours = render(tune, "native", chords=False)
+            if isinstance(ours, Exception):
+                refused.append(f"{tune.label}: {ours.reason}")
+                scores.append(0.0)
+                continue
+            scores.append(note_f1(expected, ours.performance.notes()).f1)
+    return {"rendered_by_abc2midi": rendered, "refused": refused, "f1": scores}
+
+
+def speed(tunes: list[AbcTune]) -> dict[str, float]:
+    rates = {}
+    for reader in ("native", "abc2xml"):
+        start = time.perf_counter()
+        for tune in tunes:
+            render(tune, reader, chords=False)
+        rates[reader] = len(tunes) / (time.perf_counter() - start)
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        for tune in tunes:
+            abc2midi_render(tune.full_text, Path(tmp), "-NGUI")
+        rates["abc2midi"] = len(tunes) / (time.perf_counter() - start)
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--collections", nargs="*", default=list(FOLK))
+    parser.add_argument("--folder", nargs="*", type=Path, default=[], help="more folk tunes")
+    parser.add_argument("--dev", nargs="*", type=Path, default=[], help="non-folk tunes")
+    parser.add_argument("--limit", type=int, default=0, help="first N tunes of each set")
+    parser.add_argument("--show", type=int, default=10, help="examples per class")
+    parser.add_argument("--speed-tunes", type=int, default=4248)
+    args = parser.parse_args()
+    console = Console()
+    root = music21_corpus_dir()
+    folk = load([root / c for c in args.collections] + args.folder)
+    folk = folk[: args.limit] if args.limit else folk
+    result = differential(folk)
+    n = result["tunes"]
+    console.print(f"[bold]Differential[/bold], {n} folk tunes (native against abc2xml):")
+    for name, items in sorted(result["classes"].items(), key=lambda kv: -len(kv[1])):
+        console.print(f"  {name}: {len(items)} ({len(items) / max(1, n):.2%})")
+        if name != "same":
+            for example in items[: args.show]:
+                console.print(f"    {example}", highlight=False, soft_wrap=True)
+    if args.dev:
+        dev = load(args.dev)
+        dev = dev[: args.limit] if args.limit else dev
+        scored = against_abc2midi(dev)
+        f1 = scored["f1"]
+        done = scored["rendered_by_abc2midi"]
+        console.print(
+            f"[bold]Beyond folk[/bold], {len(dev)} tunes, {done} rendered by abc2midi: native "
+            f"renders {done - len(scored['refused'])} ({(done - len(scored['refused'])) / max(1, done):.1%}); "
+            f"note F1 against abc2midi mean {statistics.mean(f1) if f1 else 0:.3f}, "
+            f"median {statistics.median(f1) if f1 else 0:.3f}"
+        )
+        for example in scored["refused"][: args.show]:
+            console.print(f"    refused: {example}", highlight=False, soft_wrap=True)
+    sample = folk[: args.speed_tunes]
+    rates = speed(sample)
+    console.print(
+        f"[bold]Speed[/bold], {len(sample)} tunes, one process: "
+        + ", ".join(f"{k} {v:.1f} tunes/s" for k, v in rates.items())
+    )
+
+
+if __name__ == "__main__":
+    main()
