@@ -88,3 +88,30 @@ def test_any_text_is_read_or_refused_with_the_library_error(body):
     except ConversionError:
         pass
     assert time.perf_counter() - start < 10
+
+
+def native_notes(text: str) -> list[tuple[int, int]]:
+    """(pitch, onset in 1/120 beats) of every note the native reader plays."""
+    result = abc_to_midi(text, reader="native")
+    return sorted((n.pitch, int(n.onset * 120)) for n in result.performance.notes())
+
+
+def test_meters_abc2xml_refused_are_read_without_evaluating_them():
+    """'M:3' (no ABC meter: played in free time) and abcm2ps's dotted groups '2.2.3/8'
+    (= (2+2+3)/8) were refused before abc2xml could evaluate them; the native reader evaluates
+    nothing, so it plays them."""
+    plain = native_notes("X:1\nM:7/8\nL:1/8\nK:C\nCDE FG AB|\n")
+    assert native_notes("X:1\nM:2.2.3/8\nL:1/8\nK:C\nCDE FG AB|\n") == plain
+    result = abc_to_midi("X:1\nM:2.2.3/8\nL:1/8\nK:C\nCDE FG AB|\n", reader="native")
+    assert [(m.numerator, m.denominator) for m in result.performance.meters] == [(7, 8)]
+    free = abc_to_midi("X:1\nM:3\nL:1/8\nK:C\nCDE FG AB|\n", reader="native")
+    assert [n.pitch for n in free.performance.notes()] == [60, 62, 64, 65, 67, 69, 71]
+    assert free.performance.meters == []
+
+
+def test_text_blocks_and_free_text_after_the_tune_are_not_music():
+    tune = (
+        "X:1\nM:4/4\nL:1/4\nK:C\n%%begintext\nGrand choeur leger\nTrompette et Clairon\n"
+        "%%endtext\nC D E F|\n\nThe first one and last two are never used in this music.\n"
+    )
+    assert native_notes(tune) == [(60, 0), (62, 120), (64, 240), (65, 360)]

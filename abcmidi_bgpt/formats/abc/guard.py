@@ -48,13 +48,14 @@ _VOICE_ID = re.compile(r"(?:^|\[)V:[ \t]*([^\s\]]*)")
 _NOT_MUSIC = re.compile(r'"[^"]*"|![^!]*!|\+[^+]*\+|\[[A-Za-z]:[^\]]*\]')
 
 
-def check_abc_text(text: str, label: str = "") -> None:
-    """Refuse a tune whose meters are not ABC meters or that would make abc2xml do work out
-    of all proportion to its size (see the module notes); ``label`` names the tune."""
+def check_abc_text(text: str, label: str = "", meters: bool = True) -> None:
+    """Refuse a tune whose meters are not ABC meters (unless not ``meters``: the native reader
+    evaluates nothing) or that would make abc2xml do work out of all proportion to its size
+    (see the module notes); ``label`` names the tune."""
     where = label
     lines = _code_lines(text)
     first = _tune_start(text)
-    for index, value in _meters(lines):
+    for index, value in _meters(lines) if meters else ():
         if not _METER.fullmatch(value.strip()):
             shown = value.strip()
             shown = shown if len(shown) <= 40 else shown[:40] + "..."

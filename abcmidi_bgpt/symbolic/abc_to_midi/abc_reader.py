@@ -81,6 +81,7 @@ _CHORD_SYMBOL = re.compile(
 )
 _FIELD_LINE = re.compile(r"([A-Zw]):(.*)|\[([A-Zw]):([^\]]*)\]")
 _DIRECTIVE = re.compile(r"^%%(?=[^%])")
+_TEXT_BLOCK = re.compile(r"%%(begin|end)(?:text|ps)\b")
 _VOICE_FIELD = re.compile(r"\[V:\s*(\S*?)(?:[ \]]|$)")
 _TEMPO = re.compile(r"(\d)/(\d\d?)\s*=\s*(\d[.\d]*)|(\d[.\d]*)")
 # Tempo words of a Q: field without a number (abc2xml's table).
@@ -113,10 +114,17 @@ def split_voices(text: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]
     pending_field = ""
     current = ""
     started = False
+    in_block = False
     for raw in text.splitlines():
         line = raw.strip()
         if not line and started:
             break  # an empty line ends the tune
+        block = _TEXT_BLOCK.match(line)
+        if block:
+            in_block = block.group(1) == "begin"
+            continue
+        if in_block:  # typeset text or PostScript, not music
+            continue
         if line.startswith("X:"):
             if started:
                 break
@@ -309,9 +317,10 @@ def _meter(value: str) -> tuple[tuple[int, int] | None, tuple[int, int]]:
         value = "4/4"
     elif value == "C|":
         value = "2/2"
-    if "/" not in value:
-        return (4, 4), (4, 4)
+    if "/" not in value:  # 'M:3' and the like: no ABC meter; played as free time
+        return None, (4, 4)
     beats, _, beat_type = value.partition("/")
+    beats = beats.replace(".", "+")  # abcm2ps's '2.2.3/8' groups beats as '2+2+3/8' does
     beat_type = beat_type.split("/")[0]
     try:
         numerator = sum(int(b) for b in beats.replace("(", "").replace(")", "").split("+"))

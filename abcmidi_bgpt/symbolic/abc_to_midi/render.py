@@ -48,7 +48,10 @@ def abc_to_midi(tune: AbcTune | str, chords: bool = False, reader: str = "") -> 
     label = tune.label
     check_tune_size(tune)
     text = tune.full_text
-    check_abc_text(text, label)  # before anything else reads it (abc_to_musicxml checks too)
+    native = (reader or DEFAULT_READER) == "native"
+    # Before anything else reads it (abc_to_musicxml checks too); meters matter only to
+    # abc2xml, which evaluates them.
+    check_abc_text(text, label, meters=not native)
     key_line = next((f for f in field_lines(text) if f.group(1) == "K"), None)
     if not key_line:
         raise NoKeyField("no K: field (the key line that ends the tune header)", label)
@@ -58,7 +61,7 @@ def abc_to_midi(tune: AbcTune | str, chords: bool = False, reader: str = "") -> 
         raise ConversionError(
             f"not ABC music: the tune body reads as text ({', '.join(words[:3])}, ...)", label
         )
-    if (reader or DEFAULT_READER) == "native":
+    if native:
         read = read_tune(tune)
         played = play(read.parts, read.upq, chords, read.part_order, read.sections, read.title,
                       label)  # fmt: skip
@@ -93,12 +96,19 @@ _TEXT_ONLY = set("hijklmnopqrstw")  # letters that are not notes, rests or stand
 
 
 def _prose_words(body: str) -> list[str]:
-    """Words in the tune body (the lines after the K: line) that cannot be music: runs of four
-    or more letters with at least two different letters that ABC gives no meaning (one can be
-    a U: symbol, as in Ryan's Mammoth's 'kgBkaB')."""
+    """Words in the tune body (the lines after the K: line, up to the blank line that ends the
+    tune) that cannot be music: runs of four or more letters with at least two different
+    letters that ABC gives no meaning (one can be a U: symbol, as in Ryan's Mammoth's
+    'kgBkaB'). Text blocks (%%begintext ... %%endtext) are not music and not prose."""
     words = []
-    for line in body.split("\n"):
-        if re.match(r"[ \t]*[A-Za-z+]:", line):
+    in_text = False
+    for line in body.lstrip("\n").split("\n"):
+        if not line.strip():
+            break
+        if re.match(r"[ \t]*%%(?:begin|end)(?:text|ps)", line):
+            in_text = "%%begin" in line
+            continue
+        if in_text or re.match(r"[ \t]*[A-Za-z+]:", line):
             continue
         for word in _WORD.findall(_NOT_CODE.sub(" ", line)):
             if len(_TEXT_ONLY & set(word.lower())) >= 2:
