@@ -3,9 +3,10 @@
 Run from the repository root: ``.venv/bin/python -m scripts.bench_reader``.
 
 1. Differential, on folk collections (music21's, and ``--folder``s such as
-   ../shared/data/irish.abc): the share of tunes whose note lists are the same through both
-   readers (pitch, onset, duration, velocity and voice, in the MIDI file's 120 ticks a beat,
-   chord symbols played as the corpus plays them), and each class of difference with examples.
+   ../shared/data/irish.abc): the share of tunes whose MIDI files are the same bytes through
+   both readers, then of those whose note lists are the same (pitch, onset, duration, velocity
+   and voice, in the file's 120 ticks a beat), chord symbols played as the corpus plays them;
+   each class of difference with examples.
 2. Beyond folk (``--dev``, e.g. ../shared/data/abc-dev): for the tunes abc2midi renders, the
    share the native reader renders too, and note F1 (onset and pitch, every voice, chord
    symbols off) against abc2midi.
@@ -77,8 +78,10 @@ def differential(tunes: list[AbcTune]) -> dict:
             classes["only abc2xml refuses"].append(f"{tune.label}: {old.reason}")
         elif isinstance(new, Exception):
             classes["only native refuses"].append(f"{tune.label}: {new.reason}")
-        elif notes(old.performance) == notes(new.performance):
+        elif old.midi == new.midi:
             classes["same"].append(tune.label)
+        elif notes(old.performance) == notes(new.performance):
+            classes["same notes, other bytes"].append(f"{tune.label}: {_meta_difference(old, new)}")
         else:
             a, b = notes(old.performance), notes(new.performance)
             k = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), None)
@@ -87,6 +90,18 @@ def differential(tunes: list[AbcTune]) -> dict:
                 f"{tune.label}: {len(a)} vs {len(b)} notes; {a[k : k + 1]} vs {b[k : k + 1]}"
             )
     return {"tunes": len(tunes), "classes": classes, "seconds": seconds}
+
+
+def _meta_difference(old, new) -> str:
+    """What differs between two renderings with the same notes."""
+    a, b = old.performance, new.performance
+    for name in ("title", "tempos", "meters", "keys"):
+        if getattr(a, name) != getattr(b, name):
+            return f"{name}: {str(getattr(a, name))[:80]} vs {str(getattr(b, name))[:80]}"
+    voices = [(v.name, v.program, v.channel) for v in a.voices]
+    if voices != [(v.name, v.program, v.channel) for v in b.voices]:
+        return f"voices: {voices[:4]} vs {[(v.name, v.program, v.channel) for v in b.voices][:4]}"
+    return "other"
 
 
 def against_abc2midi(tunes: list[AbcTune]) -> dict:

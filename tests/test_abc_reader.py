@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.formats.abc.bars import read_bars
 from abcmidi_bgpt.formats.abc.text import split_tunes
 from abcmidi_bgpt.formats.abc.tokens import tokens
-from abcmidi_bgpt.symbolic.abc_to_midi.abc_reader import read_bars
 from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 
 

@@ -4,8 +4,7 @@
 
 then the corpus builder (``corpus/``, imported as ``abcmidi_bgpt.corpus``) and the TUI
 (``tui/``, imported as ``abcmidi_bgpt.tui``), which use the library, and on top the interface
-layer: the command line (``abcmidi_bgpt/cli/``, ``abcmidi_bgpt/__main__.py``, ``corpus/cli.py``,
-``tui/command.py``). A module never imports a module of a higher layer, and
+layer: the command line (``abcmidi_bgpt/cli/``, ``abcmidi_bgpt/__main__.py``). A module never imports a module of a higher layer, and
 the modules import one another without a cycle, counting imports inside functions.
 """
 
@@ -30,7 +29,7 @@ LAYERS = [
     "cli",
 ]
 # typer modules: the cli layer
-INTERFACE = {"abcmidi_bgpt.__main__", "abcmidi_bgpt.corpus.cli", "abcmidi_bgpt.tui.command"}
+INTERFACE = {"abcmidi_bgpt.__main__"}
 # Folder -> the package name it is imported under (pyproject.toml's package-dir).
 PACKAGES = {
     "abcmidi_bgpt": "abcmidi_bgpt",

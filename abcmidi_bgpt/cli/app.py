@@ -13,11 +13,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from abcmidi_bgpt.cli.compare import compare_command
+from abcmidi_bgpt.cli.corpus import corpus_app
 from abcmidi_bgpt.cli.model import evaluate_command, import_official_command, train_command
 from abcmidi_bgpt.cli.options import Precision, console, err_console, print_error, print_warning
+from abcmidi_bgpt.cli.tui import tui_command
 from abcmidi_bgpt.core.errors import ModelError
 from abcmidi_bgpt.core.isolation import DEFAULT_MEMORY_GIB
-from abcmidi_bgpt.corpus.cli import corpus_app
 from abcmidi_bgpt.engines.batch import (
     DEFAULT_TIMEOUT_S,
     BatchPlan,
@@ -27,7 +28,6 @@ from abcmidi_bgpt.engines.batch import (
     input_suffixes,
 )
 from abcmidi_bgpt.engines.registry import ENGINES, EngineSpec, engine_names
-from abcmidi_bgpt.tui.command import tui_command
 
 app = typer.Typer(
     help="Convert between ABC notation and MIDI, with a symbolic converter or a bGPT model.",

@@ -91,10 +91,10 @@ def build_command(
     rebuild with one more source only processes the new tunes. Bad tunes are recorded with
     their stage and reason (OUT/failures.jsonl) and never stop the build.
     """
-    from .build import DEFAULT_SCALES, BuildSettings, build_corpus
-    from .pipeline import PipelineSettings
-    from .sources import SourceError
-    from .splits import parse_scale
+    from abcmidi_bgpt.corpus.build import DEFAULT_SCALES, BuildSettings, build_corpus
+    from abcmidi_bgpt.corpus.pipeline import PipelineSettings
+    from abcmidi_bgpt.corpus.sources import SourceError
+    from abcmidi_bgpt.corpus.splits import parse_scale
 
     sources, scale_texts = list(source or []), list(scales or [])
     # "--source a b --scales 1e3 1e4": click keeps one value per option; the rest arrive here.
@@ -195,8 +195,7 @@ def stats_command(
 ) -> None:
     """Print a corpus manifest and write length histograms (ABC, MIDI, patches) as PNG."""
     from abcmidi_bgpt.bgpt.dataset import load_manifest
-
-    from .stats import write_histograms
+    from abcmidi_bgpt.corpus.stats import write_histograms
 
     try:
         manifest = load_manifest(corpus_dir)
