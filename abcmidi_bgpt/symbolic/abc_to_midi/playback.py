@@ -48,6 +48,7 @@ def play(
     sections: list[str] | None = None,
     title: str = "",
     label: str = "",
+    align_bars: bool = True,
 ) -> PlaybackResult:
     """Play out a score read into :class:`Part` s of measures, ``upq`` units a quarter note.
 
@@ -62,9 +63,10 @@ def play(
     if not any(m.notes for measures in read for m in measures):
         raise ConversionError("the tune has no notes", where)
 
-    # Parts written from one ABC tune share their bar structure: align them bar by bar so a
-    # short bar in one voice does not shift the others.
-    if len({len(ms) for ms in read}) == 1 and len(read) > 1:
+    # MusicXML parts share their bar structure (``align_bars``): align them bar by bar so a
+    # short bar in one voice does not shift the others. ABC voices are timed each on its own,
+    # as abc2midi times them: an overfull bar in one voice does not pad the others.
+    if align_bars and len({len(ms) for ms in read}) == 1 and len(read) > 1:
         for i in range(len(read[0])):
             longest = max(ms[i].length for ms in read)
             for ms in read:

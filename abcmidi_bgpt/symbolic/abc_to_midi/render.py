@@ -64,7 +64,7 @@ def abc_to_midi(tune: AbcTune | str, chords: bool = False, reader: str = "") -> 
     if native:
         read = read_tune(tune)
         played = play(read.parts, read.upq, chords, read.part_order, read.sections, read.title,
-                      label)  # fmt: skip
+                      label, align_bars=False)  # fmt: skip
         score_warnings = read.warnings
         junk = read.unreadable
     else:
