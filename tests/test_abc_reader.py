@@ -115,3 +115,9 @@ def test_text_blocks_and_free_text_after_the_tune_are_not_music():
         "%%endtext\nC D E F|\n\nThe first one and last two are never used in this music.\n"
     )
     assert native_notes(tune) == [(60, 0), (62, 120), (64, 240), (65, 360)]
+
+
+def test_blank_lines_straight_after_the_key_do_not_end_the_tune():
+    """Sloppy files leave a blank line after K:; only a blank line after the music ends it."""
+    tune = "X:22\nT:Father Dollard's\nM:C|\nL:1/8\nK:D Major\n\nA,C|D2 F2|\n\nE2 F2|\n"
+    assert native_notes(tune) == [(57, 0), (61, 60), (62, 120), (66, 240)]

@@ -20,10 +20,17 @@ def split_voices(text: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]
     current = ""
     started = False
     in_block = False
+    after_first_key = False  # blank lines straight after the first K: line do not end the tune
+    seen_key = False
     for raw in text.splitlines():
         line = raw.strip()
         if not line and started:
+            if after_first_key:
+                continue
             break  # an empty line ends the tune
+        after_first_key = False
+        if started and not seen_key and re.match(r"K:", line):
+            seen_key = after_first_key = True
         block = _TEXT_BLOCK.match(line)
         if block:
             in_block = block.group(1) == "begin"
