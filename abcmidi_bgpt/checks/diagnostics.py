@@ -326,7 +326,8 @@ def check_tune(tune: AbcTune | str, chords: bool = False) -> TuneCheck:
     spans = scan_abc(tune.text)
     problems = [s for s in spans if s.kind == "error"]
     try:
-        result = abc_to_midi(tune, chords=chords)
+        # Through abc2xml, whose messages this module knows how to place in the text.
+        result = abc_to_midi(tune, chords=chords, reader="abc2xml")
     except ConversionError as err:
         return TuneCheck([_place_error(err, tune.text, spans, problems)])
     diagnostics = [_place_warning(w, tune.text, spans) for w in _clean_warnings(result.warnings)]

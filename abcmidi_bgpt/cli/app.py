@@ -52,6 +52,11 @@ EngineName = enum.StrEnum("EngineName", {name: name for name in engine_names()})
 ENGINE_HELP = "Engine: " + "; ".join(f"{n}: {ENGINES[n].summary}" for n in engine_names()) + "."
 
 
+class Reader(enum.StrEnum):
+    native = "native"
+    abc2xml = "abc2xml"
+
+
 class Fallback(enum.StrEnum):
     none = "none"
     symbolic = "symbolic"
@@ -77,6 +82,13 @@ def convert(
             "the corpus renders them, for its checks and fallback).",
         ),
     ] = None,
+    reader: Annotated[
+        Reader,
+        typer.Option(
+            help="ABC->MIDI: how the symbolic converter reads ABC: native, or through abc2xml's "
+            "MusicXML (about 8 times slower; kept to compare)."
+        ),
+    ] = Reader.native,
     track: Annotated[
         int | None, typer.Option(help="MIDI->ABC: take the melody from this track.")
     ] = None,
@@ -171,7 +183,9 @@ def convert(
             print_error(f"{', '.join(bgpt_only)} only apply to --engine bgpt")
             raise typer.Exit(2)
         options = (
-            {"chords": bool(chords)} if to == Format.mid else {"track": track, "channel": channel}
+            {"chords": bool(chords), "reader": reader.value}
+            if to == Format.mid
+            else {"track": track, "channel": channel}
         )
         if engine != "symbolic":
             options = {}

@@ -80,6 +80,7 @@ class BatchEngine(Engine, Protocol):
 @dataclass(frozen=True, slots=True)
 class SymbolicOptions:
     chords: bool = False  # ABC -> MIDI: play chord symbols as an accompaniment track
+    reader: str = ""  # ABC -> MIDI: "native" or "abc2xml" ('' the default, native)
     track: int | None = None  # MIDI -> ABC: take the melody from this track
     channel: int | None = None  # MIDI -> ABC: ... or from this channel
 
@@ -97,13 +98,14 @@ class SymbolicEngine:
 
     def __init__(self, options: SymbolicOptions = SymbolicOptions()):
         self.chords = options.chords
+        self.reader = options.reader
         self.track = options.track
         self.channel = options.channel
 
     def abc_to_midi(self, tune: AbcTune) -> EngineOutput:
         from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 
-        result = abc_to_midi(tune, chords=self.chords)
+        result = abc_to_midi(tune, chords=self.chords, reader=self.reader)
         return EngineOutput(result.midi, result.warnings)
 
     def midi_to_abc(self, data: bytes, source: str = "") -> EngineOutput:

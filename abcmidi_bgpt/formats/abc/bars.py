@@ -204,8 +204,10 @@ def _tuplet(m: re.Match) -> tuple[int, int, int]:
 
 def _length(num_text: str | None, slashes: str | None, den_text: str | None) -> tuple[int, int]:
     """A written length as abc2xml reads it: 'A3/2' is 3/2, 'A/' 1/2, 'A//' 1/4, 'A/4' 1/4."""
-    num = int(num_text) if num_text and len(num_text) <= 6 else 1
-    d = int(den_text) if den_text and len(den_text) <= 6 else 2
+    # Over nine digits a length is absurd: kept absurd (the reader refuses it), never read in
+    # full (Python will not even read an integer of 4,300 digits).
+    num = (int(num_text) if len(num_text) <= 9 else 10**9) if num_text else 1
+    d = (int(den_text) if len(den_text) <= 9 else 10**9) if den_text else 2
     den = (d << min(len(slashes or ""), 12)) >> 1
     return (num or 1, den or 1)
 

@@ -34,10 +34,15 @@ MAX_METER_TERMS = 12  # (2+2+2+3)/8 has 4
 # at most three digits. Two slips found in the Essen collection pass, because abc2xml reads
 # them as 4/4 with a warning, as it always did: "FREI4/4" (its mark for a free meter) and a
 # stray bracket, "M: 2/2]".
+# Two forms real collections use pass too: abcm2ps's dotted groups ("2.2.3/8", the beats
+# of (2+2+3)/8) and a lone number ("M:3"); neither reaches abc2xml's reading of a meter as a sum
+# (it reports them and assumes 4/4), and the native reader reads them itself.
 _NUMBER = r"[1-9]\d{0,2}"
 _SUM = rf"{_NUMBER}(?:\s*\+\s*{_NUMBER}){{0,{MAX_METER_TERMS - 1}}}"
+_DOTTED = rf"{_NUMBER}(?:\.{_NUMBER}){{1,{MAX_METER_TERMS - 1}}}"
 _METER = re.compile(
-    rf"(?:C\|?|none|(?:FREI)?(?:\(\s*{_SUM}\s*\)|{_SUM})\s*/\s*{_NUMBER}\]?)?", re.ASCII
+    rf"(?:C\|?|none|{_NUMBER}|(?:FREI)?(?:\(\s*{_SUM}\s*\)|{_SUM}|{_DOTTED})\s*/\s*{_NUMBER}\]?)?",
+    re.ASCII,
 )
 _FIELD_LINE = re.compile(r"([A-Zw]):(.*)|\[[A-Zw]:[^\]]*\]")  # abc2xml's, on a stripped line
 _KEY = ("K:", "[K:")  # the line that ends the header
@@ -48,19 +53,19 @@ _VOICE_ID = re.compile(r"(?:^|\[)V:[ \t]*([^\s\]]*)")
 _NOT_MUSIC = re.compile(r'"[^"]*"|![^!]*!|\+[^+]*\+|\[[A-Za-z]:[^\]]*\]')
 
 
-def check_abc_text(text: str, label: str = "", meters: bool = True) -> None:
-    """Refuse a tune whose meters are not ABC meters (unless not ``meters``: the native reader
-    evaluates nothing) or that would make abc2xml do work out of all proportion to its size
-    (see the module notes); ``label`` names the tune."""
+def check_abc_text(text: str, label: str = "") -> None:
+    """Refuse a tune whose meters are not ABC meters or that would make abc2xml do work out
+    of all proportion to its size (see the module notes); ``label`` names the tune."""
     where = label
     lines = _code_lines(text)
     first = _tune_start(text)
-    for index, value in _meters(lines) if meters else ():
+    for index, value in _meters(lines):
         if not _METER.fullmatch(value.strip()):
             shown = value.strip()
             shown = shown if len(shown) <= 40 else shown[:40] + "..."
             reason = (
-                f"M:{shown!r} is not an ABC meter (C, C|, none, n/d, (a+b)/d, numbers up to 999)"
+                f"M:{shown!r} is not an ABC meter (C, C|, none, n/d, (a+b)/d, a.b/d, n; numbers "
+                "up to 999)"
             )
             if index < first:
                 raise ConversionError(f"in the file header: {reason}", where)

@@ -191,3 +191,17 @@ def replace_tune(book: str, tune: AbcTune, new_text: str) -> str:
             f"{tune.source or 'the file'} changed since it was read; reload (f5) and try again"
         )
     return book[:start] + new_text.rstrip("\n") + book[start + len(old) :]
+
+
+INCLUDE_DIRECTIVES = ("%%abc-include", "I:abc-include")
+
+
+def include_warning(line: str) -> str | None:
+    """The warning for a line that asks to read a file into the tune (``%%abc-include FILE``),
+    which no reader here obeys; None for any other line."""
+    if not line.startswith(INCLUDE_DIRECTIVES):
+        return None
+    target = line[13:].strip()
+    if len(target) > 100:  # the end names the file
+        target = "..." + target[-97:]
+    return f"{line[:13]} ignored: a tune may not read files ({target})"

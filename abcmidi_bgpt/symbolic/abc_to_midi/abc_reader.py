@@ -43,7 +43,7 @@ from abcmidi_bgpt.formats.abc.fields import (
     read_tempo,
     read_unit,
 )
-from abcmidi_bgpt.formats.abc.text import AbcTune
+from abcmidi_bgpt.formats.abc.text import AbcTune, include_warning
 from abcmidi_bgpt.formats.abc.voices import split_voices
 from abcmidi_bgpt.symbolic.abc_to_midi.score import (
     DYNAMICS,
@@ -57,6 +57,7 @@ from abcmidi_bgpt.symbolic.abc_to_midi.score import (
 DIVISIONS = 2520 * 64  # a quarter note; exact for 3-, 5-, 7- and 9-tuplets and '>>>'
 MAX_NOTE_BEATS = 256  # longer notes are taken as typos ("A99999")
 MAX_TRANSPOSE = 127
+MAX_LENGTH_DENOMINATOR = 1024  # 'A/1024': shorter cannot be written on any staff
 # Per voice: a text that is not music says so once or twice, not a thousand times.
 MAX_SYMBOL_WARNINGS = 10
 UNITS = DIVISIONS * 16  # playback's units a quarter note: 16 to a division, for grace notes
@@ -117,7 +118,7 @@ def read_tune(tune: AbcTune) -> ReadScore:
         numbers = re.match(r"\s*(\d{1,6})\s*/\s*(\d+)", settings.meter_text)
         if numbers and int(numbers.group(1)) / max(1, int(numbers.group(2))) < 0.75:
             settings.unit = (1, 16)
-    warnings: list[str] = []
+    warnings = [w for w in map(include_warning, tune.full_text.splitlines()) if w]
     readers = []
     for index, (_vid, music) in enumerate(voices):
         reader = _VoiceReader(settings, label, warnings, first=index == 0)
@@ -344,6 +345,12 @@ class _VoiceReader:
         if measure_rest:
             num, den = self.bar_length
         else:
+            if den > MAX_LENGTH_DENOMINATOR:
+                raise ConversionError(
+                    f"a note of 1/{den if den < 10**9 else 'over 10^9'} of L: "
+                    "(the shortest is 1/1024); absurd duration",
+                    self.label,
+                )
             num, den = _simplify(num * self.unit[0], den * self.unit[1])
             if den > 64:
                 num, den = _simplify(max(round(64 * num / den), 1), 64)
@@ -413,9 +420,12 @@ class _VoiceReader:
                 self.name = name.group(1)
             self._clef(value, m)
         elif letter == "I" and value.lower().startswith("midi"):
-            program = re.search(r"program *(\d*) +(\d+)", value)
+            program = re.search(r"program *(\d*) +(\d{1,3})\b", value)
             if program and self.program is None and int(program.group(2)) < 128:
                 self.program = int(program.group(2))
+            transpose = re.search(r"transpose[^-\d]*(-?\d+)", value)
+            if transpose:
+                self._transpose(transpose.group(1))
 
     def _clef(self, value: str, m: Measure) -> None:
         value = re.sub(r'(?:name|nm|subname|snm|sname)="[^"]*"', "", value)
@@ -441,14 +451,17 @@ class _VoiceReader:
         if octave:
             self.gtrans = gtrans + int(octave.group(1))
         if transpose:
-            semitones = int(transpose.group(1)) if len(transpose.group(1)) <= 6 else 10**6
-            if abs(semitones) > MAX_TRANSPOSE:
-                raise ConversionError(
-                    f"transposition by {transpose.group(1)[:20]} semitones is out of range "
-                    f"(at most {MAX_TRANSPOSE} either way)",
-                    self.label,
-                )
-            self.transpose = semitones
+            self._transpose(transpose.group(1))
+
+    def _transpose(self, text: str) -> None:
+        semitones = int(text) if len(text) <= 6 else 10**6
+        if abs(semitones) > MAX_TRANSPOSE:
+            raise ConversionError(
+                f"transposition by {text[:20]} semitones is out of range "
+                f"(at most {MAX_TRANSPOSE} either way)",
+                self.label,
+            )
+        self.transpose = semitones
 
 
 def _stem_notes(stem: Stem):

@@ -28,7 +28,7 @@ class AbcToMidi:
 
 
 READERS = ("abc2xml", "native")
-DEFAULT_READER = "abc2xml"
+DEFAULT_READER = "native"
 
 
 def abc_to_midi(tune: AbcTune | str, chords: bool = False, reader: str = "") -> AbcToMidi:
@@ -49,9 +49,7 @@ def abc_to_midi(tune: AbcTune | str, chords: bool = False, reader: str = "") -> 
     check_tune_size(tune)
     text = tune.full_text
     native = (reader or DEFAULT_READER) == "native"
-    # Before anything else reads it (abc_to_musicxml checks too); meters matter only to
-    # abc2xml, which evaluates them.
-    check_abc_text(text, label, meters=not native)
+    check_abc_text(text, label)  # before anything else reads it (abc_to_musicxml checks too)
     key_line = next((f for f in field_lines(text) if f.group(1) == "K"), None)
     if not key_line:
         raise NoKeyField("no K: field (the key line that ends the tune header)", label)
