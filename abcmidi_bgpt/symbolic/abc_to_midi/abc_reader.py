@@ -50,13 +50,13 @@ from abcmidi_bgpt.symbolic.abc_to_midi.score import (
     Measure,
     NoteEvent,
     Part,
+    check_note_length,
+    check_transpose,
     chord_pitches,
     place_graces,
 )
 
 DIVISIONS = 2520 * 64  # a quarter note; exact for 3-, 5-, 7- and 9-tuplets and '>>>'
-MAX_NOTE_BEATS = 256  # longer notes are taken as typos ("A99999")
-MAX_TRANSPOSE = 127
 MAX_LENGTH_DENOMINATOR = 1024  # 'A/1024': shorter cannot be written on any staff
 # Per voice: a text that is not music says so once or twice, not a thousand times.
 MAX_SYMBOL_WARNINGS = 10
@@ -150,12 +150,7 @@ def _measures(raws: list[_RawMeasure], deler: int, upq: int, label: str) -> list
         shift: dict[str, int] = {}
         for ev in raw.events:
             onset, duration = ev.pos * 16 // deler, ev.duration * 16 // deler
-            if duration > MAX_NOTE_BEATS * upq:
-                raise ConversionError(
-                    f"bar {m.number}: a note of {duration // upq} beats (the limit is "
-                    f"{MAX_NOTE_BEATS}); absurd duration",
-                    label,
-                )
+            check_note_length(duration, upq, m.number, label)
             if not ev.in_chord:
                 shift[ev.voice] = 0
                 if ev.lead and ev.pitch is not None:
@@ -454,14 +449,8 @@ class _VoiceReader:
             self._transpose(transpose.group(1))
 
     def _transpose(self, text: str) -> None:
-        semitones = int(text) if len(text) <= 6 else 10**6
-        if abs(semitones) > MAX_TRANSPOSE:
-            raise ConversionError(
-                f"transposition by {text[:20]} semitones is out of range "
-                f"(at most {MAX_TRANSPOSE} either way)",
-                self.label,
-            )
-        self.transpose = semitones
+        semitones = int(text) if len(text) <= 6 else None
+        self.transpose = check_transpose(semitones, text, self.label)
 
 
 def _stem_notes(stem: Stem):

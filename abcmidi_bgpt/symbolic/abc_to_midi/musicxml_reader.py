@@ -18,12 +18,11 @@ from abcmidi_bgpt.symbolic.abc_to_midi.score import (
     Measure,
     NoteEvent,
     Part,
+    check_note_length,
+    check_transpose,
     chord_pitches,
     place_graces,
 )
-
-MAX_NOTE_BEATS = 256  # longer notes are taken as typos ("A99999")
-MAX_TRANSPOSE = 127  # semitones: any more moves every note off the MIDI keyboard
 
 _STEP = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _TYPE_QUARTERS = {
@@ -91,14 +90,7 @@ def _read_part(part: ET.Element, upq: int, where: str) -> list[Measure]:
                         graces.setdefault(voice, []).append((pitch, _written_quarters(el)))
                     continue
                 duration = _int(el.findtext("duration"), where, "duration") * scale
-                if duration > MAX_NOTE_BEATS * upq:
-                    beats = duration // upq
-                    shown = f"{beats}" if beats < 10**12 else "over 10^12"  # 'A' + 4000 digits
-                    raise ConversionError(
-                        f"bar {m.number}: a note of {shown} beats "
-                        f"(the limit is {MAX_NOTE_BEATS}); absurd duration",
-                        where,
-                    )
+                check_note_length(duration, upq, m.number, where)
                 onset = last_onset if in_chord else pos
                 is_rest = el.find("rest") is not None or pitch is None
                 if not in_chord:
@@ -189,14 +181,8 @@ def _read_attributes(el: ET.Element, m: Measure, transpose: int, where: str = ""
     if tr is not None:
         chromatic = _small_int(tr.findtext("chromatic") or "0")
         octaves = _small_int(tr.findtext("octave-change") or "0")
-        if chromatic is None or octaves is None or abs(chromatic + 12 * octaves) > MAX_TRANSPOSE:
-            shown = (tr.findtext("chromatic") or "0").strip()[:20]
-            raise ConversionError(
-                f"transposition by {shown} semitones is out of range "
-                f"(at most {MAX_TRANSPOSE} either way)",
-                where,
-            )
-        transpose = chromatic + 12 * octaves
+        total = None if chromatic is None or octaves is None else chromatic + 12 * octaves
+        transpose = check_transpose(total, tr.findtext("chromatic") or "0", where)
     return transpose
 
 

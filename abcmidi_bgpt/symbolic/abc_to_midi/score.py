@@ -7,6 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from abcmidi_bgpt.core.errors import ConversionError
+
+MAX_NOTE_BEATS = 256  # longer notes are taken as typos ("A99999")
+MAX_TRANSPOSE = 127  # semitones: any more moves every note off the MIDI keyboard
+
 # Dynamics marks as MIDI velocities.
 DYNAMICS = {
     "pppp": 20,
@@ -102,3 +107,26 @@ def chord_pitches(root: int, kind: str, bass: int | None = None) -> tuple[int, .
     if bass is not None:
         pitches.insert(0, 36 + bass % 12)
     return tuple(pitches)
+
+
+def check_note_length(duration: int, upq: int, bar: str, where: str) -> None:
+    """Refuse a note longer than :data:`MAX_NOTE_BEATS` (``duration`` in units, ``upq`` a
+    quarter note), as a reader finds it in bar ``bar``."""
+    if duration > MAX_NOTE_BEATS * upq:
+        beats = duration // upq
+        shown = f"{beats}" if beats < 10**12 else "over 10^12"  # 'A' + 4000 digits
+        raise ConversionError(
+            f"bar {bar}: a note of {shown} beats (the limit is {MAX_NOTE_BEATS}); absurd duration",
+            where,
+        )
+
+
+def check_transpose(semitones: int | None, written: str, where: str) -> int:
+    """``semitones`` (None: unreadable) if within :data:`MAX_TRANSPOSE`; refused otherwise."""
+    if semitones is None or abs(semitones) > MAX_TRANSPOSE:
+        raise ConversionError(
+            f"transposition by {written.strip()[:20]} semitones is out of range "
+            f"(at most {MAX_TRANSPOSE} either way)",
+            where,
+        )
+    return semitones
