@@ -150,11 +150,16 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="first N tunes of each set")
     parser.add_argument("--show", type=int, default=10, help="examples per class")
     parser.add_argument("--speed-tunes", type=int, default=4248)
+    parser.add_argument("--speed-only", action="store_true", help="skip the differential")
     args = parser.parse_args()
     console = Console()
     root = music21_corpus_dir()
     folk = load([root / c for c in args.collections] + args.folder)
     folk = folk[: args.limit] if args.limit else folk
+    if args.speed_only:
+        rates = speed(folk[: args.speed_tunes])
+        console.print(", ".join(f"{k} {v:.1f} tunes/s" for k, v in rates.items()))
+        return
     result = differential(folk)
     n = result["tunes"]
     console.print(f"[bold]Differential[/bold], {n} folk tunes (native against abc2xml):")
