@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -121,3 +122,34 @@ def test_blank_lines_straight_after_the_key_do_not_end_the_tune():
     """Sloppy files leave a blank line after K:; only a blank line after the music ends it."""
     tune = "X:22\nT:Father Dollard's\nM:C|\nL:1/8\nK:D Major\n\nA,C|D2 F2|\n\nE2 F2|\n"
     assert native_notes(tune) == [(57, 0), (61, 60), (62, 120), (66, 240)]
+
+
+def test_a_percussion_voice_plays_on_the_drum_channel():
+    """clef=perc (or %%MIDI channel 10): the voice's notes go to MIDI channel 10, where their
+    pitch picks the drum sound; the other voices keep their channels, 10 left out."""
+    tune = (
+        "X:1\nT:t\nM:4/4\nL:1/8\nK:C\nV:1\nCDEF GABc|\nV:2 clef=perc\nB,B,^F^F B,B,^F^F|\n"
+        "V:3\ncdef gabc'|\n"
+    )
+    voices = abc_to_midi(tune, reader="native").performance.voices
+    assert [(v.channel, len(v.notes)) for v in voices] == [(0, 8), (9, 8), (1, 8)]
+    alone = abc_to_midi("X:1\nM:4/4\nL:1/8\nK:C\n%%MIDI channel 10\nB,^F B,^F|\n", reader="native")
+    assert [v.channel for v in alone.performance.voices] == [9]
+
+
+@pytest.mark.parametrize(
+    ("q", "qpm"),
+    [
+        ("1/4=120", 120.0),
+        ("1/4=ca. 80", 80.0),
+        ("3/8=c.60", 90.0),
+        ('"Allegro" 1/4=132', 132.0),
+        ('"Andante"', 88.0),
+        ("120", 60.0),
+    ],  # fmt: skip
+)
+def test_tempo_fields(q, qpm):
+    """Q: in every form; 'ca. 80' is 80 (abc2xml read it as 'Q:1', the old unit-length form);
+    the old 'Q:120' counts units of L:1/8 a minute."""
+    result = abc_to_midi(f"X:1\nM:4/4\nL:1/8\nQ:{q}\nK:C\nCDEF|\n", reader="native")
+    assert [t.qpm for t in result.performance.tempos] == [qpm]

@@ -44,7 +44,8 @@ _CHORD_SYMBOL = re.compile(
     rf"(?:/(?P<bass>[A-G])(?P<bass_acc>[#b=])?)?"
     rf"(?:\([^)]*\))?"
 )
-_TEMPO = re.compile(r"(\d)/(\d\d?)\s*=\s*(\d[.\d]*)|(\d[.\d]*)")
+# 'Q:1/4=120', 'Q:3/8=ca. 60' (an approximate tempo is read as that tempo), or the old 'Q:120'
+_TEMPO = re.compile(r"(\d)/(\d\d?)\s*=\s*(?:c(?:irc)?a?\.?\s*|~\s*)?(\d[.\d]*)|(\d[.\d]*)")
 # Tempo words of a Q: field without a number (abc2xml's table).
 TEMPO_WORDS = {"larghissimo": 40, "adagissimo": 44, "lentissimo": 48, "largo": 56, "adagio": 59,
                "lento": 62, "larghetto": 66, "adagietto": 76, "andante": 88, "andantino": 96,

@@ -129,7 +129,9 @@ def read_tune(tune: AbcTune) -> ReadScore:
         raise ConversionError("the tune has no notes", label)
     deler = math.gcd(21, *durations)
     upq = UNITS // deler
-    parts = [Part(_measures(r.raw, deler, upq, label), r.name, r.program) for r in readers]
+    parts = [
+        Part(_measures(r.raw, deler, upq, label), r.name, r.program, r.percussion) for r in readers
+    ]
     sections = readers[0].sections if readers else []
     unreadable = sum(r.unreadable for r in readers)
     return ReadScore(
@@ -207,6 +209,7 @@ class _VoiceReader:
         self.sections: list[str] = []
         self.section = ""
         self.program: int | None = None
+        self.percussion = False  # clef=perc or %%MIDI channel 10: drum sounds on channel 10
         self.name = ""
         self.ending: frozenset[int] | None = None  # the ending open now
         self.meter_text = settings.meter_text
@@ -421,10 +424,14 @@ class _VoiceReader:
             transpose = re.search(r"transpose[^-\d]*(-?\d+)", value)
             if transpose:
                 self._transpose(transpose.group(1))
+            if re.search(r"channel *10\b", value):
+                self.percussion = True
 
     def _clef(self, value: str, m: Measure) -> None:
         value = re.sub(r'(?:name|nm|subname|snm|sname)="[^"]*"', "", value)
         clef = re.search(r"alto1|alto2|alto4|alto|tenor|bass3|bass|treble|perc|none|tab", value)
+        if clef and clef.group() == "perc":
+            self.percussion = True
         middle = re.search(r"(?:^m=| m=|middle=)([A-Ga-g])([,']*)", value)
         octave = re.search(r"octave=([-+]?\d)", value)
         transpose = re.search(r"(?:^t=| t=|transpose=)(-?[\d]+)", value)

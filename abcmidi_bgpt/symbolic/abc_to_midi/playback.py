@@ -21,6 +21,7 @@ from abcmidi_bgpt.core.performance import (
     TempoChange,
     Voice,
 )
+from abcmidi_bgpt.formats.midi import DRUM_CHANNEL
 from abcmidi_bgpt.symbolic.abc_to_midi.play_order import ordered_by_parts, repeat_warnings
 from abcmidi_bgpt.symbolic.abc_to_midi.score import Measure, Part
 
@@ -74,6 +75,7 @@ def play(
     warnings: list[str] = []
     perf = Performance(title=title)
     voice_of: dict[tuple[int, str], Voice] = {}
+    drums: set[int] = set()  # the voices of percussion parts
     chord_events: list[tuple[int, tuple[int, ...] | None]] = []
     end_units = played_notes = 0
     sections = sections or []
@@ -124,11 +126,18 @@ def play(
             voice = Voice(name=name, program=program)
             voice.notes = _merge_ties(events, upq, len(voice_of))
             voice_of[(pi, vid)] = voice
+            if part.percussion:
+                drums.add(id(voice))
     perf.voices = [v for v in voice_of.values() if v.notes]
     if chords and chord_events:
         perf.voices.append(_chord_voice(chord_events, end_units, upq, len(perf.voices)))
-    for i, v in enumerate(perf.voices):
-        v.channel = i if i < 9 else min(i + 1, 15)  # channel 9 is for drums
+    melodic = 0
+    for v in perf.voices:
+        if id(v) in drums:
+            v.channel, v.program = DRUM_CHANNEL, None
+        else:
+            v.channel = melodic if melodic < DRUM_CHANNEL else min(melodic + 1, 15)
+            melodic += 1
     perf.tempos = _dedupe_tempos(perf.tempos)
     if not perf.voices:
         raise ConversionError("the tune has no notes", where)

@@ -76,11 +76,13 @@ class Measure:
 
 @dataclass(slots=True)
 class Part:
-    """One part (an ABC voice): its measures, name and General MIDI program."""
+    """One part (an ABC voice): its measures, name and General MIDI program; a percussion
+    part (clef=perc, %%MIDI channel 10) plays on MIDI channel 10, its notes as drum sounds."""
 
     measures: list[Measure]
     name: str = ""
     program: int | None = None
+    percussion: bool = False
 
 
 def place_graces(m: Measure, lead, onset: int, duration: int, voice: str, upq: int) -> int:
