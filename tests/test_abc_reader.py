@@ -153,3 +153,14 @@ def test_tempo_fields(q, qpm):
     the old 'Q:120' counts units of L:1/8 a minute."""
     result = abc_to_midi(f"X:1\nM:4/4\nL:1/8\nQ:{q}\nK:C\nCDEF|\n", reader="native")
     assert [t.qpm for t in result.performance.tempos] == [qpm]
+
+
+def test_what_cannot_be_read_is_named_with_its_line_and_column():
+    """A symbol the reader cannot read is skipped with a warning at its place: lines counted
+    from the tune's X: line, through continuations, inline fields and voices."""
+    tune = "X:1\nT:t\nM:4/4\nL:1/4\nK:C\nC D E F|\nG # A B c|\nV:2\nc d e f|\nc d # e|\n"
+    result = abc_to_midi(tune, reader="native")
+    assert result.warnings == [
+        "line 7, col 3: cannot read '#'; skipped",
+        "line 10, col 5: cannot read '#'; skipped",
+    ]

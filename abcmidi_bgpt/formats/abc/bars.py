@@ -44,6 +44,7 @@ class Item:
     stem: Stem | None = None
     graces: list[Stem] = field(default_factory=list)
     value: object = None
+    start: int = -1  # a 'junk' sign: where it starts in the music
 
 
 @dataclass(slots=True)
@@ -151,7 +152,7 @@ def read_bars(music: str) -> list[Bar]:
             if chord is None:
                 bar.items.append(Item("broken", value=t.text))
             else:  # '<' or '>' inside a chord means nothing (abc2xml skips it)
-                bar.items.append(Item("junk", value=t.text))
+                bar.items.append(Item("junk", value=t.text, start=t.start))
         elif kind == "tuplet":
             bar.items.append(Item("tuplet", value=_tuplet(m)))
         elif kind == "text":
@@ -162,7 +163,7 @@ def read_bars(music: str) -> list[Bar]:
         elif kind == "symbol":
             bar.items.append(Item("deco", value=t.text))
         elif kind in ("junk", "digits", "bar", "colon", "ending", "overlay"):
-            bar.items.append(Item("junk", value=t.text))
+            bar.items.append(Item("junk", value=t.text, start=t.start))
         i += 1
     if bar.items or started:
         bars.append(bar)

@@ -1,10 +1,58 @@
 """A tune's text as abc2xml splits it before parsing: the header's fields, then the music of
 each voice as one string, fields after K: written inline, comments, lyrics, text blocks and
-continuations dealt with, multi-bar rests written out bar by bar."""
+continuations dealt with, multi-bar rests written out bar by bar.
+
+Each voice's music keeps, for every character, where in the tune's text it came from
+(:class:`Traced`), so that what the reader cannot read is reported at its line and column.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class Traced:
+    """Text, and for each of its characters the offset in the source it came from (a character
+    made up here, such as an inline field's bracket, has the offset of what it stands for)."""
+
+    text: str
+    where: list[int]
+
+    @classmethod
+    def of(cls, text: str, start: int) -> Traced:
+        return cls(text, list(range(start, start + len(text))))
+
+    @classmethod
+    def made(cls, text: str, at: int) -> Traced:
+        return cls(text, [at] * len(text))
+
+    def __add__(self, other: Traced) -> Traced:
+        return Traced(self.text + other.text, self.where + other.where)
+
+    def __getitem__(self, part: slice) -> Traced:
+        return Traced(self.text[part], self.where[part])
+
+    def sub(self, pattern: re.Pattern, replace: Callable[[re.Match], str]) -> Traced:
+        """``pattern.sub(replace, text)``, each replacement traced to its match's start."""
+        out, last = Traced("", []), 0
+        for m in pattern.finditer(self.text):
+            out = out + self[last : m.start()]
+            out = out + Traced.made(replace(m), self.where[m.start()] if self.where else 0)
+            last = m.end()
+        return out + self[last:]
+
+
+def join(pieces: list[Traced], separator: str) -> Traced:
+    out = Traced("", [])
+    for i, piece in enumerate(pieces):
+        if i:
+            out = out + Traced.made(separator, out.where[-1] if out.where else 0)
+        out = out + piece
+    return out
+
 
 _FIELD_LINE = re.compile(r"([A-Zw]):(.*)|\[([A-Zw]):([^\]]*)\]")
 _DIRECTIVE = re.compile(r"^%%(?=[^%])")
@@ -12,18 +60,22 @@ _TEXT_BLOCK = re.compile(r"%%(begin|end)(?:text|ps)\b")
 _VOICE_FIELD = re.compile(r"\[V:\s*(\S*?)(?:[ \]]|$)")
 
 
-def split_voices(text: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def split_voices(text: str) -> tuple[list[tuple[str, str]], list[tuple[str, Traced]]]:
     """The tune's header fields up to K: (letter, value), and each voice's music as one string
     of tokens, fields after K: written inline, in the order the voices first appear."""
-    music_lines: list[str] = []
-    pending_field = ""
-    current = ""
+    music_lines: list[Traced] = []
+    pending_field, field_at = "", 0
+    current = Traced("", [])
     started = False
     in_block = False
     after_first_key = False  # blank lines straight after the first K: line do not end the tune
     seen_key = False
-    for raw in text.splitlines():
+    offset = 0
+    for raw in text.splitlines(keepends=True):
+        line_start, offset = offset, offset + len(raw)
+        raw = raw.rstrip("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
         line = raw.strip()
+        start = line_start + len(raw) - len(raw.lstrip())
         if not line and started:
             if after_first_key:
                 continue
@@ -53,66 +105,79 @@ def split_voices(text: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]
         field_match = _FIELD_LINE.fullmatch(line)
         if field_match:
             if pending_field:
-                current += _inline(pending_field)
+                current = current + _inline(pending_field, field_at)
             pending_field = (line[1:-1] if line.startswith("[") else line).rstrip("\\")
+            field_at = start
             continue
         if not started:
             continue
         if pending_field:
-            current += _inline(pending_field)
+            current = current + _inline(pending_field, field_at)
             pending_field = ""
         continues = line.endswith("\\")
-        current += line.rstrip("\\")
+        current = current + Traced.of(line.rstrip("\\"), start)
         if not continues:
             music_lines.append(current)
-            current = ""
+            current = Traced("", [])
     if pending_field:
-        current += _inline(pending_field)
-    if current:
+        current = current + _inline(pending_field, field_at)
+    if current.text:
         music_lines.append(current)
     if not music_lines:
         return [], []
     first = music_lines[0]
-    key = re.search(r"\[K:[^\]]*\]", first)
+    key = re.search(r"\[K:[^\]]*\]", first.text)
     if key is None:
-        header_text, music_lines[0] = first, ""
+        header_text, music_lines[0] = first.text, Traced("", [])
     else:
-        header_text, music_lines[0] = first[: key.end()], first[key.end() :]
+        header_text, music_lines[0] = first.text[: key.end()], first[key.end() :]
     header: list[tuple[str, str]] = []
-    voice_defs = []
+    voice_defs = Traced("", [])
     for m in re.finditer(r"\[([A-Za-z]):([^\]]*)\]", header_text):
         letter, value = m.group(1), m.group(2).replace("%5d", "]")
         if letter == "V" or (letter == "I" and value.startswith(("MIDI", "percmap"))):
-            voice_defs.append(m.group(0))
+            voice_defs = voice_defs + first[m.start() : m.end()]
         else:
             header.append((letter, value.strip()))
-    body = "".join(voice_defs) + "\n".join(music_lines)
+    body = voice_defs + join(music_lines, "\n")
     return header, _voices(body)
 
 
-def _inline(field_text: str) -> str:
-    return "[" + field_text.replace("]", "%5d") + "]"
+def _inline(field_text: str, at: int) -> Traced:
+    return Traced.made("[" + field_text.replace("]", "%5d") + "]", at)
 
 
-def _voices(body: str) -> list[tuple[str, str]]:
-    pieces = re.split(r"(\[V:[^\]]*\])", body)
-    if len(pieces) == 1 or re.sub(r"\[[A-Z]:[^\]]*\]", "", pieces[0]).strip():
-        pieces = re.split(r"(\[V:[^\]]*\])", "[V:1]" + body)
-    leading = pieces[0]
+_VOICE_SPLIT = re.compile(r"\[V:[^\]]*\]")
+
+
+def _voices(body: Traced) -> list[tuple[str, Traced]]:
+    fields = list(_VOICE_SPLIT.finditer(body.text))
+    before = body.text[: fields[0].start()] if fields else body.text
+    if not fields or re.sub(r"\[[A-Z]:[^\]]*\]", "", before).strip():
+        body = Traced.made("[V:1]", body.where[0] if body.where else 0) + body
+        fields = list(_VOICE_SPLIT.finditer(body.text))
+    leading = body.text[: fields[0].start()]
     parts_marks = "".join(re.findall(r"\[P:.\]", leading))
-    music: dict[str, list[str]] = {}
-    for i in range(1, len(pieces), 2):
-        field_text, text = pieces[i], pieces[i + 1]
-        m = _VOICE_FIELD.match(field_text + " ")
+    music: dict[str, Traced] = {}
+    for i, field_match in enumerate(fields):
+        end = fields[i + 1].start() if i + 1 < len(fields) else len(body.text)
+        piece = body[field_match.start() : end]
+        m = _VOICE_FIELD.match(field_match.group(0) + " ")
         vid = m.group(1) if m and m.group(1) else "1"
         if not music and parts_marks:
-            text = parts_marks + text
-        music.setdefault(vid, []).extend([field_text, text])
-    return [(vid, _multi_bar_rests("".join(chunks))) for vid, chunks in music.items()]
+            field_len = field_match.end() - field_match.start()
+            piece = piece[:field_len] + Traced.made(parts_marks, piece.where[0]) + piece[field_len:]
+        music[vid] = music[vid] + piece if vid in music else piece
+    return [(vid, _multi_bar_rests(traced)) for vid, traced in music.items()]
 
 
-def _multi_bar_rests(music: str) -> str:
+_MULTI_BAR_REST = re.compile(r"([XZ])(\d+)")
+_SPACED_BAR = re.compile(r"([:|][ |\[\]]+[:|])")
+
+
+def _multi_bar_rests(music: Traced) -> Traced:
     """'Z4' -> 'Z|Z|Z|Z', as abc2xml reads multi-bar rests; spaces inside bar lines closed up."""
-    music = re.sub(r"([XZ])(\d+)", lambda m: "|".join([m.group(1)] * min(int(m.group(2)), 1000)),
-                   music)  # fmt: skip
-    return re.sub(r"([:|][ |\[\]]+[:|])", lambda m: m.group(1).replace(" ", ""), music)
+    music = music.sub(
+        _MULTI_BAR_REST, lambda m: "|".join([m.group(1)] * min(int(m.group(2)), 1000))
+    )
+    return music.sub(_SPACED_BAR, lambda m: m.group(1).replace(" ", ""))

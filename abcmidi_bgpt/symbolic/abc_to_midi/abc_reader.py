@@ -25,6 +25,7 @@ waiting for their note, the ending open); apart, that state would be passed arou
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from dataclasses import dataclass, field
@@ -119,10 +120,11 @@ def read_tune(tune: AbcTune) -> ReadScore:
         if numbers and int(numbers.group(1)) / max(1, int(numbers.group(2))) < 0.75:
             settings.unit = (1, 16)
     warnings = [w for w in map(include_warning, tune.full_text.splitlines()) if w]
+    places = _Places(tune)
     readers = []
     for index, (_vid, music) in enumerate(voices):
         reader = _VoiceReader(settings, label, warnings, first=index == 0)
-        reader.read(music)
+        reader.read(music.text, lambda start, w=music.where: places.of(w[start]))
         readers.append(reader)
     durations = [e.duration for r in readers for raw in r.raw for e in raw.events]
     if not any(e.pitch is not None for r in readers for raw in r.raw for e in raw.events):
@@ -137,6 +139,23 @@ def read_tune(tune: AbcTune) -> ReadScore:
     return ReadScore(
         parts, upq, settings.part_order, sections, settings.title, warnings, unreadable
     )
+
+
+class _Places:
+    """Offsets in a tune's text (its file header first) as a reader names them: 'line 3, col
+    7', lines counted from the tune's X: line (the file header's lines before it)."""
+
+    def __init__(self, tune: AbcTune):
+        text = tune.full_text
+        self.starts = [0] + [m.end() for m in re.finditer(r"\n", text)]
+        self.first = len(self.starts) - len(tune.text.split("\n"))  # the X: line's index
+
+    def of(self, offset: int) -> str:
+        index = max(0, bisect.bisect_right(self.starts, offset) - 1)
+        column = offset - self.starts[index] + 1
+        if index < self.first:
+            return f"file header line {index + 1}, col {column}"
+        return f"line {index - self.first + 1}, col {column}"
 
 
 def _measures(raws: list[_RawMeasure], deler: int, upq: int, label: str) -> list[Measure]:
@@ -215,7 +234,10 @@ class _VoiceReader:
         self.meter_text = settings.meter_text
         self.unreadable = 0
 
-    def read(self, music: str, voice_def: str = "") -> list[_RawMeasure]:
+    def read(self, music: str, place=lambda start: "") -> list[_RawMeasure]:
+        """Read the music of the voice; ``place(start)`` says where in the tune a character of
+        it was written ('line 3, col 7')."""
+        self.place = place
         bars = read_bars(music)
         overlay = 0
         previous: Bar | None = None
@@ -318,7 +340,8 @@ class _VoiceReader:
             elif kind == "junk":
                 self.unreadable += 1
                 if self.unreadable <= MAX_SYMBOL_WARNINGS:
-                    self.warnings.append(f"bar {m.number}: cannot read {item.value!r}; skipped")
+                    where = self.place(item.start) if item.start >= 0 else f"bar {m.number}"
+                    self.warnings.append(f"{where}: cannot read {item.value!r}; skipped")
         if overlay and not any(e.pitch is not None for e in events):
             events, pos = [], 0  # an overlay of rests only is dropped, as abc2xml drops it
         raw.events.extend(events)
