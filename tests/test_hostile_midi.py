@@ -25,7 +25,12 @@ from abcmidi_bgpt.core.errors import ConversionError, InputTooLarge
 from abcmidi_bgpt.engines.registry import EngineSpec
 from abcmidi_bgpt.formats import midi_reader
 from abcmidi_bgpt.formats.abc.text import decode_abc, read_abc_file, split_tunes
-from abcmidi_bgpt.formats.midi import MAX_MIDI_BEATS, read_midi, read_midi_salvaged
+from abcmidi_bgpt.formats.midi import (
+    MAX_MIDI_BEATS,
+    read_midi,
+    read_midi_salvaged,
+    variable_length,
+)
 from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 from abcmidi_bgpt.symbolic.midi_to_abc.bars import MAX_TRANSCRIBED_BARS, MAX_VOICE_BARS
 from abcmidi_bgpt.symbolic.midi_to_abc.keys import Key
@@ -37,15 +42,6 @@ from tests.support.limits import TooSlow, memory_limit, time_limit
 from tests.support.paths import EXAMPLES
 
 # --- MIDI written byte by byte -------------------------------------------------------------
-
-
-def varint(n: int) -> bytes:
-    out = [n & 0x7F]
-    n >>= 7
-    while n:
-        out.append(0x80 | (n & 0x7F))
-        n >>= 7
-    return bytes(reversed(out))
 
 
 def chunk(kind: bytes, body: bytes) -> bytes:
@@ -64,11 +60,16 @@ END_OF_TRACK = b"\x00\xff\x2f\x00"
 def note(pitch: int, length: int, wait: int = 0, channel: int = 0) -> bytes:
     """A note after ``wait`` ticks, ``length`` ticks long."""
     on, off = 0x90 | channel, 0x80 | channel
-    return varint(wait) + bytes([on, pitch, 64]) + varint(length) + bytes([off, pitch, 0])
+    return (
+        variable_length(wait)
+        + bytes([on, pitch, 64])
+        + variable_length(length)
+        + bytes([off, pitch, 0])
+    )
 
 
 def meta(kind: int, data: bytes, wait: int = 0) -> bytes:
-    return varint(wait) + bytes([0xFF, kind]) + varint(len(data)) + data
+    return variable_length(wait) + bytes([0xFF, kind]) + variable_length(len(data)) + data
 
 
 def time_signature(numerator: int, denominator_power: int, wait: int = 0) -> bytes:

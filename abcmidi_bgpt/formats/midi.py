@@ -95,11 +95,11 @@ def _track_bytes(events: list[_Event]) -> bytes:
     now = 0
     running = None  # the status byte a channel message may leave out
     for tick, group, _, kind, fields in events:
-        data += _varlen(tick - now)
+        data += variable_length(tick - now)
         now = tick
         if group == 0:
             body = _meta_body(kind, fields)
-            data += bytes((0xFF, _META_TYPES[kind])) + _varlen(len(body)) + body
+            data += bytes((0xFF, _META_TYPES[kind])) + variable_length(len(body)) + body
             running = None
             continue
         channel = fields["channel"]
@@ -131,7 +131,7 @@ def _meta_body(kind: str, fields: dict) -> bytes:
     return bytes((fifths & 0xFF, int(minor)))
 
 
-def _varlen(value: int) -> bytes:
+def variable_length(value: int) -> bytes:
     """A MIDI variable-length quantity: seven bits a byte, the high bit set on all but the
     last."""
     out = [value & 0x7F]
