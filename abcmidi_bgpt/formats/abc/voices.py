@@ -37,21 +37,28 @@ class Traced:
 
     def sub(self, pattern: re.Pattern, replace: Callable[[re.Match], str]) -> Traced:
         """``pattern.sub(replace, text)``, each replacement traced to its match's start."""
-        out, last = Traced("", []), 0
+        pieces, last = [], 0
         for m in pattern.finditer(self.text):
-            out = out + self[last : m.start()]
-            out = out + Traced.made(replace(m), self.where[m.start()] if self.where else 0)
+            pieces.append(self[last : m.start()])
+            pieces.append(Traced.made(replace(m), self.where[m.start()]))
             last = m.end()
-        return out + self[last:]
+        pieces.append(self[last:])
+        return concatenate(pieces)
+
+
+def concatenate(pieces: list[Traced]) -> Traced:
+    """The pieces one after the other (in linear time, however many there are)."""
+    return Traced("".join(p.text for p in pieces), [w for p in pieces for w in p.where])
 
 
 def join(pieces: list[Traced], separator: str) -> Traced:
-    out = Traced("", [])
+    out: list[Traced] = []
     for i, piece in enumerate(pieces):
         if i:
-            out = out + Traced.made(separator, out.where[-1] if out.where else 0)
-        out = out + piece
-    return out
+            previous = out[-1].where[-1] if out and out[-1].where else 0
+            out.append(Traced.made(separator, previous))
+        out.append(piece)
+    return concatenate(out)
 
 
 _FIELD_LINE = re.compile(r"([A-Zw]):(.*)|\[([A-Zw]):([^\]]*)\]")
@@ -65,7 +72,7 @@ def split_voices(text: str) -> tuple[list[tuple[str, str]], list[tuple[str, Trac
     of tokens, fields after K: written inline, in the order the voices first appear."""
     music_lines: list[Traced] = []
     pending_field, field_at = "", 0
-    current = Traced("", [])
+    current: list[Traced] = []  # the pieces of the music line being read
     started = False
     in_block = False
     after_first_key = False  # blank lines straight after the first K: line do not end the tune
@@ -105,24 +112,24 @@ def split_voices(text: str) -> tuple[list[tuple[str, str]], list[tuple[str, Trac
         field_match = _FIELD_LINE.fullmatch(line)
         if field_match:
             if pending_field:
-                current = current + _inline(pending_field, field_at)
+                current.append(_inline(pending_field, field_at))
             pending_field = (line[1:-1] if line.startswith("[") else line).rstrip("\\")
             field_at = start
             continue
         if not started:
             continue
         if pending_field:
-            current = current + _inline(pending_field, field_at)
+            current.append(_inline(pending_field, field_at))
             pending_field = ""
         continues = line.endswith("\\")
-        current = current + Traced.of(line.rstrip("\\"), start)
+        current.append(Traced.of(line.rstrip("\\"), start))
         if not continues:
-            music_lines.append(current)
-            current = Traced("", [])
+            music_lines.append(concatenate(current))
+            current = []
     if pending_field:
-        current = current + _inline(pending_field, field_at)
-    if current.text:
-        music_lines.append(current)
+        current.append(_inline(pending_field, field_at))
+    if current:
+        music_lines.append(concatenate(current))
     if not music_lines:
         return [], []
     first = music_lines[0]
@@ -132,14 +139,14 @@ def split_voices(text: str) -> tuple[list[tuple[str, str]], list[tuple[str, Trac
     else:
         header_text, music_lines[0] = first.text[: key.end()], first[key.end() :]
     header: list[tuple[str, str]] = []
-    voice_defs = Traced("", [])
+    voice_defs: list[Traced] = []
     for m in re.finditer(r"\[([A-Za-z]):([^\]]*)\]", header_text):
         letter, value = m.group(1), m.group(2).replace("%5d", "]")
         if letter == "V" or (letter == "I" and value.startswith(("MIDI", "percmap"))):
-            voice_defs = voice_defs + first[m.start() : m.end()]
+            voice_defs.append(first[m.start() : m.end()])
         else:
             header.append((letter, value.strip()))
-    body = voice_defs + join(music_lines, "\n")
+    body = concatenate([*voice_defs, join(music_lines, "\n")])
     return header, _voices(body)
 
 
@@ -158,7 +165,7 @@ def _voices(body: Traced) -> list[tuple[str, Traced]]:
         fields = list(_VOICE_SPLIT.finditer(body.text))
     leading = body.text[: fields[0].start()]
     parts_marks = "".join(re.findall(r"\[P:.\]", leading))
-    music: dict[str, Traced] = {}
+    music: dict[str, list[Traced]] = {}
     for i, field_match in enumerate(fields):
         end = fields[i + 1].start() if i + 1 < len(fields) else len(body.text)
         piece = body[field_match.start() : end]
@@ -167,8 +174,8 @@ def _voices(body: Traced) -> list[tuple[str, Traced]]:
         if not music and parts_marks:
             field_len = field_match.end() - field_match.start()
             piece = piece[:field_len] + Traced.made(parts_marks, piece.where[0]) + piece[field_len:]
-        music[vid] = music[vid] + piece if vid in music else piece
-    return [(vid, _multi_bar_rests(traced)) for vid, traced in music.items()]
+        music.setdefault(vid, []).append(piece)
+    return [(vid, _multi_bar_rests(concatenate(pieces))) for vid, pieces in music.items()]
 
 
 _MULTI_BAR_REST = re.compile(r"([XZ])(\d+)")
