@@ -164,3 +164,17 @@ def test_what_cannot_be_read_is_named_with_its_line_and_column():
         "line 7, col 3: cannot read '#'; skipped",
         "line 10, col 5: cannot read '#'; skipped",
     ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["[V:1]C|[V:2]D|" * 1200, "C D|\\\n" * 3000, "C| |" * 4000],
+    ids=["voice switches", "continuation lines", "spaced bar lines"],
+)
+def test_text_made_to_be_slow_reads_in_linear_time(body):
+    """Thousands of voice switches, continuation lines or spaced bar lines in a tune under the
+    size limit: read in well under the batch's time limit (they were quadratic once)."""
+    start = time.perf_counter()
+    result = abc_to_midi(f"X:1\nM:4/4\nL:1/4\nK:C\n{body}\n"[:32000], reader="native")
+    assert result.performance.notes()
+    assert time.perf_counter() - start < 5
