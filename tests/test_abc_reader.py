@@ -178,3 +178,24 @@ def test_text_made_to_be_slow_reads_in_linear_time(body):
     result = abc_to_midi(f"X:1\nM:4/4\nL:1/4\nK:C\n{body}\n"[:32000], reader="native")
     assert result.performance.notes()
     assert time.perf_counter() - start < 5
+
+
+@pytest.mark.parametrize(
+    ("directive", "expected"),
+    [
+        ("", [73, 73, 60, 73]),
+        ("%%propagate-accidentals pitch\n", [73, 73, 61, 73]),
+        ("%%propagate-accidentals not\n", [73, 72, 60, 72]),
+    ],  # fmt: skip
+    ids=["same octave (default)", "every octave", "not"],
+)
+def test_propagate_accidentals(directive, expected):
+    """'^c c C c': the sharp holds for the rest of the bar in its octave (ABC 2.1's default, and
+    abc2midi's), in every octave with 'pitch', for the note alone with 'not'."""
+    result = abc_to_midi(f"X:1\nM:4/4\nL:1/4\n{directive}K:C\n^c c C c|\n", reader="native")
+    assert [n.pitch for n in result.performance.notes()] == expected
+
+
+def test_user_defined_symbols_play_their_decoration():
+    result = abc_to_midi("X:1\nM:4/4\nL:1/4\nU:W=!ff!\nK:C\nC W D E F|\n", reader="native")
+    assert [n.velocity for n in result.performance.notes()] == [80, 110, 110, 110]

@@ -91,6 +91,8 @@ class _Settings:
     tempo: str = ""
     title: str = ""
     part_order: str = ""
+    symbols: dict[str, str] = field(default_factory=dict)  # U: one letter -> decoration
+    propagate: str = "octave"  # accidentals hold for: the same octave, the pitch in any, or not
 
 
 def read_tune(tune: AbcTune) -> ReadScore:
@@ -114,6 +116,12 @@ def read_tune(tune: AbcTune) -> ReadScore:
             settings.tempo = value
         elif letter == "P":
             settings.part_order = value
+        elif letter == "U":
+            symbol = re.fullmatch(r"\s*([H-Wh-w~])\s*=\s*[!+]?([^!+]*)[!+]?\s*", value)
+            if symbol:
+                settings.symbols[symbol.group(1)] = symbol.group(2).strip()
+        elif letter == "I":
+            settings.propagate = _propagation(value) or settings.propagate
     settings.title = titles[0] if titles else ""
     if not any(letter == "L" and value for letter, value in header):
         numbers = re.match(r"\s*(\d{1,6})\s*/\s*(\d+)", settings.meter_text)
@@ -139,6 +147,12 @@ def read_tune(tune: AbcTune) -> ReadScore:
     return ReadScore(
         parts, upq, settings.part_order, sections, settings.title, warnings, unreadable
     )
+
+
+def _propagation(directive: str) -> str:
+    """'octave', 'pitch' or 'not' from a propagate-accidentals directive; '' for any other."""
+    m = re.fullmatch(r"\s*propagate-accidentals\s+(not|octave|pitch)\s*", directive)
+    return m.group(1) if m else ""
 
 
 class _Places:
@@ -232,6 +246,7 @@ class _VoiceReader:
         self.name = ""
         self.ending: frozenset[int] | None = None  # the ending open now
         self.meter_text = settings.meter_text
+        self.propagate = settings.propagate
         self.unreadable = 0
 
     def read(self, music: str, place=lambda start: "") -> list[_RawMeasure]:
@@ -334,7 +349,8 @@ class _VoiceReader:
                 if chord is not None:
                     m.harmonies.append((pos, chord_pitches(*chord)))
             elif kind == "deco":
-                velocity = DYNAMICS.get(str(item.value))
+                name = str(item.value)
+                velocity = DYNAMICS.get(self.settings.symbols.get(name, name))
                 if velocity is not None:
                     m.dynamics.append((pos, velocity))
             elif kind == "junk":
@@ -383,15 +399,19 @@ class _VoiceReader:
         step = note.step.upper()
         octave = (4 if step == note.step else 5) + note.octave + self.gtrans
         tied = self.ties.get((note.step, note.octave, overlay))
+        # %%propagate-accidentals: in the same octave (the default), in every octave, or not
+        held = (step, octave if self.propagate == "octave" else 0)
+        keep = self.propagate != "not"
         if tied is not None:
             alter = tied
-            if note.accidental:
-                self.measure_alts[(step, octave)] = ALTER[note.accidental]
+            if note.accidental and keep:
+                self.measure_alts[held] = ALTER[note.accidental]
         elif note.accidental:
             alter = ALTER[note.accidental]
-            self.measure_alts[(step, octave)] = alter
-        elif (step, octave) in self.measure_alts:
-            alter = self.measure_alts[(step, octave)]
+            if keep:
+                self.measure_alts[held] = alter
+        elif held in self.measure_alts:
+            alter = self.measure_alts[held]
         else:
             alter = self.key_alts.get(step, 0)
         midi = 12 * (octave + 1) + STEP_SEMITONES[step] + alter + self.transpose
@@ -440,6 +460,8 @@ class _VoiceReader:
             if name and not self.name:
                 self.name = name.group(1)
             self._clef(value, m)
+        elif letter == "I" and _propagation(value):
+            self.propagate = _propagation(value)
         elif letter == "I" and value.lower().startswith("midi"):
             program = re.search(r"program *(\d*) +(\d{1,3})\b", value)
             if program and self.program is None and int(program.group(2)) < 128:
