@@ -199,3 +199,13 @@ def test_propagate_accidentals(directive, expected):
 def test_user_defined_symbols_play_their_decoration():
     result = abc_to_midi("X:1\nM:4/4\nL:1/4\nU:W=!ff!\nK:C\nC W D E F|\n", reader="native")
     assert [n.velocity for n in result.performance.notes()] == [80, 110, 110, 110]
+
+
+def test_a_refusal_names_the_line_and_column_of_what_it_refuses():
+    tune = "X:1\nT:t\nM:4/4\nL:1/4\nK:C\nC D E F|\nG A/99999999 B c|\n"
+    with pytest.raises(ConversionError) as refused:
+        abc_to_midi(tune, reader="native")
+    assert (refused.value.line, refused.value.column) == (7, 3)
+    assert str(refused.value).endswith(
+        "line 7, col 3: a note of 1/99999999 of L: (the shortest is 1/1024); absurd duration"
+    )

@@ -364,7 +364,7 @@ def _place_error(
     if isinstance(err, NoKeyField):
         return Diagnostic("error", message, 1, 1)
     if err.line is not None and err.line <= text.count("\n") + 1:
-        return Diagnostic("error", message, err.line, 1)
+        return Diagnostic("error", message, err.line, err.column or 1)
     line, column = _locate(message, text, spans)
     if line is None and problems:  # the first thing the scan found wrong is the best guess
         line, column = problems[0].line + 1, problems[0].start + 1

@@ -15,17 +15,29 @@ import os
 class ConversionError(ValueError):
     """An input that cannot be converted, fit for a one-line batch summary."""
 
-    def __init__(self, reason: str, where: str | os.PathLike = "", line: int | None = None):
-        super().__init__(reason, where, line)  # args as given: the error pickles to and fro
+    def __init__(
+        self,
+        reason: str,
+        where: str | os.PathLike = "",
+        line: int | None = None,
+        column: int | None = None,
+    ):
+        super().__init__(reason, where, line, column)  # as given: the error pickles to and fro
         self.reason = reason
         self.where = os.fspath(where)
         self.line = line
+        self.column = column
 
     def __str__(self) -> str:
         place = [self.where] if self.where else []
         if self.line is not None:
-            place.append(f"line {self.line}")
+            place.append(place_text(self.line, self.column))
         return ": ".join([*place, self.reason])
+
+
+def place_text(line: int, column: int | None = None) -> str:
+    """'line 3' or 'line 3, col 7': a place in a tune, as messages write it."""
+    return f"line {line}" if column is None else f"line {line}, col {column}"
 
 
 class InputTooLarge(ConversionError):

@@ -44,7 +44,7 @@ class Item:
     stem: Stem | None = None
     graces: list[Stem] = field(default_factory=list)
     value: object = None
-    start: int = -1  # a 'junk' sign: where it starts in the music
+    start: int = -1  # a stem or a 'junk' sign: where it starts in the music
 
 
 @dataclass(slots=True)
@@ -63,6 +63,7 @@ def read_bars(music: str) -> list[Bar]:
     bar = Bar()
     started = False  # something other than an inline field has been read into this bar
     chord: Stem | None = None
+    chord_start = -1
     graces: list[Stem] | None = None
     i, n = 0, len(toks)
     while i < n:
@@ -116,7 +117,7 @@ def read_bars(music: str) -> list[Bar]:
             elif graces is not None:
                 graces.append(Stem("note", [note]))
             else:
-                bar.items.append(Item("stem", Stem("note", [note])))
+                bar.items.append(Item("stem", Stem("note", [note]), start=t.start))
         elif kind == "rest":
             num, den = _length(m.group("rest_num"), m.group("rest_slashes"), m.group("rest_den"))
             rest = Stem("measure-rest" if m.group("rest_kind") in "ZX" else "rest", [], num, den)
@@ -124,9 +125,9 @@ def read_bars(music: str) -> list[Bar]:
                 if not chord.notes and chord.kind == "chord":
                     chord.kind, chord.num, chord.den = "chord-rest", num, den
             elif graces is None:
-                bar.items.append(Item("stem", rest))
+                bar.items.append(Item("stem", rest, start=t.start))
         elif kind == "chord_open":
-            chord = Stem("chord")
+            chord, chord_start = Stem("chord"), t.start
         elif kind == "chord_close":
             if chord is not None:
                 num, den = _length(m.group("num"), m.group("slashes"), m.group("den"))
@@ -138,7 +139,7 @@ def read_bars(music: str) -> list[Bar]:
                     if graces is not None:
                         graces.append(chord)
                     else:
-                        bar.items.append(Item("stem", chord))
+                        bar.items.append(Item("stem", chord, start=chord_start))
                 chord = None
         elif kind == "grace_open":
             graces = []

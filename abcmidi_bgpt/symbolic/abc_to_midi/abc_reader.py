@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.core.errors import ConversionError, place_text
 from abcmidi_bgpt.formats.abc.bars import Bar, Item, Stem, WrittenNote, read_bars
 from abcmidi_bgpt.formats.abc.fields import (
     ALTER,
@@ -132,7 +132,7 @@ def read_tune(tune: AbcTune) -> ReadScore:
     readers = []
     for index, (_vid, music) in enumerate(voices):
         reader = _VoiceReader(settings, label, warnings, first=index == 0)
-        reader.read(music.text, lambda start, w=music.where: places.of(w[start]))
+        reader.read(music.text, lambda start, w=music.where: places.at(w[start]))
         readers.append(reader)
     durations = [e.duration for r in readers for raw in r.raw for e in raw.events]
     if not any(e.pitch is not None for r in readers for raw in r.raw for e in raw.events):
@@ -164,12 +164,11 @@ class _Places:
         self.starts = [0] + [m.end() for m in re.finditer(r"\n", text)]
         self.first = len(self.starts) - len(tune.text.split("\n"))  # the X: line's index
 
-    def of(self, offset: int) -> str:
+    def at(self, offset: int) -> tuple[int | None, int]:
+        """(line, column), 1-based; the line None in the file header."""
         index = max(0, bisect.bisect_right(self.starts, offset) - 1)
         column = offset - self.starts[index] + 1
-        if index < self.first:
-            return f"file header line {index + 1}, col {column}"
-        return f"line {index - self.first + 1}, col {column}"
+        return (None if index < self.first else index - self.first + 1), column
 
 
 def _measures(raws: list[_RawMeasure], deler: int, upq: int, label: str) -> list[Measure]:
@@ -249,9 +248,9 @@ class _VoiceReader:
         self.propagate = settings.propagate
         self.unreadable = 0
 
-    def read(self, music: str, place=lambda start: "") -> list[_RawMeasure]:
+    def read(self, music: str, place=lambda start: (None, None)) -> list[_RawMeasure]:
         """Read the music of the voice; ``place(start)`` says where in the tune a character of
-        it was written ('line 3, col 7')."""
+        it was written: (line, column), the line None in the file header."""
         self.place = place
         bars = read_bars(music)
         overlay = 0
@@ -295,69 +294,76 @@ class _VoiceReader:
             self.ending = ending_numbers(bar.ending) if bar.ending else None
             if bar.ending:
                 m.ending = self.ending
-        for item in bar.items:
-            kind = item.kind
-            if kind == "stem":
-                stem = item.stem
-                first = True
-                if trailing_label is not None:
-                    own_label, trailing_label = own_label or trailing_label, None
-                for note, num, den in _stem_notes(stem):
-                    if first and tuplet_left >= 0:
-                        tuplet_left -= 1
-                    length = self._divisions(num, den, stem.kind == "measure-rest")
-                    if tuplet_left >= 0:
-                        length = length * tuplet[1] // tuplet[0]
-                    pitch, alter = self._pitch(note, overlay) if note is not None else (None, 0)
-                    self._tie(note, alter, overlay, stem if first else None)
-                    onset = pos if first else last_onset
-                    event = _Event(onset, voice, pitch, length, bool(note and note.tie), not first)
-                    if first:
-                        if lead and note is not None:
-                            event.lead = lead
-                        lead = []
-                        last_onset = pos
-                        pos += length
-                    events.append(event)
-                    first = False
-            elif kind == "graces":
-                if trailing_label is not None:
-                    own_label, trailing_label = own_label or trailing_label, None
-                for grace in item.graces:
-                    for note, num, den in _stem_notes(grace):
-                        if note is None:
-                            continue
-                        pitch, alter = self._pitch(note, overlay)
-                        self._tie(note, alter, overlay, None)
-                        if pitch is not None:
-                            lead.append((pitch, _grace_quarters(num, den, self.unit)))
-            elif kind == "tuplet":
-                p, q, r = item.value
-                if p:
-                    if not q:
-                        q = 3 if p in (2, 4, 8) else 2
-                        if p in (5, 7, 9) and self._compound():
-                            q = 3
-                    tuplet, tuplet_left = (p, q), r or p
-            elif kind == "field":
-                letter, value = item.value
-                if letter == "P":
-                    trailing_label = value
-                self._field(letter, value, m, pos)
-            elif kind == "text":
-                chord = chord_symbol(item.value)
-                if chord is not None:
-                    m.harmonies.append((pos, chord_pitches(*chord)))
-            elif kind == "deco":
-                name = str(item.value)
-                velocity = DYNAMICS.get(self.settings.symbols.get(name, name))
-                if velocity is not None:
-                    m.dynamics.append((pos, velocity))
-            elif kind == "junk":
-                self.unreadable += 1
-                if self.unreadable <= MAX_SYMBOL_WARNINGS:
-                    where = self.place(item.start) if item.start >= 0 else f"bar {m.number}"
-                    self.warnings.append(f"{where}: cannot read {item.value!r}; skipped")
+        current: Item | None = None
+        try:
+            for item in bar.items:
+                current = item
+                kind = item.kind
+                if kind == "stem":
+                    stem = item.stem
+                    first = True
+                    if trailing_label is not None:
+                        own_label, trailing_label = own_label or trailing_label, None
+                    for note, num, den in _stem_notes(stem):
+                        if first and tuplet_left >= 0:
+                            tuplet_left -= 1
+                        length = self._divisions(num, den, stem.kind == "measure-rest")
+                        if tuplet_left >= 0:
+                            length = length * tuplet[1] // tuplet[0]
+                        pitch, alter = self._pitch(note, overlay) if note is not None else (None, 0)
+                        self._tie(note, alter, overlay, stem if first else None)
+                        onset = pos if first else last_onset
+                        event = _Event(
+                            onset, voice, pitch, length, bool(note and note.tie), not first
+                        )
+                        if first:
+                            if lead and note is not None:
+                                event.lead = lead
+                            lead = []
+                            last_onset = pos
+                            pos += length
+                        events.append(event)
+                        first = False
+                elif kind == "graces":
+                    if trailing_label is not None:
+                        own_label, trailing_label = own_label or trailing_label, None
+                    for grace in item.graces:
+                        for note, num, den in _stem_notes(grace):
+                            if note is None:
+                                continue
+                            pitch, alter = self._pitch(note, overlay)
+                            self._tie(note, alter, overlay, None)
+                            if pitch is not None:
+                                lead.append((pitch, _grace_quarters(num, den, self.unit)))
+                elif kind == "tuplet":
+                    p, q, r = item.value
+                    if p:
+                        if not q:
+                            q = 3 if p in (2, 4, 8) else 2
+                            if p in (5, 7, 9) and self._compound():
+                                q = 3
+                        tuplet, tuplet_left = (p, q), r or p
+                elif kind == "field":
+                    letter, value = item.value
+                    if letter == "P":
+                        trailing_label = value
+                    self._field(letter, value, m, pos)
+                elif kind == "text":
+                    chord = chord_symbol(item.value)
+                    if chord is not None:
+                        m.harmonies.append((pos, chord_pitches(*chord)))
+                elif kind == "deco":
+                    name = str(item.value)
+                    velocity = DYNAMICS.get(self.settings.symbols.get(name, name))
+                    if velocity is not None:
+                        m.dynamics.append((pos, velocity))
+                elif kind == "junk":
+                    self.unreadable += 1
+                    if self.unreadable <= MAX_SYMBOL_WARNINGS:
+                        where = self._place_text(item.start, m)
+                        self.warnings.append(f"{where}: cannot read {item.value!r}; skipped")
+        except ConversionError as err:
+            raise self._located(err, current) from None
         if overlay and not any(e.pitch is not None for e in events):
             events, pos = [], 0  # an overlay of rests only is dropped, as abc2xml drops it
         raw.events.extend(events)
@@ -372,6 +378,21 @@ class _VoiceReader:
             m.ending = m.ending or self.ending
         if right and right != "|" and right != "&":  # a bar line with a style ends an ending
             self.ending = None
+
+    def _located(self, err: ConversionError, item: Item | None) -> ConversionError:
+        """``err`` with the line and column of the item it arose at, where it has none."""
+        located = type(err) is ConversionError  # a time limit or a size limit stays as it is
+        if located and err.line is None and item is not None and item.start >= 0:
+            line, column = self.place(item.start)
+            if line is not None:
+                err = ConversionError(err.reason, err.where, line, column)
+        return err
+
+    def _place_text(self, start: int, m: Measure) -> str:
+        line, column = self.place(start) if start >= 0 else (None, None)
+        if line is None:
+            return f"bar {m.number}" if column is None else f"file header, col {column}"
+        return place_text(line, column)
 
     def _compound(self) -> bool:
         """6/8, 9/8, 12/8 (and 6/4, ...): where (5, (7 and (9 take the time of three notes."""
