@@ -88,12 +88,12 @@ def test_check_places_a_misplaced_symbol_on_its_line_and_column():
     assert check.ok
     (warning,) = check.warnings
     assert (warning.line, warning.column) == (7, 6)
-    assert str(warning) == "line 7, col 6: misplaced symbol: #"
+    assert str(warning) == "line 7, col 6: cannot read '#'; skipped"
 
 
 def test_check_places_an_unclosed_chord_symbol():
     check = check_tune(HEADER + 'GABc d2 "Am c2ec|\n')
-    placed = [(d.line, d.column) for d in check.warnings if "misplaced" in d.message]
+    placed = [(d.line, d.column) for d in check.warnings if "cannot read" in d.message]
     assert placed == [(6, 9)]
 
 

@@ -215,7 +215,7 @@ async def test_editing_places_the_error_and_keeps_the_edit_until_saved(tunes_dir
         row = original.split("\n").index(next(ln for ln in original.split("\n") if "|" in ln))
         editor.insert("#", (row, 3))
         await settle(pilot)
-        assert f"line {row + 1}, col 4: misplaced symbol: #" in status(app)
+        assert f"line {row + 1}, col 4: cannot read '#'; skipped" in status(app)
         key = (tunes_dir / "book.abc", 0)
         assert app.main.edits[key] == editor.text
         tree = app.query_one(LibraryTree)
@@ -601,7 +601,7 @@ async def test_f8_puts_the_cursor_on_the_problem_and_letters_type_while_editing(
         assert editor.document.lines[0] == "X: 1cv"
         assert editor.document.lines[10].startswith("#")
         assert not isinstance(app.screen, CompareScreen)
-        assert "line 11, col 1: misplaced symbol: #" in status(app)
+        assert "line 11, col 1: cannot read '#'; skipped" in status(app)
         editor.move_cursor((0, 0))
         await pilot.press("f8")
         assert editor.cursor_location == (10, 0)

@@ -5,7 +5,9 @@ placed on lines and columns.
 chord symbols, decorations, comments, ...) following ABC 2.1; characters that are no ABC symbol
 at their place come out as ``"error"`` spans. Editors colour the spans; :func:`check_tune`
 converts the tune with the symbolic converter and ties its error and warnings to places in
-the text, using the spans to find them (abc2xml names a misplaced symbol but not where it was).
+the text: the native reader gives the line and column of what it skipped or refused; the rest
+(bars of the wrong length, and the messages of the abc2xml reader, which names a misplaced
+symbol but not where it was) is placed by finding it among the spans.
 
 Why one module of over 400 lines: the scanner that finds each symbol of a tune and the placing
 of the converter's messages on those symbols share one span model; the scanner is most of it.
@@ -326,12 +328,14 @@ def check_tune(tune: AbcTune | str, chords: bool = False) -> TuneCheck:
     spans = scan_abc(tune.text)
     problems = [s for s in spans if s.kind == "error"]
     try:
-        # Through abc2xml, whose messages this module knows how to place in the text.
-        result = abc_to_midi(tune, chords=chords, reader="abc2xml")
+        result = abc_to_midi(tune, chords=chords)
     except ConversionError as err:
         return TuneCheck([_place_error(err, tune.text, spans, problems)])
-    diagnostics = [_place_warning(w, tune.text, spans) for w in _clean_warnings(result.warnings)]
-    return TuneCheck(diagnostics, result)
+    # The native reader places what it skipped itself; the rest (bars of the wrong length,
+    # unclosed repeats, and the abc2xml reader's messages) is placed from the text.
+    placed = [Diagnostic("warning", p.message, p.line, p.column) for p in result.problems]
+    rest = [_place_warning(w, tune.text, spans) for w in _clean_warnings(result.unplaced)]
+    return TuneCheck(placed + rest, result)
 
 
 def _clean_warnings(warnings: list[str]) -> list[str]:

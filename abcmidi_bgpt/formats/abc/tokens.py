@@ -21,7 +21,7 @@ from dataclasses import dataclass
 _TOKEN = re.compile(
     r"""
     (?P<field>\[(?P<field_letter>[A-Za-z]):(?P<field_value>[^\]\n]*)\])
-  | (?P<text>"(?P<text_value>[^"\n]*)"?)
+  | (?P<text>"(?P<text_value>[^"\n]*)")                # an unclosed '"' is junk
   | (?P<deco>!(?P<deco_bang>[^!+ \n]+)!|\+(?P<deco_plus>[^!+ \n]+)\+|!\+!)
   | (?P<bar>
         \[\|\]|\[\]                                 # invisible bar lines

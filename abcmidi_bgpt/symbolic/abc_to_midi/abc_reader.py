@@ -64,6 +64,23 @@ MAX_SYMBOL_WARNINGS = 10
 UNITS = DIVISIONS * 16  # playback's units a quarter note: 16 to a division, for grace notes
 
 
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something the reader played through: what, and where (line from the tune's X: line,
+    column; None in the file header or where it has no one place)."""
+
+    message: str
+    line: int | None = None
+    column: int | None = None
+    bar: str = ""  # where it is when it has no line: 'bar 12'
+
+    def __str__(self) -> str:
+        if self.line is not None:
+            return f"{place_text(self.line, self.column)}: {self.message}"
+        place = f"file header, col {self.column}" if self.column is not None else self.bar
+        return f"{place}: {self.message}" if place else self.message
+
+
 @dataclass(slots=True)
 class ReadScore:
     """A tune read into parts, ready for playback."""
@@ -75,6 +92,7 @@ class ReadScore:
     title: str = ""
     warnings: list[str] = field(default_factory=list)
     unreadable: int = 0  # symbols that could not be read (each also a warning)
+    problems: list[Problem] = field(default_factory=list)  # the warnings with their places
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -144,8 +162,9 @@ def read_tune(tune: AbcTune) -> ReadScore:
     ]
     sections = readers[0].sections if readers else []
     unreadable = sum(r.unreadable for r in readers)
+    problems = [p for r in readers for p in r.problems]
     return ReadScore(
-        parts, upq, settings.part_order, sections, settings.title, warnings, unreadable
+        parts, upq, settings.part_order, sections, settings.title, warnings, unreadable, problems
     )
 
 
@@ -247,6 +266,7 @@ class _VoiceReader:
         self.meter_text = settings.meter_text
         self.propagate = settings.propagate
         self.unreadable = 0
+        self.problems: list[Problem] = []
 
     def read(self, music: str, place=lambda start: (None, None)) -> list[_RawMeasure]:
         """Read the music of the voice; ``place(start)`` says where in the tune a character of
@@ -360,8 +380,9 @@ class _VoiceReader:
                 elif kind == "junk":
                     self.unreadable += 1
                     if self.unreadable <= MAX_SYMBOL_WARNINGS:
-                        where = self._place_text(item.start, m)
-                        self.warnings.append(f"{where}: cannot read {item.value!r}; skipped")
+                        line, column = self.place(item.start) if item.start >= 0 else (None, None)
+                        message = f"cannot read {item.value!r}; skipped"
+                        self.problems.append(Problem(message, line, column, f"bar {m.number}"))
         except ConversionError as err:
             raise self._located(err, current) from None
         if overlay and not any(e.pitch is not None for e in events):
@@ -387,12 +408,6 @@ class _VoiceReader:
             if line is not None:
                 err = ConversionError(err.reason, err.where, line, column)
         return err
-
-    def _place_text(self, start: int, m: Measure) -> str:
-        line, column = self.place(start) if start >= 0 else (None, None)
-        if line is None:
-            return f"bar {m.number}" if column is None else f"file header, col {column}"
-        return place_text(line, column)
 
     def _compound(self) -> bool:
         """6/8, 9/8, 12/8 (and 6/4, ...): where (5, (7 and (9 take the time of three notes."""

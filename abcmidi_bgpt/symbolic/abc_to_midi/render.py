@@ -11,7 +11,7 @@ from abcmidi_bgpt.formats.abc.guard import check_abc_text
 from abcmidi_bgpt.formats.abc.text import AbcTune, check_tune_size, field_lines, split_tunes
 from abcmidi_bgpt.formats.midi import render_midi
 from abcmidi_bgpt.formats.musicxml import abc_to_musicxml
-from abcmidi_bgpt.symbolic.abc_to_midi.abc_reader import read_tune
+from abcmidi_bgpt.symbolic.abc_to_midi.abc_reader import Problem, read_tune
 from abcmidi_bgpt.symbolic.abc_to_midi.musicxml_reader import perform
 from abcmidi_bgpt.symbolic.abc_to_midi.playback import play
 
@@ -25,6 +25,10 @@ class AbcToMidi:
     midi: bytes
     performance: Performance
     warnings: list[str] = field(default_factory=list)
+    # Of the warnings: those the native reader gives with their places in the tune (an editor
+    # marks them there), and the others, which have none of their own.
+    problems: list[Problem] = field(default_factory=list)
+    unplaced: list[str] = field(default_factory=list)
 
 
 READERS = ("abc2xml", "native")
@@ -63,7 +67,7 @@ def abc_to_midi(tune: AbcTune | str, chords: bool = False, reader: str = "") -> 
         read = read_tune(tune)
         played = play(read.parts, read.upq, chords, read.part_order, read.sections, read.title,
                       label, align_bars=False)  # fmt: skip
-        score_warnings = read.warnings
+        score_warnings = [str(p) for p in read.problems] + read.warnings
         junk = read.unreadable
     else:
         score = abc_to_musicxml(text, label)
@@ -77,7 +81,10 @@ def abc_to_midi(tune: AbcTune | str, chords: bool = False, reader: str = "") -> 
             f"not ABC music: {junk} symbols could not be read, against {notes} notes", label
         )
     warnings = _summarise(score_warnings) + played.warnings
-    return AbcToMidi(render_midi(played.performance), played.performance, warnings)
+    problems = read.problems if native else []
+    unplaced = (_summarise(read.warnings) + played.warnings) if native else warnings
+    midi = render_midi(played.performance)
+    return AbcToMidi(midi, played.performance, warnings, problems, unplaced)
 
 
 def _header_field(header: str, letter: str) -> str:
