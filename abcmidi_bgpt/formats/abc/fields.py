@@ -9,7 +9,7 @@ import re
 STEP_SEMITONES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 ALTER = {"^": 1, "^^": 2, "_": -1, "__": -2, "=": 0}
 NOTE_TYPES = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # abc2xml's note types: 16/d quarters each
-MAX_ENDING_NUMBERS = 100
+MAX_ENDING_NUMBERS = 100  # '[1-3' means endings 1, 2 and 3; no ending is played 100 times
 _SHARP_ORDER = "FCGDAEB"
 _MINOR_MODES = {"min", "m", "aeo", "dor", "phr", "loc"}
 
@@ -131,15 +131,24 @@ def _signature(fifths: int) -> dict[str, int]:
 
 
 def ending_numbers(text: str) -> frozenset[int]:
+    """'1', '1,3', '1-3', '1 2' -> the passes an ending is played on (both readers: ABC's
+    ending, abc2xml's MusicXML number). Plain ASCII numbers of at most six digits; a range of
+    :data:`MAX_ENDING_NUMBERS` or more is no range; nothing readable is ending 1."""
     numbers: set[int] = set()
-    for part in re.split(r"[,\s]+", text.strip()):
-        lo, _, hi = part.partition("-")
-        if lo.isdigit() and len(lo) <= 6:
-            if hi.isdigit() and len(hi) <= 6 and int(hi) - int(lo) < MAX_ENDING_NUMBERS:
-                numbers.update(range(int(lo), int(hi) + 1))
-            else:
-                numbers.add(int(lo))
+    for part in text.replace(" ", ",").split(","):
+        if "-" in part:
+            lo, _, hi = part.partition("-")
+            first, last = _unsigned_int(lo), _unsigned_int(hi)
+            if first is not None and last is not None and last - first < MAX_ENDING_NUMBERS:
+                numbers.update(range(first, last + 1))
+        elif (number := _unsigned_int(part)) is not None:
+            numbers.add(number)
     return frozenset(numbers) or frozenset({1})
+
+
+def _unsigned_int(text: str) -> int | None:
+    """Plain ASCII digits, at most six of them (a seven-digit ending number is no ending)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else None
 
 
 def read_tempo(value: str, unit: tuple[int, int]) -> float | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 
+from abcmidi_bgpt.formats.abc.fields import MAX_ENDING_NUMBERS
 from abcmidi_bgpt.formats.abc.text import field_line
 
 # Code in a body line: quoted strings, decorations and comments are passed over.
@@ -28,7 +29,6 @@ _MUSIC_SCAN = re.compile(
     r"|\((?P<tuplet>[579])(?![\d:])"  # (5 (7 (9 without an explicit ratio
     r"|(?<=[\[|])(?P<ending>\d+(?:\s*[,-]\s*\d+)*-\d+(?:\s*[,-]\s*\d+)*)"  # ending with a range
 )
-MAX_ENDING_NUMBERS = 100  # '[1-3' is written out as '1,2,3'; no ending is played 100 times
 _KEY_FIELD = re.compile(r"(?P<head>(?:^[ \t]*|\[)K:[ \t]*)(?P<value>[^\]\n%]*)", re.M)
 
 

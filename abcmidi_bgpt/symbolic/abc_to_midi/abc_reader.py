@@ -103,7 +103,6 @@ class _Settings:
     """What the header sets for every voice."""
 
     unit: tuple[int, int] = (1, 8)
-    meter: tuple[int, int] | None = None
     meter_text: str = ""
     key: str = ""
     tempo: str = ""

@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from fractions import Fraction
 
 from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.formats.abc.fields import ending_numbers
 from abcmidi_bgpt.symbolic.abc_to_midi.playback import PlaybackResult, play
 from abcmidi_bgpt.symbolic.abc_to_midi.score import (
     DYNAMICS,
@@ -227,7 +228,7 @@ def _read_barline(el: ET.Element, m: Measure, ending: frozenset[int] | None):
     end = el.find("ending")
     if end is not None:
         kind = end.get("type")
-        numbers = _ending_numbers(end.get("number", ""))
+        numbers = ending_numbers(end.get("number", ""))
         if kind == "start":
             ending = numbers
             m.ending = numbers
@@ -235,25 +236,6 @@ def _read_barline(el: ET.Element, m: Measure, ending: frozenset[int] | None):
             m.ending = m.ending or ending or numbers
             ending = None
     return ending
-
-
-def _ending_numbers(text: str) -> frozenset[int]:
-    """'1', '1,3', '1-3', '1 2' -> the passes an ending is played on."""
-    numbers: set[int] = set()
-    for part in text.replace(" ", ",").split(","):
-        if "-" in part:
-            lo, _, hi = part.partition("-")
-            first, last = _unsigned_int(lo), _unsigned_int(hi)
-            if first is not None and last is not None and last - first < 100:
-                numbers.update(range(first, last + 1))
-        elif (number := _unsigned_int(part)) is not None:
-            numbers.add(number)
-    return frozenset(numbers) or frozenset({1})
-
-
-def _unsigned_int(text: str) -> int | None:
-    """Plain ASCII digits, at most six of them (a seven-digit ending number is no ending)."""
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else None
 
 
 def _section_labels(part: ET.Element) -> list[str]:
