@@ -209,3 +209,13 @@ def test_a_refusal_names_the_line_and_column_of_what_it_refuses():
     assert str(refused.value).endswith(
         "line 7, col 3: a note of 1/99999999 of L: (the shortest is 1/1024); absurd duration"
     )
+
+
+def test_a_multi_bar_rest_of_thousands_of_digits_is_written_out_within_the_limit():
+    """The guard refuses such a tune before reading; the voice splitter, on its own, still never
+    reads the number whole and writes out at most the limit of bars."""
+    from abcmidi_bgpt.formats.abc.guard import MAX_REST_BARS
+    from abcmidi_bgpt.formats.abc.voices import split_voices
+
+    _, voices = split_voices("X:1\nK:C\nZ" + "9" * 5000 + "|C|\n")
+    assert voices[0][1].text.count("Z") == MAX_REST_BARS

@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from abcmidi_bgpt.formats.abc.guard import MAX_REST_BARS
+
 
 @dataclass(slots=True)
 class Traced:
@@ -184,7 +186,10 @@ _SPACED_BAR = re.compile(r"([:|][ |\[\]]+[:|])")
 
 def _multi_bar_rests(music: Traced) -> Traced:
     """'Z4' -> 'Z|Z|Z|Z', as abc2xml reads multi-bar rests; spaces inside bar lines closed up."""
-    music = music.sub(
-        _MULTI_BAR_REST, lambda m: "|".join([m.group(1)] * min(int(m.group(2)), 1000))
-    )
+
+    def bars(m: re.Match) -> str:  # at most 1,000 (guard refuses more); never a huge int()
+        count = int(m.group(2)) if len(m.group(2)) <= 4 else MAX_REST_BARS
+        return "|".join([m.group(1)] * min(count, MAX_REST_BARS))
+
+    music = music.sub(_MULTI_BAR_REST, bars)
     return music.sub(_SPACED_BAR, lambda m: m.group(1).replace(" ", ""))
