@@ -9,7 +9,8 @@ Run from the repository root: ``.venv/bin/python -m scripts.bench_reader``.
    each class of difference with examples.
 2. Beyond folk (``--dev``, e.g. ../shared/data/abc-dev): for the tunes abc2midi renders, the
    share the native reader renders too, and note F1 (onset and pitch, every voice, chord
-   symbols off) against abc2midi "as notated" (fermatas as written, no swing from R:).
+   symbols off) against abc2midi "as notated" (fermatas as written, no swing from R:), on the
+   tunes as they are and with abc2midi's misreadings worked around (AS_ABC2MIDI_READS).
 3. Speed, one process: tunes a second for each reader and for abc2midi on the same tunes.
 """
 
@@ -105,30 +106,146 @@ def _meta_difference(old, new) -> str:
     return "other"
 
 
+# abc2midi's misreadings, each seen on abc-dev and shown by a minimal tune; for the "worked
+# around" figure the oracle is given the same music written so that it reads it as the standard
+# (and abc2xml, and this reader) do. The native reader is always given the tune as it is.
+
+
+def _music_lines(text: str, rewrite) -> str:
+    """``rewrite`` applied to the lines that are music (not fields, not comments)."""
+    return "\n".join(
+        line if re.match(r"[A-Za-z+]:|%", line) else rewrite(line) for line in text.split("\n")
+    )
+
+
+def distinct_voice_ids(text: str) -> str:
+    """'V:S' then 'V:1': abc2midi takes V:1 for the first voice defined and plays the two one
+    after the other in one track. Every voice id is renamed to a letter-only name."""
+    ids: list[str] = []
+    for m in re.finditer(r"(?m)(?:^V:|\[V:)\s*([^\s\]]+)", text):
+        if m.group(1) not in ids:
+            ids.append(m.group(1))
+    names = {v: "voice" + "".join(chr(97 + int(d)) for d in str(i)) for i, v in enumerate(ids)}
+    text = re.sub(
+        r"(?m)(^V:|\[V:)(\s*)([^\s\]]+)",
+        lambda m: m.group(1) + m.group(2) + names.get(m.group(3), m.group(3)),
+        text,
+    )
+    return re.sub(
+        r"(?m)^(%%(?:score|staves)\s)(.*)$",
+        lambda m: (
+            m.group(1)
+            + re.sub(r"[^\s(){}\[\]|]+", lambda t: names.get(t.group(), t.group()), m.group(2))
+        ),
+        text,
+    )
+
+
+_OCTAVE_CLEF = re.compile(r"\s(?:clef=)?(?:treble|bass|alto|tenor)[1-5]?[+-]8(?=\s)")
+
+
+def octave_clef_last(text: str) -> str:
+    """'V:1 clef=treble-8 name="T"': abc2midi plays treble-8 an octave down, as the standard
+    says, only when the clef is the field's last word. The clef is moved to the end."""
+
+    def last(field: str) -> str:
+        m = _OCTAVE_CLEF.search(field + " ")
+        return field if not m else field[: m.start()] + field[m.end() :] + m.group(0)
+
+    out = []
+    for line in text.split("\n"):
+        if re.match(r"[VK]:", line):
+            line = last(line.split("%")[0].rstrip())
+        else:
+            line = re.sub(r"\[([VK]:[^\]]*)\]", lambda m: "[" + last(m.group(1)) + "]", line)
+        out.append(line)
+    return "\n".join(out)
+
+
+_ORNAMENT = re.compile(
+    r"!(?:trill|roll|turn|mordent|lowermordent|uppermordent|pralltriller|invertedturn)!"
+    r"|[~T](?=[\^_=]*[A-Ga-g\[{(])"
+)
+
+
+def ornaments_as_written(text: str) -> str:
+    """abc2midi plays trills, rolls and turns out as several notes; this reader plays the note
+    as written (the issue's choice). The ornaments are taken out (not inside quotes)."""
+    return _music_lines(
+        text,
+        lambda line: "".join(
+            p if p.startswith('"') else _ORNAMENT.sub("", p) for p in re.split(r'("[^"]*")', line)
+        ),
+    )
+
+
+def start_repeat_after_double_bar(text: str) -> str:
+    """'||:' is a start repeat to abcm2ps, abc2xml and this reader; abc2midi repeats from the
+    start of the tune. Written '|:'."""
+    return _music_lines(text, lambda line: line.replace("||:", "|:"))
+
+
+def hard_wraps_joined(text: str) -> str:
+    """Files hard-wrapped at a fixed width split tokens at line ends ('B\\n3', '^\\nD',
+    '"A\\n"'); abc2xml and this reader read the token, abc2midi each piece alone (a lost
+    length shifts the rest of the tune). Such lines are joined."""
+    out: list[tuple[str, bool]] = []
+    for line in text.split("\n"):
+        music = not re.match(r"[A-Za-z+]:|%", line)
+        if out and music and out[-1][1]:
+            before = out[-1][0]
+            if re.match(r"[\d/]", line) or re.search(r"[\^_=]$", before) or before.count('"') % 2:
+                out[-1] = (before + line, True)
+                continue
+        out.append((line, music))
+    return "\n".join(line for line, _ in out)
+
+
+AS_ABC2MIDI_READS = (
+    distinct_voice_ids,
+    octave_clef_last,
+    ornaments_as_written,
+    start_repeat_after_double_bar,
+    hard_wraps_joined,
+)
+
+
 def against_abc2midi(tunes: list[AbcTune]) -> dict:
-    scores, rendered, refused = [], 0, []
+    """Note F1 of the native reader against abc2midi "as notated" (fermatas as written, no
+    swing from an R: field, chord symbols off): on the tunes as they are ("raw"), and with
+    abc2midi's misreadings worked around (:data:`AS_ABC2MIDI_READS`)."""
+    scores: dict[str, list[tuple[float, str]]] = {"raw": [], "worked around": []}
+    rendered, refused = 0, []
     with tempfile.TemporaryDirectory() as tmp:
         for tune in tunes:
-            # abc2midi "as notated": fermatas as written (-NFER), no swing from an R: field;
-            # ornaments (trills, rolls) it still plays out, which this reader does not
             text = re.sub(r"^R:.*\n", "", tune.full_text, flags=re.M)
-            reference = abc2midi_render(text, Path(tmp), "-NGUI", "-NFER")
-            if reference is None:
-                continue
-            try:
-                expected = read_performance(reference).notes()
-            except ConversionError:
-                continue
+            expected = _abc2midi_notes(text, Path(tmp))
             if not expected:
                 continue
             rendered += 1
             ours = render(tune, "native", chords=False)
             if isinstance(ours, Exception):
                 refused.append(f"{tune.label}: {ours.reason}")
-                scores.append(0.0)
+                for kind in scores:
+                    scores[kind].append((0.0, tune.label))
                 continue
-            scores.append(note_f1(expected, ours.performance.notes()).f1)
+            played = ours.performance.notes()
+            scores["raw"].append((note_f1(expected, played).f1, tune.label))
+            for rewrite in AS_ABC2MIDI_READS:
+                text = rewrite(text)
+            expected = _abc2midi_notes(text, Path(tmp)) or expected
+            scores["worked around"].append((note_f1(expected, played).f1, tune.label))
     return {"rendered_by_abc2midi": rendered, "refused": refused, "f1": scores}
+
+
+def _abc2midi_notes(text: str, tmp: Path) -> list:
+    reference = abc2midi_render(text, tmp, "-NGUI", "-NFER")
+    if reference is None:
+        return []
+    try:
+        return read_performance(reference).notes()
+    except ConversionError:
+        return []
 
 
 def speed(tunes: list[AbcTune]) -> dict[str, float]:
@@ -155,38 +272,48 @@ def main() -> None:
     parser.add_argument("--show", type=int, default=10, help="examples per class")
     parser.add_argument("--speed-tunes", type=int, default=4248)
     parser.add_argument("--speed-only", action="store_true", help="skip the differential")
+    parser.add_argument("--dev-only", action="store_true", help="only the --dev comparison")
     args = parser.parse_args()
     console = Console()
     root = music21_corpus_dir()
-    folk = load([root / c for c in args.collections] + args.folder)
+    folk = [] if args.dev_only else load([root / c for c in args.collections] + args.folder)
     folk = folk[: args.limit] if args.limit else folk
     if args.speed_only:
         rates = speed(folk[: args.speed_tunes])
         console.print(", ".join(f"{k} {v:.1f} tunes/s" for k, v in rates.items()))
         return
-    result = differential(folk)
-    n = result["tunes"]
-    console.print(f"[bold]Differential[/bold], {n} folk tunes (native against abc2xml):")
-    for name, items in sorted(result["classes"].items(), key=lambda kv: -len(kv[1])):
-        console.print(f"  {name}: {len(items)} ({len(items) / max(1, n):.2%})")
-        if name != "same":
-            for example in items[: args.show]:
-                console.print(f"    {example}", highlight=False, soft_wrap=True)
+    if folk:
+        result = differential(folk)
+        n = result["tunes"]
+        console.print(f"[bold]Differential[/bold], {n} folk tunes (native against abc2xml):")
+        for name, items in sorted(result["classes"].items(), key=lambda kv: -len(kv[1])):
+            console.print(f"  {name}: {len(items)} ({len(items) / max(1, n):.2%})")
+            if name != "same":
+                for example in items[: args.show]:
+                    console.print(f"    {example}", highlight=False, soft_wrap=True)
     if args.dev:
         dev = load(args.dev)
         dev = dev[: args.limit] if args.limit else dev
         scored = against_abc2midi(dev)
-        f1 = scored["f1"]
         done = scored["rendered_by_abc2midi"]
         console.print(
             f"[bold]Beyond folk[/bold], {len(dev)} tunes, {done} rendered by abc2midi: native "
-            f"renders {done - len(scored['refused'])} ({(done - len(scored['refused'])) / max(1, done):.1%}); "
-            f"note F1 against abc2midi mean {statistics.mean(f1) if f1 else 0:.3f}, "
-            f"median {statistics.median(f1) if f1 else 0:.3f}"
+            f"renders {done - len(scored['refused'])} ({(done - len(scored['refused'])) / max(1, done):.1%})"
         )
+        for kind, pairs in scored["f1"].items():
+            f1 = [x for x, _ in pairs]
+            console.print(
+                f"  note F1 against abc2midi, {kind}: mean {statistics.mean(f1) if f1 else 0:.4f}, "
+                f"median {statistics.median(f1) if f1 else 0:.3f}, below 0.9: "
+                f"{sum(x < 0.9 for x in f1)}"
+            )
+        for f1, label in sorted(scored["f1"]["worked around"])[: args.show]:
+            console.print(f"    {f1:.3f} {label}", highlight=False, soft_wrap=True)
         for example in scored["refused"][: args.show]:
             console.print(f"    refused: {example}", highlight=False, soft_wrap=True)
     sample = folk[: args.speed_tunes]
+    if not sample:
+        return
     rates = speed(sample)
     console.print(
         f"[bold]Speed[/bold], {len(sample)} tunes, one process: "

@@ -219,3 +219,37 @@ def test_a_multi_bar_rest_of_thousands_of_digits_is_written_out_within_the_limit
 
     _, voices = split_voices("X:1\nK:C\nZ" + "9" * 5000 + "|C|\n")
     assert voices[0][1].text.count("Z") == MAX_REST_BARS
+
+
+def test_a_new_part_closes_an_ending_left_open():
+    """'[2 cBAG|' with no closing bar line: the part that follows is not inside the ending, so
+    it is played (it was lost: its bars were taken for ending 2 of part A)."""
+    tune = "X:1\nP:AB\nM:2/4\nL:1/8\nK:C\nP:A\n|:CDEF|[1 GABc:| [2 cBAG|\nP:B\nABcd|\n"
+    played = sorted((onset, pitch) for pitch, onset in native_notes(tune))
+    assert [pitch for _, pitch in played] == [
+        60, 62, 64, 65, 67, 69, 71, 72, 60, 62, 64, 65, 72, 71, 69, 67, 69, 71, 72, 74,
+    ]  # fmt: skip
+
+
+def test_a_part_marked_before_the_first_voice_is_a_part_of_every_voice():
+    """A P: line in the body marks the part for all voices, whichever voice was named last."""
+    tune = "X:1\nM:2/4\nL:1/8\nV:S\nV:A\nP:AA\nK:C\nP:A\n[V:S] |:CDEF:|\n[V:A] |:C,D,E,F,:|\n"
+    result = abc_to_midi(tune, reader="native")
+    assert [len(v.notes) for v in result.performance.voices] == [16, 16]
+
+
+def test_sound_and_shift_transpose_what_is_played():
+    """ABC 2.2's shift=/sound= (abcm2ps, abc2midi): 'shift=c^F' plays a written c as F sharp."""
+    tune = "X:1\nM:4/4\nL:1/4\nK:C\nV:1\nc A z2|\nV:2 shift=c^F\nc A z2|\nV:3 sound=CD\nc A z2|\n"
+    voices = abc_to_midi(tune, reader="native").performance.voices
+    assert [[n.pitch for n in v.notes] for v in voices] == [[72, 69], [66, 63], [74, 71]]
+
+
+def test_a_voice_line_ending_in_a_tab_and_comment_names_its_voice():
+    """'V:s<TAB>% bar 4' went to a voice of its own ('1'), merging two voices' bars."""
+    tune = "X:1\nM:4/4\nL:1/4\nK:C\nV:s\nc4|\nV:1\nC4|\nV:s\t\t% bar 2\nd4|\nV:1\nD4|\n"
+    voices = abc_to_midi(tune, reader="native").performance.voices
+    assert [[(n.pitch, n.onset) for n in v.notes] for v in voices] == [
+        [(72, 0), (74, 4)],
+        [(60, 0), (62, 4)],
+    ]

@@ -76,6 +76,7 @@ def test_bad_inputs_fail_one_by_one_and_the_batch_goes_on(tmp_path):
     assert "no ABC tune" in reasons["prose.abc"]
     assert "no K: field" in reasons["no-key.abc"]
     assert "absurd duration" in reasons["absurd.abc"]
+    assert ": line " in reasons["absurd.abc"]  # the place in the tune, not only the tune
     assert "not ABC music" in reasons["not-music.abc"]
     assert "reads as text" in reasons["letter.abc"]
     assert [p.name for p in out.rglob("*")] == ["good.mid"]  # no partial or empty files

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from abcmidi_bgpt.core.errors import ConversionError, ModelError, first_line
+from abcmidi_bgpt.core.errors import ConversionError, ModelError, first_line, place_text
 from abcmidi_bgpt.core.io import write_atomic
 from abcmidi_bgpt.core.isolation import DEFAULT_MEMORY_GIB, Task, WorkerPool
 from abcmidi_bgpt.engines.base import Engine, EngineInput, EngineOutput
@@ -268,7 +268,13 @@ def fit_name(stem: str, tail: str) -> str:
 def failure_reason(err: BaseException, label: str) -> str:
     """One line saying why the input named ``label`` failed: a structured error's reason (with
     its own place when that is not ``label``), an OS error's message, or an internal error."""
-    if isinstance(err, ConversionError | ModelError):
+    if isinstance(err, ConversionError):
+        reason = err.reason
+        if err.line is not None:  # the line (and column) in the tune that ``label`` names
+            reason = f"{place_text(err.line, err.column)}: {reason}"
+        if err.where not in ("", label):
+            reason = f"{err.where}: {reason}"
+    elif isinstance(err, ModelError):
         reason = err.reason if err.where in ("", label) else str(err)
     elif isinstance(err, OSError | RecursionError | MemoryError):
         reason = first_line(err)

@@ -66,7 +66,7 @@ def join(pieces: list[Traced], separator: str) -> Traced:
 _FIELD_LINE = re.compile(r"([A-Zw]):(.*)|\[([A-Zw]):([^\]]*)\]")
 _DIRECTIVE = re.compile(r"^%%(?=[^%])")
 _TEXT_BLOCK = re.compile(r"%%(begin|end)(?:text|ps)\b")
-_VOICE_FIELD = re.compile(r"\[V:\s*(\S*?)(?:[ \]]|$)")
+_VOICE_FIELD = re.compile(r"\[V:\s*([^\s\]]*)")
 
 
 def split_voices(text: str) -> tuple[list[tuple[str, str]], list[tuple[str, Traced]]]:
@@ -103,7 +103,7 @@ def split_voices(text: str) -> tuple[list[tuple[str, str]], list[tuple[str, Trac
                 break
             started = True
         line = _DIRECTIVE.sub("I:", line)
-        line = line.split("%", 1)[0] if "%" in line else line
+        line = line.split("%", 1)[0].rstrip() if "%" in line else line
         while line.endswith("*") and not line.startswith(("w:", "+:")):
             line = line[:-1]
         if not line or line.startswith("W:"):

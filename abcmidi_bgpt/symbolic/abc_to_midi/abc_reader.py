@@ -159,7 +159,8 @@ def read_tune(tune: AbcTune) -> ReadScore:
     parts = [
         Part(_measures(r.raw, deler, upq, label), r.name, r.program, r.percussion) for r in readers
     ]
-    sections = readers[0].sections if readers else []
+    # a body P: line belongs to the voice last named, but marks the part for all of them
+    sections = max((r.sections for r in readers), key=lambda s: len(set(s) - {""}), default=[])
     unreadable = sum(r.unreadable for r in readers)
     problems = [p for r in readers for p in r.problems]
     return ReadScore(
@@ -253,6 +254,7 @@ class _VoiceReader:
         self.key_alts: dict[str, int] = {}
         self.gtrans = 0  # octaves, from the clef
         self.transpose = 0  # semitones, from transpose=
+        self.shift = 0  # semitones, from sound= or shift=
         self.measure_alts: dict[tuple[str, int], int] = {}
         self.ties: dict[tuple[str, int, int], int] = {}  # (step as written, marks, overlay)
         self.raw: list[_RawMeasure] = []
@@ -327,6 +329,7 @@ class _VoiceReader:
                         if first and tuplet_left >= 0:
                             tuplet_left -= 1
                         length = self._divisions(num, den, stem.kind == "measure-rest")
+                        check_note_length(length, DIVISIONS, m.number, self.label)  # placed
                         if tuplet_left >= 0:
                             length = length * tuplet[1] // tuplet[0]
                         pitch, alter = self._pitch(note, overlay) if note is not None else (None, 0)
@@ -394,6 +397,8 @@ class _VoiceReader:
         right = bar.right
         if ":" in right:
             m.backward = True
+        if own_label is not None and not bar.ending:
+            self.ending = None  # a new part closes an ending left open
         if self.ending is not None:
             m.ending = m.ending or self.ending
         if right and right != "|" and right != "&":  # a bar line with a style ends an ending
@@ -449,7 +454,7 @@ class _VoiceReader:
             alter = self.measure_alts[held]
         else:
             alter = self.key_alts.get(step, 0)
-        midi = 12 * (octave + 1) + STEP_SEMITONES[step] + alter + self.transpose
+        midi = 12 * (octave + 1) + STEP_SEMITONES[step] + alter + self.transpose + self.shift
         return (midi if 0 <= midi <= 127 else None), alter
 
     def _tie(self, note: WrittenNote | None, alter: int, overlay: int, chord: Stem | None) -> None:
@@ -515,6 +520,10 @@ class _VoiceReader:
         middle = re.search(r"(?:^m=| m=|middle=)([A-Ga-g])([,']*)", value)
         octave = re.search(r"octave=([-+]?\d)", value)
         transpose = re.search(r"(?:^t=| t=|transpose=)(-?[\d]+)", value)
+        # ABC 2.2's sound=/shift= (abcm2ps, abc2midi): played from the first note to the second
+        shift = re.search(r"(?:sound|shift)=([_^=]*[A-Ga-g][,']*)([_^=]*[A-Ga-g][,']*)", value)
+        if shift:
+            self.shift = _semitones(shift.group(2)) - _semitones(shift.group(1))
         octave_mark = re.search(r"([+-^_])(8|15)", value)
         gtrans = 0
         if middle:
@@ -538,6 +547,16 @@ class _VoiceReader:
     def _transpose(self, text: str) -> None:
         semitones = int(text) if len(text) <= 6 else None
         self.transpose = check_transpose(semitones, text, self.label)
+
+
+def _semitones(note: str) -> int:
+    """A note written as in ABC ('^F', 'c', 'B,,') in semitones from middle C."""
+    m = re.fullmatch(r"([_^=]*)([A-Ga-g])([,']*)", note)
+    assert m is not None
+    accidentals, letter, marks = m.groups()
+    octave = (0 if letter.isupper() else 1) + marks.count("'") - marks.count(",")
+    alter = accidentals.count("^") - accidentals.count("_")
+    return 12 * octave + STEP_SEMITONES[letter.upper()] + alter
 
 
 def _stem_notes(stem: Stem):
