@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import statistics
 import subprocess
 from fractions import Fraction as F
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from abcmidi_bgpt.checks.metrics import note_f1
 from abcmidi_bgpt.checks.validate import validate_abc
 from abcmidi_bgpt.core.errors import ConversionError, InputTooLarge
-from abcmidi_bgpt.core.performance import Note
+from abcmidi_bgpt.core.performance import Note, TempoClock
 from abcmidi_bgpt.engines.batch import convert_paths
 from abcmidi_bgpt.engines.registry import EngineSpec
 from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
@@ -49,6 +50,7 @@ def midi_bytes(
     file_type: int = 0,
     late: int = 0,
     early: int = 0,
+    time_signature: tuple[int, int] = (4, 4),
 ) -> bytes:
     """A MIDI file of (onset, pitch, duration) in beats, written by hand: note-offs as
     velocity-0 note-ons, note_off messages or missing; onsets ``late`` ticks late and ends
@@ -56,7 +58,10 @@ def midi_bytes(
     midi = mido.MidiFile(type=file_type, ticks_per_beat=ticks_per_beat)
     meta_track = mido.MidiTrack()
     if meta:
-        meta_track.append(mido.MetaMessage("time_signature", numerator=4, denominator=4))
+        numerator, denominator = time_signature
+        meta_track.append(
+            mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator)
+        )
         meta_track.append(mido.MetaMessage("key_signature", key="D"))
     events = []
     for beat, qpm in tempos:
@@ -250,6 +255,75 @@ def test_tempo_changes_every_beat_do_not_move_the_notes():
     out = midi_to_abc(midi_bytes(MELODY, tempos=tempos))
     assert [(n.onset, n.pitch, n.duration) for n in rendered_notes(out.abc)] == MELODY
     assert "Q:1/4=" in out.abc
+
+
+def seconds_of(perf) -> list[tuple[float, int]]:
+    clock = TempoClock(perf.tempos)
+    return sorted((round(clock.seconds(float(n.onset)), 3), n.pitch) for n in perf.notes())
+
+
+def test_the_tempo_map_is_kept_so_every_note_sounds_when_the_file_plays_it():
+    """A slower second half (120 -> 60 at bar 3) is written as a Q: at that bar line; an
+    expressive map (a tempo event every beat) as few Q: fields as keep every bar line within
+    20 ms of the file's: the notes sound when the file plays them, not at one mean tempo."""
+    halved = midi_bytes(MELODY, tempos=[(0, 120.0), (8, 60.0)])
+    out = midi_to_abc(halved)
+    assert "[Q:1/4=60]" in out.abc and out.abc.count("Q:") == 2
+    heard = seconds_of(abc_to_midi(out.abc).performance)
+    assert heard == seconds_of(read_performance(halved))
+    swaying = [(b, 100.0 + 10 * (b % 5)) for b in range(18)]
+    data = midi_bytes(MELODY, tempos=swaying)
+    out = midi_to_abc(data)
+    fields = out.abc.count("Q:")
+    assert 2 <= fields <= 10  # not one per tempo event (18)
+    want = seconds_of(read_performance(data))
+    got = seconds_of(abc_to_midi(out.abc).performance)
+    assert [p for _, p in got] == [p for _, p in want]
+    errors = [abs(a - b) for (a, _), (b, _) in zip(got, want, strict=True)]
+    # bar lines within 20 ms; inside a bar the tempo sways by a fifth each beat
+    assert statistics.mean(errors) < 0.05 and max(errors) < 0.15
+
+
+def test_a_steady_tempo_is_one_q_field():
+    out = midi_to_abc(midi_bytes(MELODY, tempos=[(0, 117.19)]))
+    assert out.abc.count("Q:") == 1
+
+
+def test_a_polskas_uneven_pairs_are_its_rhythm_not_swing():
+    """In three beats (a polska) pairs played long-short (2:1) are written as played, not
+    straightened as a hornpipe's swing is: every note comes back where the file has it."""
+    bar = [(F(0), 64, F(2, 3)), (F(2, 3), 69, F(1, 3)), (F(1), 73, F(2, 3)), (F(5, 3), 71, F(1, 3))]
+    bar += [(F(2), 69, F(1))]
+    notes = [(on + 3 * b, p + (b % 2) * 2, d) for b in range(8) for on, p, d in bar]
+    out = midi_to_abc(midi_bytes(notes, time_signature=(3, 4)))
+    assert out.swing is None and out.meter.abc == "3/4"
+    assert exact(rendered_notes(out.abc)) == sorted((on, p) for on, p, _ in notes)
+
+
+def test_a_band_of_twenty_instruments_becomes_at_most_sixteen_voices():
+    """20 tracks (strings, brass, reeds, four programs each... and a drum kit): the voices of
+    one instrument family become one, a doubled note once; drums are left out; every pitched
+    onset is still played, in at most 16 voices (abc2midi's limit), with a note saying so."""
+    midi = mido.MidiFile(type=1, ticks_per_beat=480)
+    played = set()
+    for t in range(21):
+        track = mido.MidiTrack()
+        channel = 9 if t == 20 else t % 9
+        program = (40, 56, 64, 72, 0)[t % 5] + t // 5  # five families, four programs each
+        track.append(mido.Message("program_change", program=program, channel=channel))
+        for beat in range(8):
+            pitch = 36 if channel == 9 else 48 + (t * 5 + beat * 3) % 36
+            if channel != 9:
+                played.add((F(beat), pitch))
+            track.append(mido.Message("note_on", note=pitch, velocity=80, channel=channel))
+            track.append(mido.Message("note_off", note=pitch, channel=channel, time=480))
+        midi.tracks.append(track)
+    buf = io.BytesIO()
+    midi.save(file=buf)
+    out = midi_to_abc(buf.getvalue())
+    assert 1 < out.voices <= 16
+    assert any("merged into 5 by instrument family" in w for w in out.warnings)
+    assert set(exact(rendered_notes(out.abc))) == played
 
 
 def test_smpte_time_division():

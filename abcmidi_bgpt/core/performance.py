@@ -8,6 +8,8 @@ MIDI->ABC reads one from MIDI bytes; the metrics compare the note lists of two o
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -75,6 +77,26 @@ class Performance:
     @property
     def end(self) -> Fraction:
         return max((n.offset for v in self.voices for n in v.notes), default=Fraction(0))
+
+
+class TempoClock:
+    """Beats to seconds through a tempo map (MIDI's 120 quarter notes a minute before the first
+    change): what a player makes of the beats."""
+
+    def __init__(self, tempos: Sequence[TempoChange]):
+        changes = sorted((float(t.onset), t.qpm) for t in tempos if t.qpm > 0)
+        if not changes or changes[0][0] > 0:
+            changes.insert(0, (0.0, DEFAULT_QPM))
+        self.onsets = [onset for onset, _ in changes]
+        self.qpms = [qpm for _, qpm in changes]
+        self.starts = [0.0]  # seconds at each change
+        for i in range(1, len(changes)):
+            span = self.onsets[i] - self.onsets[i - 1]
+            self.starts.append(self.starts[-1] + span * 60 / self.qpms[i - 1])
+
+    def seconds(self, beat: float) -> float:
+        i = max(bisect.bisect_right(self.onsets, beat) - 1, 0)
+        return self.starts[i] + (beat - self.onsets[i]) * 60 / self.qpms[i]
 
 
 def key_name(fifths: int, minor: bool) -> str:

@@ -287,9 +287,11 @@ def grid_beat(meter: Meter) -> Fraction:
 
 def detect_swing(positions: Sequence[float], meter: Meter, phase: Fraction) -> float | None:
     """The swing ratio (off-beat eighth position within the beat) when the tune's eighth pairs
-    are consistently swung, else None. Only simple meters swing here; dotted rhythms
-    (off-beat at 3/4) and real triplets (three onsets in a beat) are not swing."""
-    if meter.compound:
+    are consistently swung, else None. Only simple meters of two or four beats swing here (a
+    hornpipe, a reel): in three beats (a polska, a mazurka) the uneven pairs are the rhythm
+    itself and are written as played. Dotted rhythms (off-beat at 3/4) and real triplets (three
+    onsets in a beat) are not swing."""
+    if meter.compound or meter.numerator % 2:
         return None
     beat = float(grid_beat(meter))
     per_beat: dict[int, list[float]] = {}

@@ -130,6 +130,24 @@ class Timing:
         x = np.array([float(x) for x in xs]) * self.scale
         return beats_to_positions(x, beats) * period - origin
 
+    def file_time(self, position: Fraction) -> float:
+        """A score position (as the notated onsets give it) back to file beats: where the file
+        plays it (when performed, through the tracked beats, at their tempo beyond them)."""
+        if not self.performed:
+            return float(position)
+        beats, period, origin = self.tracked
+        k = (float(position + self.shift) + origin) / period
+        if len(beats) < 2:
+            return (k + (beats[0] if len(beats) else 0.0)) / self.scale
+        last = len(beats) - 1
+        if k < 0:
+            time = beats[0] + k * (beats[1] - beats[0])
+        elif k > last:
+            time = beats[-1] + (k - last) * (beats[-1] - beats[-2])
+        else:
+            time = float(np.interp(k, np.arange(len(beats), dtype=float), beats))
+        return float(time) / self.scale
+
     def _snap(self, x: Fraction) -> Fraction:
         snapped = snap_exact(x, self.ticks_per_beat, self.canonical)
         # No simple fraction fits: keep the tick itself, so that lengths still add up.

@@ -13,12 +13,13 @@ notation: which of meter, key and tempo were estimated).
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 from abcmidi_bgpt.core.errors import ConversionError
-from abcmidi_bgpt.core.performance import Note, Performance
+from abcmidi_bgpt.core.performance import Note, Performance, TempoClock
 from abcmidi_bgpt.formats.midi import DRUM_CHANNEL, MidiContents, midi_contents, read_midi_salvaged
 from abcmidi_bgpt.symbolic.midi_to_abc.bars import (
     bar_ids,
@@ -35,16 +36,20 @@ from abcmidi_bgpt.symbolic.midi_to_abc.meter import (
 )
 from abcmidi_bgpt.symbolic.midi_to_abc.quantise import (
     Chord,
+    TimedNote,
     absorb_graces,
     split_lines,
 )
 from abcmidi_bgpt.symbolic.midi_to_abc.repeats import find_repeats
+from abcmidi_bgpt.symbolic.midi_to_abc.tempo import span_tempi
 from abcmidi_bgpt.symbolic.midi_to_abc.timing import Timing
-from abcmidi_bgpt.symbolic.midi_to_abc.writer import Header, choose_unit, write_abc
+from abcmidi_bgpt.symbolic.midi_to_abc.writer import Bar, Header, choose_unit, write_abc
 
 MAX_TRANSCRIBED_NOTES = 50_000  # a 1,000-bar tune has about 8,000 notes
 # Bars and voices cost time and text whether or not notes fill them: a few notes far apart in
 # a meter of 1/32, or a thousand tracks of one note each, are refused before they are written.
+MAX_PLAYED_VOICES = 16  # ABC voices abc2midi plays (MIDI has 16 channels; one for drums)
+MAX_LINES_PER_VOICE = 4  # a held note under moving ones: lines of one MIDI voice
 METER_OVERRIDE_MARGIN = 2.0  # how much better (in phase score) another meter must fit than 4/4
 
 
@@ -93,7 +98,7 @@ def transcribe(
     where = source
     warnings = list(contents.warnings)
     perf = contents.performance
-    voices = _pick_voices(contents, track, channel, where, warnings)
+    voices = _merge_by_family(*_pick_voices(contents, track, channel, where, warnings), warnings)
     total = sum(len(v) for v in voices)
     if total > MAX_TRANSCRIBED_NOTES:
         raise ConversionError(
@@ -132,14 +137,11 @@ def transcribe(
     notes_per_voice, swing = timing.final(voices, meter, phase)
     phase = (phase - timing.shift) % meter.bar
     legato = Fraction(1, 4) if timing.performed else Fraction(0)
-    lines: list[list[Chord]] = []
-    clipped = 0
-    for notes in notes_per_voice:
-        voice_lines, cut = split_lines(notes, legato)
-        clipped += cut
-        lines += [absorb_graces(line) for line in voice_lines if line]
+    lines, clipped = _lines_within(notes_per_voice, legato)
     if clipped:
-        warnings.append(f"{clipped} note(s) cut short: more than 4 notes overlapped in a voice")
+        warnings.append(
+            f"{clipped} note(s) cut short: more lines overlapped than the voices can hold"
+        )
     lines.sort(key=lambda ln: -_line_weight(ln))  # the busiest line (the melody) first
 
     # Bars: whole bars of silence before the first note are dropped.
@@ -153,6 +155,7 @@ def transcribe(
     key_map = _key_map(perf, key_est, timing)
     meter_map = _meter_map(perf, meter, timing, meter_estimated)
     bars = cut_bars(lines, shift, phase, end, meter_map, key_map, where)
+    _play_bars_in_time(bars, perf, timing)
     pickup = bars[0].length if bars and bars[0].length != bars[0].meter.bar else Fraction(0)
     tied = [i for i, b in enumerate(bars) if any(v and v[-1].tie for v in b.voices)]
     sections = find_repeats(bar_ids(bars), tied)
@@ -181,7 +184,7 @@ def transcribe(
         meter=meter,
         key=key_est.key,
         unit=unit,
-        qpm=_tempo(perf, timing),
+        qpm=bars[0].qpm if bars and bars[0].qpm else _tempo(perf, timing),
         comments=comments,
     )
     abc = write_abc(header, bars, sections)
@@ -211,7 +214,9 @@ def _stem(source: str) -> str:
 # --- voices -------------------------------------------------------------------------------------
 
 
-def _pick_voices(contents: MidiContents, track, channel, where, warnings) -> list[list[Note]]:
+def _pick_voices(
+    contents: MidiContents, track, channel, where, warnings
+) -> tuple[list[list[Note]], list[int | None]]:
     perf = contents.performance
     candidates = []
     drums = 0
@@ -253,7 +258,54 @@ def _pick_voices(contents: MidiContents, track, channel, where, warnings) -> lis
     for _, v in chosen:
         notes = [n for n in v.notes if n.duration > 0] or v.notes
         out.append(sorted(notes, key=lambda n: (n.onset, -n.pitch)))
-    return out
+    return out, [v.program for _, v in chosen]
+
+
+def _merge_by_family(
+    voices: list[list[Note]], programs: list[int | None], warnings: list[str]
+) -> list[list[Note]]:
+    """At most :data:`MAX_PLAYED_VOICES` voices: past that (an orchestra, a band file), the
+    voices of one General MIDI instrument family (strings, brass, reeds...: programs in eights)
+    become one, a note played by two of them (a doubling) once."""
+    if len(voices) <= MAX_PLAYED_VOICES:
+        return voices
+    families: dict[int, dict[tuple[Fraction, int], Note]] = {}
+    for notes, program in zip(voices, programs, strict=True):
+        family = families.setdefault((program or 0) // 8, {})
+        for n in notes:
+            kept = family.get((n.onset, n.pitch))
+            if kept is None or n.duration > kept.duration:
+                family[(n.onset, n.pitch)] = n
+    merged = [
+        sorted(family.values(), key=lambda n: (n.onset, -n.pitch))
+        for _, family in sorted(families.items())
+    ]
+    warnings.append(
+        f"{len(voices)} voices merged into {len(merged)} by instrument family "
+        f"(at most {MAX_PLAYED_VOICES} are played)"
+    )
+    return merged
+
+
+def _lines_within(
+    notes_per_voice: list[list[TimedNote]], legato: Fraction
+) -> tuple[list[list[Chord]], int]:
+    """Each voice's notes as lines (a held note under moving ones is a second line), at most
+    :data:`MAX_PLAYED_VOICES` lines in all: the voice with the most lines gives one up (its
+    notes then cut short where they overlap) until they fit. The lines, and notes cut short."""
+    limits = [MAX_LINES_PER_VOICE] * len(notes_per_voice)
+    split = [
+        split_lines(notes, legato, limit)
+        for notes, limit in zip(notes_per_voice, limits, strict=True)
+    ]
+    while sum(len(lines) for lines, _ in split) > MAX_PLAYED_VOICES:
+        i = max(range(len(split)), key=lambda k: (len(split[k][0]), -k))
+        if len(split[i][0]) <= 1:
+            break
+        limits[i] = len(split[i][0]) - 1
+        split[i] = split_lines(notes_per_voice[i], legato, limits[i])
+    lines = [absorb_graces(line) for voice_lines, _ in split for line in voice_lines if line]
+    return lines, sum(cut for _, cut in split)
 
 
 def _line_weight(line: Sequence[Chord]) -> float:
@@ -346,6 +398,32 @@ def _meter_map(perf: Performance, meter: Meter, timing: Timing, estimated: bool)
         ):
             out.append((at, m))
     return out
+
+
+def _play_bars_in_time(bars: list[Bar], perf: Performance, timing: Timing) -> None:
+    """Give each bar the tempo that plays it when the file plays it, and the tempo changes
+    inside it (see :mod:`~abcmidi_bgpt.symbolic.midi_to_abc.tempo`)."""
+    if not bars:
+        return
+    end = bars[-1].start + bars[-1].length
+    cuts = {b.start for b in bars}
+    if not timing.performed and len(perf.tempos) <= len(bars):
+        cuts |= {
+            at for t in perf.tempos if bars[0].start < (at := timing.score_time(t.onset)) < end
+        }
+    points = sorted(cuts) + [end]
+    clock = TempoClock(perf.tempos)
+    bounds = [clock.seconds(timing.file_time(p)) for p in points]
+    starts = [b.start for b in bars]
+    owner = [max(bisect.bisect_right(starts, p) - 1, 0) for p in points[:-1]]
+    lengths = [b - a for a, b in zip(points, points[1:], strict=False)]
+    tempi = span_tempi(lengths, [bars[i].meter.beat for i in owner], bounds)
+    for p, i, qpm in zip(points, owner, tempi, strict=False):
+        b = bars[i]
+        if p == b.start:
+            b.qpm = qpm
+        else:
+            b.tempi.append((p - b.start, qpm))
 
 
 def _tempo(perf: Performance, timing: Timing) -> float:

@@ -59,9 +59,12 @@ class Bar:
     key: Key
     voices: list[list[Item]] = field(default_factory=list)
     offset: Fraction = Fraction(0)  # where in a full bar this one starts (a pickup: late)
+    qpm: float | None = None  # the tempo it starts at (as a Q: field writes it)
+    tempi: list[tuple[Fraction, float]] = field(default_factory=list)  # (where, qpm) inside
 
     def ident(self) -> tuple:
-        """Everything that makes two bars the same bar to a reader."""
+        """Everything that makes two bars the same bar to a reader. Not the tempo: a performed
+        repeat is written once, at its first time's tempo (the notation a reader wants)."""
         return (
             self.length,
             self.offset,
@@ -144,7 +147,7 @@ def _voice_lines(v: int, header: Header, bars: Sequence[Bar], sections: Sequence
     out: list[str] = []
     line = ""
     count = 0  # full bars on the current line
-    state = _TextState(header.key, header.meter)
+    state = _TextState(header.key, header.meter, header.qpm)
     per_line = bars_per_line(header.meter)
 
     def bar(index: int) -> str:
@@ -156,8 +159,22 @@ def _voice_lines(v: int, header: Header, bars: Sequence[Bar], sections: Sequence
         if b.key != state.key:
             prefix += f"[K:{b.key.abc}] "
             state.key = b.key
+        inside: list[tuple[Fraction, str]] = []
+        if v == 0:  # tempo is the tune's: written in the first voice
+            written = state.qpm
+            for at, qpm in [(Fraction(0), b.qpm), *b.tempi]:
+                if qpm is None:
+                    continue
+                now = _tempo_field(b.meter, qpm)
+                if written is None or now != _tempo_field(b.meter, written):
+                    if at:
+                        inside.append((at, f"[{now}]"))
+                    else:
+                        prefix += f"[{now}] "
+                written = qpm
+            state.qpm = written
         items = b.voices[v] if v < len(b.voices) else [Item(Fraction(0), b.length)]
-        return prefix + bar_text(items, b.meter, b.key, header.unit, b.offset)
+        return prefix + bar_text(items, b.meter, b.key, header.unit, b.offset, inside)
 
     def add(text: str, full: bool) -> None:
         nonlocal line, count
@@ -220,6 +237,7 @@ def _write_run(indices, bars, bar, add, flush, per_line, count) -> None:
 class _TextState:
     key: Key
     meter: Meter
+    qpm: float | None = None
 
 
 # --- one bar ----------------------------------------------------------------------------------
@@ -309,13 +327,21 @@ def _note_name(letter: str, octave: int) -> str:
 
 
 def bar_text(
-    items: Sequence[Item], meter: Meter, key: Key, unit: Fraction, offset: Fraction = Fraction(0)
+    items: Sequence[Item],
+    meter: Meter,
+    key: Key,
+    unit: Fraction,
+    offset: Fraction = Fraction(0),
+    fields: Sequence[tuple[Fraction, str]] = (),
 ) -> str:
     """One voice's bar as ABC (without bar lines). ``offset`` is where in a full bar the items
-    start (a pickup bar starts late), so beats and tuplets line up with the full bars."""
+    start (a pickup bar starts late), so beats and tuplets line up with the full bars;
+    ``fields`` are inline fields (where in the bar, text), each written before the first note
+    or rest that starts at or after its place."""
     acc = _Accidentals(key)
     if offset:
         items = [replace(it, start=it.start + offset) for it in items]
+    pending = sorted((at + offset, text) for at, text in fields)
     groups = _tuplet_groups(list(items))
     # Notes are beamed by beats, in 4/4 by half bars ("GABc dBAG"), as tune books do.
     beam = 2 * meter.beat if meter == Meter(4, 4) else meter.beat
@@ -330,6 +356,8 @@ def bar_text(
             length = group.length
         if previous is not None and (group.start % beam == 0 or previous >= meter.beat):
             parts.append(" ")
+        while pending and pending[0][0] <= group.start:
+            parts.append(pending.pop(0)[1])
         parts.append(text)
         previous = length
     return "".join(parts)
