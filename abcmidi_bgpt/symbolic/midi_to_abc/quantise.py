@@ -118,8 +118,13 @@ def snap_exact_all(times: Sequence[Fraction], ticks_per_beat: int, canonical: bo
     out: list[Fraction | None] = [None] * len(times)
     for idx in by_beat.values():
         for d in EXACT_DENOMINATORS:
-            common = [_fits(times[i], d, ticks_per_beat, canonical) for i in idx]
-            if all(c is not None for c in common):
+            common = []
+            for i in idx:  # the first time off this lattice rules it out
+                fit = _fits(times[i], d, ticks_per_beat, canonical)
+                if fit is None:
+                    break
+                common.append(fit)
+            else:
                 for i, c in zip(idx, common, strict=True):
                     out[i] = c
                 break
@@ -217,19 +222,20 @@ def track_beats(
     score = np.full((n, m), -np.inf)
     back = np.full((n, m), -1, dtype=np.int64)
     score[:, :] = envelope[:, None] - drift[None, :]  # a first beat may start anywhere
-    rows = np.arange(m)
-    for t in range(int(lags[0]), n):
-        prev = t - lags  # the previous beat's frame for each new lag
-        ok = prev >= 0
-        if not ok.any():
-            continue
-        cand = score[np.maximum(prev, 0)] - change  # [new lag, previous lag]
-        cand[~ok] = -np.inf
-        j = np.argmax(cand, axis=1)
-        best = cand[rows, j]
-        better = best + envelope[t] - drift > score[t]
-        score[t, better] = (best + envelope[t] - drift)[better]
-        back[t, better] = j[better]
+    # A beat looks back at least lags[0] frames: that many frames at a time depend only on
+    # frames already scored, and are scored together (one numpy step, not one per frame).
+    step = int(lags[0])
+    for first in range(step, n, step):
+        frames = np.arange(first, min(first + step, n))
+        prev = frames[:, None] - lags[None, :]  # [frame, new lag]: the previous beat's frame
+        cand = score[np.maximum(prev, 0)] - change[None]  # [frame, new lag, previous lag]
+        cand[prev < 0] = -np.inf
+        j = np.argmax(cand, axis=2)
+        best = np.take_along_axis(cand, j[..., None], axis=2)[..., 0]
+        total = best + envelope[frames][:, None] - drift[None, :]  # in the order of one frame
+        better = total > score[frames]
+        score[frames] = np.where(better, total, score[frames])
+        back[frames] = np.where(better, j, back[frames])
     tail = max(0, n - BEAT_FRAMES - 1)
     t, lag = np.unravel_index(int(np.argmax(score[tail:])), score[tail:].shape)
     t += tail
