@@ -284,6 +284,38 @@ def test_the_tempo_map_is_kept_so_every_note_sounds_when_the_file_plays_it():
     assert statistics.mean(errors) < 0.05 and max(errors) < 0.15
 
 
+def test_tempo_events_off_the_bar_lines_and_inside_rests_and_notes():
+    """A first tempo event a few ticks late is the tune's tempo (not 120 for a tick), and a
+    change in the middle of a rest or a held note is written where it is (the rest cut in
+    two, the note into two tied ones): every note is heard when the file plays it."""
+    notes = [(F(b * 4), 60 + b, F(1)) for b in range(6)] + [(F(13), 70, F(6))]
+    notes.append((F(20), 72, F(1)))
+    data = midi_bytes(notes, tempos=[(F(7, 480), 130.0), (F(10), 150.0), (F(15), 90.0)])
+    out = midi_to_abc(data)
+    assert out.abc.count("Q:") == 3 and "Q:1/4=130" in out.abc
+    heard = seconds_of(abc_to_midi(out.abc).performance)
+    want = seconds_of(read_performance(data))
+    assert [p for _, p in heard] == [p for _, p in want]
+    assert max(abs(a - b) for (a, _), (b, _) in zip(heard, want, strict=True)) < 0.02
+
+
+def test_a_repeat_that_slows_at_its_end_starts_again_at_its_own_tempo():
+    """|: bar 1 at 120, bar 2 slowing to 80 :| played twice: the repeat is found, and its
+    first bar carries its tempo, so the second time round does not stay at 80 (abc2midi keeps
+    the tempo in force at the repeat sign; this project's player replays the first bar's)."""
+    phrase = [(F(0), 60, F(1)), (F(1), 64, F(1)), (F(2), 67, F(1)), (F(3), 72, F(1))]
+    phrase += [(F(4), 71, F(2)), (F(6), 67, F(2))]
+    notes = [(on + 8 * k, p, d) for k in range(2) for on, p, d in phrase]
+    notes += [(F(16), 65, F(4)), (F(20), 60, F(4))]
+    tempos = [(F(0), 120.0), (F(4), 80.0), (F(8), 120.0), (F(12), 80.0), (F(16), 120.0)]
+    data = midi_bytes(notes, tempos=tempos)
+    out = midi_to_abc(data)
+    assert out.repeats == 1 and "|: [Q:1/4=120] C" in out.abc
+    heard = seconds_of(abc_to_midi(out.abc).performance)
+    want = seconds_of(read_performance(data))
+    assert heard == want
+
+
 def test_a_steady_tempo_is_one_q_field():
     out = midi_to_abc(midi_bytes(MELODY, tempos=[(0, 117.19)]))
     assert out.abc.count("Q:") == 1

@@ -49,6 +49,7 @@ MAX_TRANSCRIBED_NOTES = 50_000  # a 1,000-bar tune has about 8,000 notes
 # Bars and voices cost time and text whether or not notes fill them: a few notes far apart in
 # a meter of 1/32, or a thousand tracks of one note each, are refused before they are written.
 MAX_PLAYED_VOICES = 16  # ABC voices abc2midi plays (MIDI has 16 channels; one for drums)
+MIN_TEMPO_SPAN = Fraction(1, 8)  # beats: a tempo event nearer a bar line is taken at it
 MAX_LINES_PER_VOICE = 4  # a held note under moving ones: lines of one MIDI voice
 METER_OVERRIDE_MARGIN = 2.0  # how much better (in phase score) another meter must fit than 4/4
 
@@ -407,11 +408,18 @@ def _play_bars_in_time(bars: list[Bar], perf: Performance, timing: Timing) -> No
         return
     end = bars[-1].start + bars[-1].length
     cuts = {b.start for b in bars}
+    starts_set = set(cuts)
     if not timing.performed and len(perf.tempos) <= len(bars):
         cuts |= {
             at for t in perf.tempos if bars[0].start < (at := timing.score_time(t.onset)) < end
         }
-    points = sorted(cuts) + [end]
+    points: list[Fraction] = []
+    for p in sorted(cuts):  # an event a few ticks from a bar line is at the bar line
+        if not points or p - points[-1] >= MIN_TEMPO_SPAN or p in starts_set:
+            if points and p - points[-1] < MIN_TEMPO_SPAN:
+                points.pop()
+            points.append(p)
+    points.append(end)
     clock = TempoClock(perf.tempos)
     bounds = [clock.seconds(timing.file_time(p)) for p in points]
     starts = [b.start for b in bars]

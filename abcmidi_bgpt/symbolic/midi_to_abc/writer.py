@@ -188,7 +188,10 @@ def _voice_lines(v: int, header: Header, bars: Sequence[Bar], sections: Sequence
             out.append(line.strip())
         line, count = "", 0
 
+    changes_tempo = any(b.tempi or b.qpm != header.qpm for b in bars if b.qpm is not None)
     for si, section in enumerate(sections):
+        if changes_tempo and (section.repeat or (si and sections[si - 1].repeat)):
+            state.qpm = None  # played after a repeat: its tempo is written, not assumed
         if section.repeat:
             if line.strip() and count:
                 flush()
@@ -342,6 +345,8 @@ def bar_text(
     if offset:
         items = [replace(it, start=it.start + offset) for it in items]
     pending = sorted((at + offset, text) for at, text in fields)
+    for at, _ in pending:
+        items = _split_at(items, at)
     groups = _tuplet_groups(list(items))
     # Notes are beamed by beats, in 4/4 by half bars ("GABc dBAG"), as tune books do.
     beam = 2 * meter.beat if meter == Meter(4, 4) else meter.beat
@@ -360,7 +365,29 @@ def bar_text(
             parts.append(pending.pop(0)[1])
         parts.append(text)
         previous = length
+    parts += [text for _, text in pending]  # after the bar's last note: before its bar line
     return "".join(parts)
+
+
+def _split_at(items: Sequence[Item], at: Fraction) -> list[Item]:
+    """The items with the one sounding across ``at`` cut there (a note into two tied ones), so
+    that an inline field can be written where it takes effect."""
+    out: list[Item] = []
+    for it in items:
+        if it.start < at < it.start + it.length:
+            head = replace(it, length=at - it.start, tie=bool(it.pitches))
+            tail = replace(
+                it,
+                start=at,
+                length=it.start + it.length - at,
+                graces=(),
+                grace_length=Fraction(0),
+                tied_in=bool(it.pitches),
+            )
+            out += [head, tail]
+        else:
+            out.append(it)
+    return out
 
 
 def _item_text(item: Item, acc: _Accidentals, meter: Meter, unit: Fraction, scale) -> str:
