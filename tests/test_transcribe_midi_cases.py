@@ -355,7 +355,31 @@ def test_a_band_of_twenty_instruments_becomes_at_most_sixteen_voices():
     out = midi_to_abc(buf.getvalue())
     assert 1 < out.voices <= 16
     assert any("merged into 5 by instrument family" in w for w in out.warnings)
+    assert (
+        "% 20 voices merged into 5" in out.abc and "drum note(s) (channel 10) left out" in out.abc
+    )
     assert set(exact(rendered_notes(out.abc))) == played
+
+
+def test_a_piano_track_is_written_in_two_hands():
+    """One piano track with both hands (a melody over bass notes and chords): the right hand
+    and the left hand become voices of their own, the left in the bass clef, each with its
+    chords; a melody alone, even on a piano, is one voice."""
+    right = [(F(b) / 2, 72 + (b * 5) % 12, F(1, 2)) for b in range(32)]
+    left = [(F(2 * b), 36 + (b % 4) * 2, F(2)) for b in range(8)]
+    left += [(F(2 * b) + 1, p, F(1)) for b in range(8) for p in (52, 55)]
+    out = midi_to_abc(midi_bytes(right + left))
+    voices = abc_to_midi(out.abc).performance.voices
+    pitches = [{n.pitch for n in v.notes} for v in voices]
+    # the right hand; the left hand in two lines (the bass held under the chords)
+    assert len(voices) == 3
+    assert pitches[0] == {p for _, p, _ in right}
+    assert pitches[1] | pitches[2] == {p for _, p, _ in left}
+    assert "V:2 clef=bass" in out.abc and "V:3 clef=bass" in out.abc
+    assert "V:1 clef" not in out.abc
+    assert set(exact(rendered_notes(out.abc))) == {(on, p) for on, p, _ in right + left}
+    melody = midi_to_abc(midi_bytes([(F(b), 48 + (b * 7) % 36, F(1)) for b in range(24)]))
+    assert melody.voices == 1
 
 
 def test_smpte_time_division():

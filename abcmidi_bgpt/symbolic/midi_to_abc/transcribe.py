@@ -25,6 +25,7 @@ from abcmidi_bgpt.symbolic.midi_to_abc.bars import (
     bar_ids,
     cut_bars,
 )
+from abcmidi_bgpt.symbolic.midi_to_abc.hands import PIANO_PROGRAMS, plays_like_a_piano, split_hands
 from abcmidi_bgpt.symbolic.midi_to_abc.keys import Key, KeyEstimate, estimate_key, signature_key
 from abcmidi_bgpt.symbolic.midi_to_abc.meter import (
     FEATURES,
@@ -49,8 +50,10 @@ MAX_TRANSCRIBED_NOTES = 50_000  # a 1,000-bar tune has about 8,000 notes
 # Bars and voices cost time and text whether or not notes fill them: a few notes far apart in
 # a meter of 1/32, or a thousand tracks of one note each, are refused before they are written.
 MAX_PLAYED_VOICES = 16  # ABC voices abc2midi plays (MIDI has 16 channels; one for drums)
+BASS_CLEF_BELOW = 57  # A3: a voice whose median pitch is lower is written in the bass clef
 MIN_TEMPO_SPAN = Fraction(1, 8)  # beats: a tempo event nearer a bar line is taken at it
 MAX_LINES_PER_VOICE = 4  # a held note under moving ones: lines of one MIDI voice
+MAX_LINES_PER_HAND = 2  # a piano hand: the two voices one staff shows
 METER_OVERRIDE_MARGIN = 2.0  # how much better (in phase score) another meter must fit than 4/4
 
 
@@ -99,7 +102,11 @@ def transcribe(
     where = source
     warnings = list(contents.warnings)
     perf = contents.performance
-    voices = _merge_by_family(*_pick_voices(contents, track, channel, where, warnings), warnings)
+    before = len(warnings)
+    voices, programs = _merge_by_family(
+        *_pick_voices(contents, track, channel, where, warnings), warnings
+    )
+    voice_notes = warnings[before:]  # drums left out, voices merged: said in the header too
     total = sum(len(v) for v in voices)
     if total > MAX_TRANSCRIBED_NOTES:
         raise ConversionError(
@@ -136,9 +143,10 @@ def transcribe(
 
     # Final positions, swing, durations.
     notes_per_voice, swing = timing.final(voices, meter, phase)
+    notes_per_voice, limits = _by_hand(notes_per_voice, programs)
     phase = (phase - timing.shift) % meter.bar
     legato = Fraction(1, 4) if timing.performed else Fraction(0)
-    lines, clipped = _lines_within(notes_per_voice, legato)
+    lines, clipped = _lines_within(notes_per_voice, legato, limits)
     if clipped:
         warnings.append(
             f"{clipped} note(s) cut short: more lines overlapped than the voices can hold"
@@ -174,6 +182,7 @@ def transcribe(
     ]
     if estimated:
         comments.append("estimated (not in the file): " + ", ".join(estimated))
+    comments += voice_notes
     if swing:
         comments.append(
             f"played with swing (off-beats at {swing:.2f} of the beat), written straight"
@@ -187,6 +196,7 @@ def transcribe(
         unit=unit,
         qpm=bars[0].qpm if bars and bars[0].qpm else _tempo(perf, timing),
         comments=comments,
+        bass=frozenset(i for i, ln in enumerate(lines) if _low(ln)),
     )
     abc = write_abc(header, bars, sections)
     repeats = [s for s in sections if s.repeat]
@@ -264,12 +274,12 @@ def _pick_voices(
 
 def _merge_by_family(
     voices: list[list[Note]], programs: list[int | None], warnings: list[str]
-) -> list[list[Note]]:
+) -> tuple[list[list[Note]], list[int | None]]:
     """At most :data:`MAX_PLAYED_VOICES` voices: past that (an orchestra, a band file), the
     voices of one General MIDI instrument family (strings, brass, reeds...: programs in eights)
     become one, a note played by two of them (a doubling) once."""
     if len(voices) <= MAX_PLAYED_VOICES:
-        return voices
+        return voices, programs
     families: dict[int, dict[tuple[Fraction, int], Note]] = {}
     for notes, program in zip(voices, programs, strict=True):
         family = families.setdefault((program or 0) // 8, {})
@@ -281,20 +291,42 @@ def _merge_by_family(
         sorted(family.values(), key=lambda n: (n.onset, -n.pitch))
         for _, family in sorted(families.items())
     ]
+    merged_programs: list[int | None] = [8 * f for f in sorted(families)]
     warnings.append(
         f"{len(voices)} voices merged into {len(merged)} by instrument family "
         f"(at most {MAX_PLAYED_VOICES} are played)"
     )
-    return merged
+    return merged, merged_programs
+
+
+def _by_hand(
+    notes_per_voice: list[list[TimedNote]], programs: list[int | None]
+) -> tuple[list[list[TimedNote]], list[int]]:
+    """A piano voice that plays like one becomes two, right hand and left hand, each with at
+    most :data:`MAX_LINES_PER_HAND` lines (a staff's two voices); the voices, and the most
+    lines each may have."""
+    out: list[list[TimedNote]] = []
+    limits: list[int] = []
+    pianos = sum((program or 0) in PIANO_PROGRAMS for program in programs)
+    for notes, program in zip(notes_per_voice, programs, strict=True):
+        # one piano voice holds both hands; two or more are the hands (or pianos) already
+        if pianos == 1 and (program or 0) in PIANO_PROGRAMS and plays_like_a_piano(notes):
+            hands = [hand for hand in split_hands(notes) if hand]
+            out += hands
+            limits += [MAX_LINES_PER_HAND] * len(hands)
+        else:
+            out.append(notes)
+            limits.append(MAX_LINES_PER_VOICE)
+    return out, limits
 
 
 def _lines_within(
-    notes_per_voice: list[list[TimedNote]], legato: Fraction
+    notes_per_voice: list[list[TimedNote]], legato: Fraction, limits: list[int]
 ) -> tuple[list[list[Chord]], int]:
     """Each voice's notes as lines (a held note under moving ones is a second line), at most
     :data:`MAX_PLAYED_VOICES` lines in all: the voice with the most lines gives one up (its
     notes then cut short where they overlap) until they fit. The lines, and notes cut short."""
-    limits = [MAX_LINES_PER_VOICE] * len(notes_per_voice)
+    limits = list(limits)
     split = [
         split_lines(notes, legato, limit)
         for notes, limit in zip(notes_per_voice, limits, strict=True)
@@ -307,6 +339,12 @@ def _lines_within(
         split[i] = split_lines(notes_per_voice[i], legato, limits[i])
     lines = [absorb_graces(line) for voice_lines, _ in split for line in voice_lines if line]
     return lines, sum(cut for _, cut in split)
+
+
+def _low(line: Sequence[Chord]) -> bool:
+    """Whether a line sits below middle C's neighbourhood (median under A3): the bass clef."""
+    pitches = sorted(p for c in line for p in c.pitches)
+    return bool(pitches) and pitches[len(pitches) // 2] < BASS_CLEF_BELOW
 
 
 def _line_weight(line: Sequence[Chord]) -> float:

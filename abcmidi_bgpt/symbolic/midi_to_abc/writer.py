@@ -82,6 +82,7 @@ class Header:
     unit: Fraction  # L:, in whole notes (1/8)
     qpm: float | None = None
     comments: list[str] = field(default_factory=list)
+    bass: frozenset[int] = frozenset()  # voices (0-based) written in the bass clef
 
 
 def write_abc(header: Header, bars: Sequence[Bar], sections: Sequence[Section]) -> str:
@@ -94,7 +95,7 @@ def write_abc(header: Header, bars: Sequence[Bar], sections: Sequence[Section]) 
         lines.append(_tempo_field(header.meter, header.qpm))
     voices = max((len(b.voices) for b in bars), default=1)
     if voices > 1:
-        lines += [f"V:{v + 1}" for v in range(voices)]
+        lines += [f"V:{v + 1}" + (" clef=bass" if v in header.bass else "") for v in range(voices)]
     lines.append(f"K:{header.key.abc}")
     for v in range(voices):
         if voices > 1:
