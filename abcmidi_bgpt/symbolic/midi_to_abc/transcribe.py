@@ -20,12 +20,11 @@ from fractions import Fraction
 
 from abcmidi_bgpt.core.errors import ConversionError
 from abcmidi_bgpt.core.performance import Note, Performance, TempoClock
-from abcmidi_bgpt.formats.midi import DRUM_CHANNEL, MidiContents, midi_contents, read_midi_salvaged
+from abcmidi_bgpt.formats.midi import MidiContents, midi_contents, read_midi_salvaged
 from abcmidi_bgpt.symbolic.midi_to_abc.bars import (
     bar_ids,
     cut_bars,
 )
-from abcmidi_bgpt.symbolic.midi_to_abc.hands import PIANO_PROGRAMS, plays_like_a_piano, split_hands
 from abcmidi_bgpt.symbolic.midi_to_abc.keys import Key, KeyEstimate, estimate_key, signature_key
 from abcmidi_bgpt.symbolic.midi_to_abc.meter import (
     FEATURES,
@@ -35,25 +34,23 @@ from abcmidi_bgpt.symbolic.midi_to_abc.meter import (
     melody_events,
     phase_features,
 )
-from abcmidi_bgpt.symbolic.midi_to_abc.quantise import (
-    Chord,
-    TimedNote,
-    absorb_graces,
-    split_lines,
-)
 from abcmidi_bgpt.symbolic.midi_to_abc.repeats import find_repeats
 from abcmidi_bgpt.symbolic.midi_to_abc.tempo import span_tempi
 from abcmidi_bgpt.symbolic.midi_to_abc.timing import Timing
+from abcmidi_bgpt.symbolic.midi_to_abc.voices import (
+    by_hand,
+    line_weight,
+    lines_within,
+    low,
+    merge_by_family,
+    pick_voices,
+)
 from abcmidi_bgpt.symbolic.midi_to_abc.writer import Bar, Header, choose_unit, write_abc
 
 MAX_TRANSCRIBED_NOTES = 50_000  # a 1,000-bar tune has about 8,000 notes
 # Bars and voices cost time and text whether or not notes fill them: a few notes far apart in
 # a meter of 1/32, or a thousand tracks of one note each, are refused before they are written.
-MAX_PLAYED_VOICES = 16  # ABC voices abc2midi plays (MIDI has 16 channels; one for drums)
-BASS_CLEF_BELOW = 57  # A3: a voice whose median pitch is lower is written in the bass clef
 MIN_TEMPO_SPAN = Fraction(1, 8)  # beats: a tempo event nearer a bar line is taken at it
-MAX_LINES_PER_VOICE = 4  # a held note under moving ones: lines of one MIDI voice
-MAX_LINES_PER_HAND = 2  # a piano hand: the two voices one staff shows
 METER_OVERRIDE_MARGIN = 2.0  # how much better (in phase score) another meter must fit than 4/4
 
 
@@ -103,8 +100,8 @@ def transcribe(
     warnings = list(contents.warnings)
     perf = contents.performance
     before = len(warnings)
-    voices, programs = _merge_by_family(
-        *_pick_voices(contents, track, channel, where, warnings), warnings
+    voices, programs = merge_by_family(
+        *pick_voices(contents, track, channel, where, warnings), warnings
     )
     voice_notes = warnings[before:]  # drums left out, voices merged: said in the header too
     total = sum(len(v) for v in voices)
@@ -143,15 +140,15 @@ def transcribe(
 
     # Final positions, swing, durations.
     notes_per_voice, swing = timing.final(voices, meter, phase)
-    notes_per_voice, limits = _by_hand(notes_per_voice, programs)
+    notes_per_voice, limits = by_hand(notes_per_voice, programs)
     phase = (phase - timing.shift) % meter.bar
     legato = Fraction(1, 4) if timing.performed else Fraction(0)
-    lines, clipped = _lines_within(notes_per_voice, legato, limits)
+    lines, clipped = lines_within(notes_per_voice, legato, limits)
     if clipped:
         warnings.append(
             f"{clipped} note(s) cut short: more lines overlapped than the voices can hold"
         )
-    lines.sort(key=lambda ln: -_line_weight(ln))  # the busiest line (the melody) first
+    lines.sort(key=lambda ln: -line_weight(ln))  # the busiest line (the melody) first
 
     # Bars: whole bars of silence before the first note are dropped.
     start = min(c.onset for ln in lines for c in ln)
@@ -196,7 +193,7 @@ def transcribe(
         unit=unit,
         qpm=bars[0].qpm if bars and bars[0].qpm else _tempo(perf, timing),
         comments=comments,
-        bass=frozenset(i for i, ln in enumerate(lines) if _low(ln)),
+        bass=frozenset(i for i, ln in enumerate(lines) if low(ln)),
     )
     abc = write_abc(header, bars, sections)
     repeats = [s for s in sections if s.repeat]
@@ -220,135 +217,6 @@ def transcribe(
 def _stem(source: str) -> str:
     name = source.replace("\\", "/").rsplit("/", 1)[-1]
     return name.rsplit(".", 1)[0] if "." in name else name
-
-
-# --- voices -------------------------------------------------------------------------------------
-
-
-def _pick_voices(
-    contents: MidiContents, track, channel, where, warnings
-) -> tuple[list[list[Note]], list[int | None]]:
-    perf = contents.performance
-    candidates = []
-    drums = 0
-    for v, tr in zip(perf.voices, contents.voice_tracks, strict=True):
-        if not v.notes:
-            continue
-        if v.channel == DRUM_CHANNEL:
-            drums += len(v.notes)
-            continue
-        candidates.append((tr, v))
-    if not candidates:
-        if drums:
-            raise ConversionError("only drum notes (channel 10): no tune to transcribe", where)
-        raise ConversionError("no notes in the MIDI file", where)
-    if contents.file_format == 2:
-        first = candidates[0][0]
-        if any(tr != first for tr, _ in candidates):
-            warnings.append("format 2 file (independent sequences): only the first one read")
-        candidates = [(tr, v) for tr, v in candidates if tr == first]
-    chosen = [
-        (tr, v)
-        for tr, v in candidates
-        if (track is None or tr == track) and (channel is None or v.channel == channel)
-    ]
-    if not chosen:
-        have = ", ".join(f"track {tr} channel {v.channel}" for tr, v in candidates)
-        wanted = " ".join(
-            x
-            for x in (
-                f"track {track}" if track is not None else "",
-                f"channel {channel}" if channel is not None else "",
-            )
-            if x
-        )
-        raise ConversionError(f"no notes on {wanted} (notes are on: {have})", where)
-    if drums and track is None and channel is None:
-        warnings.append(f"{drums} drum note(s) (channel 10) left out")
-    out = []
-    for _, v in chosen:
-        notes = [n for n in v.notes if n.duration > 0] or v.notes
-        out.append(sorted(notes, key=lambda n: (n.onset, -n.pitch)))
-    return out, [v.program for _, v in chosen]
-
-
-def _merge_by_family(
-    voices: list[list[Note]], programs: list[int | None], warnings: list[str]
-) -> tuple[list[list[Note]], list[int | None]]:
-    """At most :data:`MAX_PLAYED_VOICES` voices: past that (an orchestra, a band file), the
-    voices of one General MIDI instrument family (strings, brass, reeds...: programs in eights)
-    become one, a note played by two of them (a doubling) once."""
-    if len(voices) <= MAX_PLAYED_VOICES:
-        return voices, programs
-    families: dict[int, dict[tuple[Fraction, int], Note]] = {}
-    for notes, program in zip(voices, programs, strict=True):
-        family = families.setdefault((program or 0) // 8, {})
-        for n in notes:
-            kept = family.get((n.onset, n.pitch))
-            if kept is None or n.duration > kept.duration:
-                family[(n.onset, n.pitch)] = n
-    merged = [
-        sorted(family.values(), key=lambda n: (n.onset, -n.pitch))
-        for _, family in sorted(families.items())
-    ]
-    merged_programs: list[int | None] = [8 * f for f in sorted(families)]
-    warnings.append(
-        f"{len(voices)} voices merged into {len(merged)} by instrument family "
-        f"(at most {MAX_PLAYED_VOICES} are played)"
-    )
-    return merged, merged_programs
-
-
-def _by_hand(
-    notes_per_voice: list[list[TimedNote]], programs: list[int | None]
-) -> tuple[list[list[TimedNote]], list[int]]:
-    """A piano voice that plays like one becomes two, right hand and left hand, each with at
-    most :data:`MAX_LINES_PER_HAND` lines (a staff's two voices); the voices, and the most
-    lines each may have."""
-    out: list[list[TimedNote]] = []
-    limits: list[int] = []
-    pianos = sum((program or 0) in PIANO_PROGRAMS for program in programs)
-    for notes, program in zip(notes_per_voice, programs, strict=True):
-        # one piano voice holds both hands; two or more are the hands (or pianos) already
-        if pianos == 1 and (program or 0) in PIANO_PROGRAMS and plays_like_a_piano(notes):
-            hands = [hand for hand in split_hands(notes) if hand]
-            out += hands
-            limits += [MAX_LINES_PER_HAND] * len(hands)
-        else:
-            out.append(notes)
-            limits.append(MAX_LINES_PER_VOICE)
-    return out, limits
-
-
-def _lines_within(
-    notes_per_voice: list[list[TimedNote]], legato: Fraction, limits: list[int]
-) -> tuple[list[list[Chord]], int]:
-    """Each voice's notes as lines (a held note under moving ones is a second line), at most
-    :data:`MAX_PLAYED_VOICES` lines in all: the voice with the most lines gives one up (its
-    notes then cut short where they overlap) until they fit. The lines, and notes cut short."""
-    limits = list(limits)
-    split = [
-        split_lines(notes, legato, limit)
-        for notes, limit in zip(notes_per_voice, limits, strict=True)
-    ]
-    while sum(len(lines) for lines, _ in split) > MAX_PLAYED_VOICES:
-        i = max(range(len(split)), key=lambda k: (len(split[k][0]), -k))
-        if len(split[i][0]) <= 1:
-            break
-        limits[i] = len(split[i][0]) - 1
-        split[i] = split_lines(notes_per_voice[i], legato, limits[i])
-    lines = [absorb_graces(line) for voice_lines, _ in split for line in voice_lines if line]
-    return lines, sum(cut for _, cut in split)
-
-
-def _low(line: Sequence[Chord]) -> bool:
-    """Whether a line sits below middle C's neighbourhood (median under A3): the bass clef."""
-    pitches = sorted(p for c in line for p in c.pitches)
-    return bool(pitches) and pitches[len(pitches) // 2] < BASS_CLEF_BELOW
-
-
-def _line_weight(line: Sequence[Chord]) -> float:
-    return len(line) + 0.001 * (sum(max(c.pitches) for c in line) / max(1, len(line)))
 
 
 # --- meter and key --------------------------------------------------------------------------------
