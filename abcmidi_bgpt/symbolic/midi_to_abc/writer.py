@@ -248,13 +248,15 @@ class _TextState:
 
 
 def single_length(x: Fraction) -> bool:
-    """Whether a length (in units of L) is one written note: plain, dotted or double dotted."""
+    """Whether a length (in units of L) is one written note: plain or dotted. A double-dotted
+    length is written as a dotted note tied to a short one, as tune books (and midi2abc) write
+    it: fewer readers know the double dot than the tie."""
     if x <= 0 or not is_binary(x):
         return False
     n = x.numerator
     while n % 2 == 0:
         n //= 2
-    return n in (1, 3, 7)
+    return n in (1, 3)
 
 
 def length_text(units: Fraction) -> str:
@@ -284,7 +286,7 @@ def split_length(start: Fraction, length: Fraction, beat: Fraction, unit: Fracti
     while piece * 2 <= units:
         piece *= 2
     # the largest single length not above: try dotted forms of the largest power
-    for candidate in (piece * 7 / 4, piece * 3 / 2, piece):
+    for candidate in (piece * 3 / 2, piece):
         if candidate <= units and single_length(candidate):
             first = candidate * 4 * unit
             return [first, *split_length(start + first, length - first, beat, unit)]
