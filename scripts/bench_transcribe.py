@@ -461,3 +461,9 @@ def run_reverse(args, tunes: list[AbcTune], console) -> dict:
         "with repeats whose output has repeat signs / as many repeated sections."
     )
     return results
+
+
+if __name__ == "__main__":  # python -m scripts.bench_transcribe --folder DIR: any folder of MIDI
+    from scripts.bench_transcribe_folder import main
+
+    main()
