@@ -12,11 +12,8 @@ import random
 import re
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
-import warnings
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -28,10 +25,10 @@ from abcmidi_bgpt.core.errors import ConversionError
 from abcmidi_bgpt.corpus.sources import music21_corpus_dir
 from abcmidi_bgpt.formats.abc.text import AbcTune, read_abc_file, split_tunes
 from abcmidi_bgpt.formats.midi import read_performance
-from abcmidi_bgpt.formats.musicxml import abc_to_musicxml, musicxml_to_abc
+from abcmidi_bgpt.formats.musicxml import abc_to_musicxml
 from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 from abcmidi_bgpt.symbolic.midi_to_abc.transcribe import midi_to_abc
-from scripts._common import abc2midi_render
+from scripts._common import abc2midi_render, midi2abc_text, music21_abc
 from tests.support.humanise import (
     Humanise,
     humanise,
@@ -110,27 +107,11 @@ def ours(data: bytes, label: str) -> tuple[str, object]:
 
 
 def midi2abc(data: bytes, label: str) -> tuple[str, object]:
-    with tempfile.TemporaryDirectory(prefix="bench-midi2abc-") as tmp:
-        src, dst = Path(tmp, "in.mid"), Path(tmp, "out.abc")
-        src.write_bytes(data)
-        subprocess.run(
-            ["midi2abc", str(src), "-o", str(dst)], capture_output=True, timeout=60, check=False
-        )
-        if not dst.exists() or not dst.stat().st_size:
-            raise ConversionError(f"{label}: midi2abc wrote nothing")
-        return dst.read_text(encoding="utf-8", errors="replace"), None
+    return midi2abc_text(data, label), None
 
 
 def music21_route(data: bytes, label: str) -> tuple[str, object]:
-    """music21 reads the MIDI and writes MusicXML; xml2abc makes ABC of that."""
-    import music21
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        score = music21.converter.parse(data, format="midi")
-        xml = music21.musicxml.m21ToXml.GeneralObjectExporter(score).parse()
-    root = ET.fromstring(xml)
-    return musicxml_to_abc(root, unit_length=0, line_breaks=True), None
+    return music21_abc(data), None
 
 
 CONVERTERS = {"abcmidi-bgpt": ours, "midi2abc": midi2abc, "music21": music21_route}

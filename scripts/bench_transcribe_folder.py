@@ -23,7 +23,6 @@ import argparse
 import re
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -38,7 +37,7 @@ from abcmidi_bgpt.core.errors import ConversionError
 from abcmidi_bgpt.core.performance import Note, Performance
 from abcmidi_bgpt.formats.midi import read_performance
 from abcmidi_bgpt.symbolic.midi_to_abc.transcribe import midi_to_abc
-from scripts._common import abc2midi_render
+from scripts._common import abc2midi_render, midi2abc_text, music21_abc
 
 DRUM_CHANNEL = 9
 BEAT_TOLERANCE = 0.125  # beats
@@ -88,31 +87,11 @@ def ours(data: bytes, label: str) -> str:
 
 
 def midi2abc(data: bytes, label: str) -> str:
-    with tempfile.TemporaryDirectory(prefix="bench-midi2abc-") as tmp:
-        src, dst = Path(tmp, "in.mid"), Path(tmp, "out.abc")
-        src.write_bytes(data)
-        subprocess.run(
-            ["midi2abc", str(src), "-o", str(dst)], capture_output=True, timeout=60, check=False
-        )
-        if not dst.exists() or not dst.stat().st_size:
-            raise ConversionError("midi2abc wrote nothing", label)
-        return dst.read_text(encoding="utf-8", errors="replace")
+    return midi2abc_text(data, label)
 
 
 def music21_route(data: bytes, label: str) -> str:
-    """music21 reads the MIDI and writes MusicXML; xml2abc makes ABC of that."""
-    import warnings
-    import xml.etree.ElementTree as ET
-
-    import music21
-
-    from abcmidi_bgpt.formats.musicxml import musicxml_to_abc
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        score = music21.converter.parse(data, format="midi")
-        xml = music21.musicxml.m21ToXml.GeneralObjectExporter(score).parse()
-    return musicxml_to_abc(ET.fromstring(xml), unit_length=0, line_breaks=True)
+    return music21_abc(data)
 
 
 CONVERTERS = {"abcmidi-bgpt": ours, "midi2abc": midi2abc, "music21": music21_route}
