@@ -1,9 +1,10 @@
 """The symbolic MIDI -> ABC converter: a MIDI file back to the notation of its tune.
 
-    MIDI bytes -> notes in beats (formats.midi) -> voices picked, drums dropped
-      -> timing: on the grid, or performed (quantise: tempo tracking, swing, per-beat grids)
+    MIDI bytes -> notes in beats (formats.midi) -> voices picked, drums dropped, at most 16
+      (voices) -> timing: on the grid, or performed (quantise: tempo tracking, swing, grids)
       -> key (keys) and meter with bar lines (meter), from the file or estimated
-      -> lines, chords, graces -> bars -> repeats and endings (repeats) -> ABC text (writer)
+      -> piano hands (hands), lines, chords, graces -> bars, each played at the file's time
+      (tempo) -> repeats and endings (repeats) -> ABC text (writer)
 
 The entry point :func:`midi_to_abc` never crashes on bad input: it raises
 :class:`~abcmidi_bgpt.core.errors.ConversionError` with a one-line reason, or transcribes what it can
@@ -48,8 +49,6 @@ from abcmidi_bgpt.symbolic.midi_to_abc.voices import (
 from abcmidi_bgpt.symbolic.midi_to_abc.writer import Bar, Header, choose_unit, write_abc
 
 MAX_TRANSCRIBED_NOTES = 50_000  # a 1,000-bar tune has about 8,000 notes
-# Bars and voices cost time and text whether or not notes fill them: a few notes far apart in
-# a meter of 1/32, or a thousand tracks of one note each, are refused before they are written.
 MIN_TEMPO_SPAN = Fraction(1, 8)  # beats: a tempo event nearer a bar line is taken at it
 METER_OVERRIDE_MARGIN = 2.0  # how much better (in phase score) another meter must fit than 4/4
 
