@@ -382,6 +382,18 @@ def test_a_piano_track_is_written_in_two_hands():
     assert melody.voices == 1
 
 
+def test_a_sequencers_detached_notes_are_written_with_a_dot_not_tied_slivers():
+    """Notes held for 90 % of their time (a sequencer's non-legato) end where no note of the
+    tune starts: written as the note to the next one with a staccato dot (a note held for a
+    third of its time: a plain length and a rest), never a tied sliver; the onsets unchanged."""
+    melody = [(F(b) / 2, 60 + (b * 5) % 12, F(9, 20)) for b in range(15)]
+    melody += [(F(8), 62, F(2, 3)), (F(10), 64, F(2))]
+    out = midi_to_abc(midi_bytes(melody))
+    music = out.abc.split("K:", 1)[1]
+    assert music.count(".") == 14 and "-" not in music and "/" not in music.replace("|]", "")
+    assert exact(rendered_notes(out.abc)) == sorted((on, p) for on, p, _ in melody)
+
+
 def test_smpte_time_division():
     # 25 frames a second, 40 ticks a frame: 1000 ticks a second; the tune at 100 beats a
     # minute, so a beat is 600 ticks and nothing in the file says so.

@@ -111,6 +111,7 @@ def _place(c: Chord, bars: list[Bar], starts: list[Fraction], per_bar) -> None:
                     graces=c.graces if first else (),
                     grace_length=c.grace_length if first else Fraction(0),
                     tied_in=not first,
+                    staccato=c.staccato and first,
                 )
             )
             first = False

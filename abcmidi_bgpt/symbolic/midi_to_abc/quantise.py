@@ -456,6 +456,7 @@ class Chord:
     velocity: int = 80
     graces: tuple[int, ...] = ()
     grace_length: Fraction = Fraction(0)  # sounding length of each grace note
+    staccato: bool = False
 
     @property
     def offset(self) -> Fraction:
@@ -472,6 +473,7 @@ class TimedNote:
     velocity: int
     graces: tuple[int, ...] = ()  # grace notes leading into this one (performed input)
     grace_length: Fraction = Fraction(0)
+    staccato: bool = False  # played short of the next note: written to it, with a dot
 
 
 def split_lines(
@@ -494,6 +496,7 @@ def split_lines(
         for offset, group in groups:
             pitches = tuple(sorted({n.pitch for n in group}))
             chord = Chord(onset, offset - onset, pitches, max(n.velocity for n in group))
+            chord.staccato = all(n.staccato for n in group)
             lead = next((n for n in group if n.graces), None)
             if lead is not None:
                 chord.graces, chord.grace_length = lead.graces, lead.grace_length

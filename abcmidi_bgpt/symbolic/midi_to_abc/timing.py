@@ -216,6 +216,7 @@ class Timing:
         the time to the next note closed (staccato is articulation, not a rest)."""
         distinct = sorted(set(onsets))
         following_of = {x: distinct[i + 1] for i, x in enumerate(distinct[:-1])}
+        grid = _onset_grid(distinct)
         snapped_of = {n.onset: on for n, on in zip(notes, onsets, strict=True)}
         out = []
         for k, (n, on) in enumerate(zip(notes, onsets, strict=True)):
@@ -233,7 +234,17 @@ class Timing:
                     off = snap_near_grid(end, NEAR_GRID) or self._snap(end)
                 if off <= on:
                     off = on + Fraction(1, 64)
-                out.append(TimedNote(on, off, n.pitch, n.velocity))
+                staccato = False
+                detached = grid and (off * grid).denominator > 1
+                if following is not None and on < off < following and detached:
+                    # An end where no note of the voice starts: a sequencer's detached note. Not a
+                    # tied sliver and a rest, but the note to the next one with a dot, or (far
+                    # from it) a length on the voice's grid and a rest.
+                    if following - off < (following - on) / 2:
+                        off, staccato = following, True
+                    else:
+                        off = on + max(Fraction(round((off - on) * grid), grid), Fraction(1, grid))
+                out.append(TimedNote(on, off, n.pitch, n.velocity, staccato=staccato))
                 continue
             off = snap_offset(ends[k], meter, phase, grids)
             if following is not None:
@@ -246,6 +257,20 @@ class Timing:
                 off = following if following is not None else on + meter.subdivision
             out.append(TimedNote(on, off, n.pitch, n.velocity))
         return out
+
+
+MAX_GRID = 48  # parts of a beat: a finer grid of onsets is not a notation's grid
+
+
+def _onset_grid(onsets) -> int:
+    """The parts of a beat every onset falls on (the least common multiple of their
+    denominators); 0 past :data:`MAX_GRID` (no grid: no end is taken for off it)."""
+    grid = 1
+    for x in onsets:
+        grid = math.lcm(grid, x.denominator)
+        if grid > MAX_GRID:
+            return 0
+    return grid
 
 
 def _with_graces(timed, keep, graces, notes, ends, pos) -> list[TimedNote]:

@@ -49,6 +49,7 @@ class Item:
     graces: tuple[int, ...] = ()
     grace_length: Fraction = Fraction(0)
     tied_in: bool = False  # the continuation of a tied note
+    staccato: bool = False  # written with a dot (played short of its length)
 
 
 @dataclass(slots=True)
@@ -420,6 +421,8 @@ def _item_text(item: Item, acc: _Accidentals, meter: Meter, unit: Fraction, scal
             grace = "".join(acc.token(p) + length_text(g_units) for p in item.graces)
             text += "{" + grace + "}"
         tied_in = item.tied_in if k == 0 else True
+        if k == 0 and item.staccato and item.pitches:
+            text += "."
         if not item.pitches:
             text += "z" + length_text(units)
         elif len(item.pitches) == 1:
