@@ -394,6 +394,18 @@ def test_a_sequencers_detached_notes_are_written_with_a_dot_not_tied_slivers():
     assert exact(rendered_notes(out.abc)) == sorted((on, p) for on, p, _ in melody)
 
 
+@pytest.mark.parametrize("lead", [F(1, 16), F(1, 8), F(-1, 16)])
+def test_a_sequenced_file_shifted_as_a_whole_keeps_its_grid(lead):
+    """Every note (start and end) a 32nd or a 64th late, or early: the file's grid is found under
+    the shift instead of writing each note after a sliver of rest (z/4D3/4...) in every bar."""
+    shifted = [(on + lead + 1, p, d) for on, p, d in MELODY]
+    out = midi_to_abc(midi_bytes(shifted))
+    assert not out.performed and "z/" not in out.abc and "." not in out.abc.split("K:")[1]
+    want = sorted((on + 1, p) for on, p, _ in MELODY)
+    got = exact(rendered_notes(out.abc))
+    assert [(on - got[0][0], p) for on, p in got] == [(on - want[0][0], p) for on, p in want]
+
+
 def test_smpte_time_division():
     # 25 frames a second, 40 ticks a frame: 1000 ticks a second; the tune at 100 beats a
     # minute, so a beat is 600 ticks and nothing in the file says so.

@@ -184,6 +184,36 @@ def on_grid(onsets: Sequence[Fraction], ticks_per_beat: int) -> bool:
     return near >= ON_GRID_SHARE * len(onsets)
 
 
+LEAD_SHARE = 0.9  # of the onsets: on the grid but for one and the same few ticks
+
+
+def common_lead(onsets: Sequence[Fraction], ticks_per_beat: int) -> Fraction:
+    """How late (in beats) every note of a sequenced file is, when nearly all of them
+    (:data:`LEAD_SHARE`) sit the same few ticks after the sixteenth or triplet grid (a file
+    shifted as a whole); 0 when they sit on it. Up to a 32nd note either way; a single tick is
+    left to exact snapping (abc2midi's notes are a tick late and come back exact already)."""
+    if not onsets:
+        return Fraction(0)
+    ticks = [t * ticks_per_beat for t in onsets]
+    if any(x.denominator != 1 for x in ticks):
+        return Fraction(0)
+    for parts in (4, 12):  # sixteenths, then triplet sixteenths
+        if ticks_per_beat % parts:
+            continue
+        step = ticks_per_beat // parts
+        counts: dict[int, int] = {}
+        for x in ticks:
+            counts[int(x) % step] = counts.get(int(x) % step, 0) + 1
+        residue, count = max(counts.items(), key=lambda kv: kv[1])
+        if count < LEAD_SHARE * len(ticks):
+            continue
+        lead = residue if residue <= step // 2 else residue - step
+        if 1 < abs(lead) <= ticks_per_beat // 8:
+            return Fraction(lead, ticks_per_beat)
+        return Fraction(0)
+    return Fraction(0)
+
+
 # --- performed input: scale and tempo ---------------------------------------------------------
 
 _TATUMS = (1 / 4, 1 / 3, 1 / 2, 2 / 3, 3 / 4, 1.0)

@@ -24,6 +24,7 @@ from abcmidi_bgpt.symbolic.midi_to_abc.quantise import (
     TIMING_SIGMA,
     TimedNote,
     beats_to_positions,
+    common_lead,
     detect_swing,
     estimate_scale,
     find_graces,
@@ -55,6 +56,7 @@ class Timing:
     scale: float = 1.0
     tracked: tuple = ()  # performed: (beat times, beat length, score position of the origin)
     shift: Fraction = Fraction(0)  # performed: taken off snapped times so the tune starts at 0
+    lead: Fraction = Fraction(0)  # on the grid: how late every note is (taken off all times)
     tracked_swing: float | None = None  # performed: swing found (and straightened) while tracking
     straight: object = None  # performed and swung: the function that straightened the onsets
     rough: list[list[Fraction]] = field(default_factory=list)  # per voice, per note
@@ -75,10 +77,11 @@ class Timing:
         performed = contents.smpte or not on_grid(onsets, tpq)
         t = cls(performed, tpq, tpq == CANONICAL_TICKS and not contents.smpte)
         if not performed:
+            t.lead = common_lead(onsets, tpq)
             for v in voices:
-                snapped = snap_exact_all([n.onset for n in v], tpq, t.canonical)
+                snapped = snap_exact_all([n.onset - t.lead for n in v], tpq, t.canonical)
                 t.rough.append(
-                    [n.onset if x is None else x for x, n in zip(snapped, v, strict=True)]
+                    [n.onset - t.lead if x is None else x for x, n in zip(snapped, v, strict=True)]
                 )
             return t
         t.scale = estimate_scale(np.array([float(n.onset) for n in voices[melody]]))
@@ -134,7 +137,7 @@ class Timing:
         """A score position (as the notated onsets give it) back to file beats: where the file
         plays it (when performed, through the tracked beats, at their tempo beyond them)."""
         if not self.performed:
-            return float(position)
+            return float(position + self.lead)
         beats, period, origin = self.tracked
         k = (float(position + self.shift) + origin) / period
         if len(beats) < 2:
@@ -149,6 +152,7 @@ class Timing:
         return float(time) / self.scale
 
     def _snap(self, x: Fraction) -> Fraction:
+        x = x - self.lead
         snapped = snap_exact(x, self.ticks_per_beat, self.canonical)
         # No simple fraction fits: keep the tick itself, so that lengths still add up.
         return x if snapped is None else snapped
@@ -156,7 +160,7 @@ class Timing:
     def map(self, x: Fraction) -> float:
         """A file time (a note end) in score beats, before snapping."""
         if not self.performed:
-            return float(x)
+            return float(x - self.lead)
         return float(self.map_many([x])[0])
 
     def score_time(self, x: Fraction) -> Fraction:
@@ -217,7 +221,7 @@ class Timing:
         distinct = sorted(set(onsets))
         following_of = {x: distinct[i + 1] for i, x in enumerate(distinct[:-1])}
         grid = _onset_grid(distinct)
-        snapped_of = {n.onset: on for n, on in zip(notes, onsets, strict=True)}
+        snapped_of = {n.onset - self.lead: on for n, on in zip(notes, onsets, strict=True)}
         out = []
         for k, (n, on) in enumerate(zip(notes, onsets, strict=True)):
             following = following_of.get(on)
@@ -225,13 +229,13 @@ class Timing:
                 # A note ending where (or a few ticks before) another starts ends there; other
                 # ends go to the plain grid when near it (a sequencer's shortened notes), else
                 # to the simplest fraction within a tick.
-                end = n.onset + n.duration
+                end = n.onset + n.duration - self.lead
                 if end in snapped_of:
                     off = snapped_of[end]
                 elif following is not None and 0 < following - end <= NEAR_GRID:
                     off = following
                 else:
-                    off = snap_near_grid(end, NEAR_GRID) or self._snap(end)
+                    off = snap_near_grid(end, NEAR_GRID) or self._snap(end + self.lead)
                 if off <= on:
                     off = on + Fraction(1, 64)
                 staccato = False
