@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from abcmidi_bgpt.cli.app import app
+from abcmidi_bgpt.cli.corpus import corpus_app
 from abcmidi_bgpt.core.errors import ConversionError
 from abcmidi_bgpt.core.io import write_atomic
 from abcmidi_bgpt.engines.batch import convert_paths, plan_batch
@@ -91,6 +92,19 @@ def test_cli_exit_code_and_one_line_per_failure(tmp_path):
     assert result.exit_code == 1
     assert "empty file" in result.output
     assert (tmp_path / "out" / "good.mid").exists()
+
+
+def test_version_and_short_help_on_every_command():
+    from abcmidi_bgpt import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"abcmidi-bgpt {__version__}"
+    commands = [[c.name or c.callback.__name__] for c in app.registered_commands]
+    commands += [["corpus", c.name or c.callback.__name__] for c in corpus_app.registered_commands]
+    assert ["convert"] in commands and ["corpus", "build"] in commands
+    for command in [[], *commands]:
+        result = runner.invoke(app, [*command, "-h"])
+        assert result.exit_code == 0 and "Usage:" in result.output, command
 
 
 def test_recoverable_problems_convert_with_warnings(tmp_path):

@@ -12,10 +12,18 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from abcmidi_bgpt import __version__
 from abcmidi_bgpt.cli.compare import compare_command
 from abcmidi_bgpt.cli.corpus import corpus_app
 from abcmidi_bgpt.cli.model import evaluate_command, import_official_command, train_command
-from abcmidi_bgpt.cli.options import Precision, console, err_console, print_error, print_warning
+from abcmidi_bgpt.cli.options import (
+    HELP_OPTIONS,
+    Precision,
+    console,
+    err_console,
+    print_error,
+    print_warning,
+)
 from abcmidi_bgpt.cli.tui import tui_command
 from abcmidi_bgpt.core.errors import ModelError
 from abcmidi_bgpt.core.isolation import DEFAULT_MEMORY_GIB
@@ -34,11 +42,25 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings=HELP_OPTIONS,
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"abcmidi-bgpt {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _main() -> None:
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
     """Convert between ABC notation and MIDI, with a symbolic converter or a bGPT model."""
 
 

@@ -16,13 +16,14 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from abcmidi_bgpt.cli.options import console, err_console, print_error, print_warning
+from abcmidi_bgpt.cli.options import HELP_OPTIONS, console, err_console, print_error, print_warning
 from abcmidi_bgpt.core.errors import ModelError
 from abcmidi_bgpt.core.isolation import DEFAULT_MEMORY_GIB
 
 corpus_app = typer.Typer(
     help="Build and inspect ABC/MIDI pair corpora for training and evaluating bGPT.",
     no_args_is_help=True,
+    context_settings=HELP_OPTIONS,
 )
 
 

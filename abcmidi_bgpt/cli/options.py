@@ -9,6 +9,8 @@ from rich.text import Text
 
 console = Console()
 err_console = Console(stderr=True)
+# -h as well as --help, on every command (click passes context settings down to subcommands)
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 
 
 def print_error(message: str | BaseException, prefix: str = "error") -> None:
