@@ -107,6 +107,33 @@ def test_version_and_short_help_on_every_command():
         assert result.exit_code == 0 and "Usage:" in result.output, command
 
 
+def test_the_direction_follows_the_inputs_unless_to_says_otherwise(tmp_path):
+    from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
+
+    (tmp_path / "tune.mid").write_bytes(abc_to_midi(GOOD).midi)
+    (tmp_path / "abc").mkdir()
+    (tmp_path / "abc" / "tune.abc").write_text(GOOD)
+    result = runner.invoke(
+        app, ["convert", str(tmp_path / "tune.mid"), "--out", str(tmp_path / "a")]
+    )
+    assert result.exit_code == 0 and (tmp_path / "a" / "tune.abc").exists()
+    result = runner.invoke(app, ["convert", str(tmp_path / "abc"), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 0 and (tmp_path / "m" / "tune.mid").exists()
+    both = [str(tmp_path / "tune.mid"), str(tmp_path / "abc")]
+    result = runner.invoke(app, ["convert", *both, "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "choose --to mid or --to abc" in result.output
+    result = runner.invoke(app, ["convert", *both, "--to", "abc", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 0 and (tmp_path / "x" / "tune.abc").exists()
+    # an earlier run's outputs next to the inputs do not make the folder mixed
+    folder = tmp_path / "abc"
+    for _ in range(2):
+        result = runner.invoke(app, ["convert", str(folder), "--out", str(folder)])
+        assert result.exit_code == 0 and sorted(p.name for p in folder.iterdir()) == [
+            "tune.abc",
+            "tune.mid",
+        ]
+
+
 def test_recoverable_problems_convert_with_warnings(tmp_path):
     src = tmp_path / "odd.abc"
     src.write_text(

@@ -33,6 +33,7 @@ from abcmidi_bgpt.engines.batch import (
     BatchReport,
     JobResult,
     convert_paths,
+    inferred_target,
     input_suffixes,
 )
 from abcmidi_bgpt.engines.registry import ENGINES, EngineSpec, engine_names
@@ -90,8 +91,12 @@ def convert(
         list[Path], typer.Argument(help="ABC or MIDI files, or folders (searched recursively).")
     ],
     to: Annotated[
-        Format, typer.Option(help="Target format: 'mid' (from ABC) or 'abc' (from MIDI).")
-    ] = Format.mid,
+        Format | None,
+        typer.Option(
+            help="Target format: 'mid' (from ABC) or 'abc' (from MIDI); by default the inputs' "
+            "own: MIDI files become ABC, ABC files MIDI."
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Output folder (created if needed).")] = Path("out"),
     engine: Annotated[EngineName, typer.Option(help=ENGINE_HELP)] = EngineName.symbolic,
     jobs: Annotated[int, typer.Option(min=1, help="Worker processes (not for bgpt).")] = 1,
@@ -173,6 +178,12 @@ def convert(
     written, or is replaced by the symbolic result with --fallback symbolic; greedy decoding
     unless --temperature/--top-k/--top-p.
     """
+    if to is None:
+        target = inferred_target(paths, out)
+        if target is None:
+            print_error("both ABC and MIDI files among the inputs: choose --to mid or --to abc")
+            raise typer.Exit(2)
+        to = Format(target)
     if ENGINES[engine].needs_model:
         from abcmidi_bgpt.bgpt.model_folder import resolve_checkpoint
 

@@ -141,6 +141,37 @@ def find_inputs(paths: Iterable[str | Path], to: str, exclude: Path | None = Non
     return found
 
 
+def inferred_target(paths: Iterable[str | Path], exclude: Path | None = None) -> str | None:
+    """The target format the inputs ask for: 'abc' when they are MIDI files, 'mid' when they
+    are ABC files (or neither); when there are both, the kind that is not an earlier run's
+    output of the other (``tune.mid`` next to ``tune.abc``); None when both are inputs."""
+    paths = list(paths)
+    abc, midi = (
+        [f for _, f in find_inputs(paths, to, exclude) if f.suffix.lower() in input_suffixes(to)]
+        for to in ("mid", "abc")
+    )
+    if abc and midi:
+        if _outputs_of(midi, abc):
+            return "mid"
+        if _outputs_of(abc, midi):
+            return "abc"
+        return None
+    return "abc" if midi else "mid"
+
+
+def _outputs_of(outputs: list[Path], inputs: list[Path]) -> bool:
+    """Whether every file of ``outputs`` is named as a conversion of an input next to it names
+    its outputs (its stem, or the stem and _<tune> or -<n>)."""
+    stems = {(f.parent, _safe(f.stem)) for f in inputs}
+    return all(
+        any(
+            folder == o.parent and (o.stem == s or o.stem.startswith((s + "_", s + "-")))
+            for folder, s in stems
+        )
+        for o in outputs
+    )
+
+
 def _strictly_inside(path: Path, folder: Path) -> bool:
     return path != folder and path.is_relative_to(folder)
 
