@@ -18,7 +18,7 @@ from abcmidi_bgpt.core.errors import ConversionError
 from abcmidi_bgpt.core.io import write_atomic
 from abcmidi_bgpt.engines.batch import convert_paths, plan_batch
 from abcmidi_bgpt.formats.abc.text import MAX_ABC_FILE_BYTES, decode_abc, split_tunes
-from abcmidi_bgpt.formats.midi import MAX_MIDI_FILE_BYTES
+from abcmidi_bgpt.formats.midi import MAX_MIDI_FILE_BYTES, read_performance
 from tests.support.paths import EXAMPLES
 
 runner = CliRunner()
@@ -132,6 +132,48 @@ def test_the_direction_follows_the_inputs_unless_to_says_otherwise(tmp_path):
             "tune.abc",
             "tune.mid",
         ]
+
+
+def _cli(*args: str, stdin: bytes = b"", cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "abcmidi_bgpt", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=300,
+        check=False,
+        cwd=cwd,
+    )
+
+
+def test_dash_reads_standard_input_and_writes_standard_output(tmp_path):
+    """`cat tune.abc | abcmidi-bgpt convert - > tune.mid`, and back: the output stream holds
+    the file alone (the summary and any message go to standard error)."""
+    midi = _cli("convert", "-", stdin=GOOD.encode(), cwd=tmp_path)
+    assert midi.returncode == 0 and midi.stdout[:4] == b"MThd", midi.stderr
+    assert [n.pitch for n in read_performance(midi.stdout).notes()] == [67, 69, 71, 72, 74]
+    abc = _cli("convert", "-", stdin=midi.stdout, cwd=tmp_path)  # MIDI in: ABC out
+    assert abc.returncode == 0 and abc.stdout.startswith(b"X:1\n")
+    assert b"transcribed from stdin.mid" in abc.stdout and b"G A B c" in abc.stdout
+    bad = _cli("convert", "-", stdin=b"X:1\nT:No key\nABcd|\n", cwd=tmp_path)
+    assert bad.returncode == 1 and bad.stdout == b"" and b"no K: field" in bad.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing left behind
+
+
+def test_dash_o_writes_one_file_and_keeps_an_existing_one(tmp_path):
+    (tmp_path / "tune.abc").write_text(GOOD)
+    target = tmp_path / "tune.mid"
+    first = _cli("convert", str(tmp_path / "tune.abc"), "-o", str(target))
+    assert first.returncode == 0 and target.read_bytes()[:4] == b"MThd" and first.stdout == b""
+    target.write_bytes(b"keep me")
+    again = _cli("convert", str(tmp_path / "tune.abc"), "-o", str(target))
+    assert again.returncode == 1 and b"use --force" in again.stderr
+    assert target.read_bytes() == b"keep me"
+    forced = _cli("convert", str(tmp_path / "tune.abc"), "-o", str(target), "--force")
+    assert forced.returncode == 0 and target.read_bytes()[:4] == b"MThd"
+    (tmp_path / "book.abc").write_text(GOOD + "\n" + GOOD.replace("X:1", "X:2"))
+    book = _cli("convert", str(tmp_path / "book.abc"), "-o", str(tmp_path / "book.mid"))
+    assert book.returncode == 1 and b"2 outputs" in book.stderr
+    assert not (tmp_path / "book.mid").exists()
 
 
 def test_recoverable_problems_convert_with_warnings(tmp_path):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -24,6 +26,7 @@ from abcmidi_bgpt.cli.options import (
     print_error,
     print_warning,
 )
+from abcmidi_bgpt.cli.streams import STDIO, deliver, is_stdio, single_output, stdin_to_file
 from abcmidi_bgpt.cli.tui import tui_command
 from abcmidi_bgpt.core.errors import ModelError
 from abcmidi_bgpt.core.isolation import DEFAULT_MEMORY_GIB
@@ -98,6 +101,15 @@ def convert(
         ),
     ] = None,
     out: Annotated[Path, typer.Option(help="Output folder (created if needed).")] = Path("out"),
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="One output file instead of a folder ('-': standard output, the default when "
+            "the input is '-', standard input); the summary then goes to standard error.",
+        ),
+    ] = None,
     engine: Annotated[EngineName, typer.Option(help=ENGINE_HELP)] = EngineName.symbolic,
     jobs: Annotated[int, typer.Option(min=1, help="Worker processes (not for bgpt).")] = 1,
     force: Annotated[bool, typer.Option(help="Overwrite existing outputs.")] = False,
@@ -168,6 +180,9 @@ def convert(
 ) -> None:
     """Convert ABC tunes to MIDI (one .mid per tune) or MIDI files to ABC.
 
+    `-` reads standard input and, unless -o names a file, writes standard output:
+    `cat tune.abc | abcmidi-bgpt convert - > tune.mid`.
+
     Bad inputs fail one at a time with a one-line reason; the rest of the batch goes on and the
     exit code is 1 if anything failed (or if there was nothing to convert). Each input is
     converted in a worker process, stopped at --timeout and held to --memory. Outputs are
@@ -178,59 +193,89 @@ def convert(
     written, or is replaced by the symbolic result with --fallback symbolic; greedy decoding
     unless --temperature/--top-k/--top-p.
     """
-    if to is None:
-        target = inferred_target(paths, out)
-        if target is None:
-            print_error("both ABC and MIDI files among the inputs: choose --to mid or --to abc")
-            raise typer.Exit(2)
-        to = Format(target)
-    if ENGINES[engine].needs_model:
-        from abcmidi_bgpt.bgpt.model_folder import resolve_checkpoint
+    streaming = output is not None or any(is_stdio(p) for p in paths)
+    with contextlib.ExitStack() as stack:
+        if streaming:  # stdin as a file, outputs in a temporary folder, one of them delivered
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="abcmidi-")))
+            paths = [stdin_to_file(folder) if is_stdio(p) else p for p in paths]
+            out, output = folder / "out", output if output is not None else Path(STDIO)
+        if to is None:
+            target = inferred_target(paths, out)
+            if target is None:
+                print_error("both ABC and MIDI files among the inputs: choose --to mid or --to abc")
+                raise typer.Exit(2)
+            to = Format(target)
+        if ENGINES[engine].needs_model:
+            from abcmidi_bgpt.bgpt.model_folder import resolve_checkpoint
 
-        try:
-            model = resolve_checkpoint(checkpoint)  # once: the engine loads this folder
-        except ModelError as err:
-            print_error(err)
-            raise typer.Exit(2) from None
-        options = {
-            "checkpoint": str(model),
-            "fallback": fallback.value,
-            "min_f1": min_f1 or None,
-            "chords": chords,
-            "track": track,
-            "channel": channel,
-            "temperature": temperature,
-            "top_k": top_k,
-            "top_p": top_p,
-            "seed": seed,
-            "batch_size": batch_size,
-            "device": device,
-            "dtype": dtype.value,
-        }
-    else:
-        bgpt_only = _bgpt_only_options(
-            checkpoint=checkpoint, fallback=fallback != Fallback.none, min_f1=min_f1,
-            temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
-        )  # fmt: skip
-        if bgpt_only:
-            print_error(f"{', '.join(bgpt_only)} only apply to --engine bgpt")
-            raise typer.Exit(2)
-        options = (
-            {"chords": bool(chords), "reader": reader.value}
-            if to == Format.mid
-            else {"track": track, "channel": channel}
-        )
-        if engine != "symbolic":
-            options = {}
-    spec = EngineSpec.of(engine.value, **options)
-    report = run_with_progress(paths, to.value, out, spec, force, jobs, timeout, memory)
-    if not report.results:
-        suffixes = "/".join(input_suffixes(to.value))
-        print_error(f"nothing to convert: no {suffixes} files in {', '.join(map(str, paths))}")
-        raise typer.Exit(1)
-    print_report(report, out)
-    if report.count("failed"):
-        raise typer.Exit(1)
+            try:
+                model = resolve_checkpoint(checkpoint)  # once: the engine loads this folder
+            except ModelError as err:
+                print_error(err)
+                raise typer.Exit(2) from None
+            options = {
+                "checkpoint": str(model),
+                "fallback": fallback.value,
+                "min_f1": min_f1 or None,
+                "chords": chords,
+                "track": track,
+                "channel": channel,
+                "temperature": temperature,
+                "top_k": top_k,
+                "top_p": top_p,
+                "seed": seed,
+                "batch_size": batch_size,
+                "device": device,
+                "dtype": dtype.value,
+            }
+        else:
+            bgpt_only = _bgpt_only_options(
+                checkpoint=checkpoint, fallback=fallback != Fallback.none, min_f1=min_f1,
+                temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
+            )  # fmt: skip
+            if bgpt_only:
+                print_error(f"{', '.join(bgpt_only)} only apply to --engine bgpt")
+                raise typer.Exit(2)
+            options = (
+                {"chords": bool(chords), "reader": reader.value}
+                if to == Format.mid
+                else {"track": track, "channel": channel}
+            )
+            if engine != "symbolic":
+                options = {}
+        spec = EngineSpec.of(engine.value, **options)
+        if streaming:
+            raise typer.Exit(
+                _convert_to_one(paths, to.value, out, output, spec, force, timeout, memory)
+            )
+        report = run_with_progress(paths, to.value, out, spec, force, jobs, timeout, memory)
+        if not report.results:
+            suffixes = "/".join(input_suffixes(to.value))
+            print_error(f"nothing to convert: no {suffixes} files in {', '.join(map(str, paths))}")
+            raise typer.Exit(1)
+        print_report(report, out)
+        if report.count("failed"):
+            raise typer.Exit(1)
+
+
+def _convert_to_one(paths, to, out, output, spec, force, timeout, memory) -> int:
+    """Convert into a temporary folder, then deliver its one output to ``output`` (a file, or
+    standard output); failures and the summary on standard error. The exit code."""
+    report = convert_paths(paths, to, out, spec, True, 1, timeout, memory_gib=memory)
+    for r in report.failed:
+        print_error(f"{r.label}: {r.reason}", prefix="failed")
+    data, why = single_output(report)
+    if data is None:
+        print_error(why)
+        return 1
+    why = deliver(data, output, force)
+    if why:
+        print_error(why)
+        return 1
+    warned = [w for r in report.results for w in r.warnings]
+    for w in warned:
+        print_warning(w)
+    return 1 if report.count("failed") else 0
 
 
 def _bgpt_only_options(**given) -> list[str]:

@@ -166,7 +166,9 @@ def transcribe(
     sections = find_repeats(bar_ids(bars), tied)
 
     unit = choose_unit([c.length for c in lines[0]])
-    comments = [f"transcribed from {source or 'MIDI'} by abcmidi-bgpt (symbolic)"]
+    # the file's name, not its path: the same file gives the same ABC wherever it lies
+    named = source.replace("\\", "/").rsplit("/", 1)[-1] if source else "MIDI"
+    comments = [f"transcribed from {named} by abcmidi-bgpt (symbolic)"]
     estimated = [
         name
         for name, flag in (
