@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -187,6 +188,20 @@ def test_recoverable_problems_convert_with_warnings(tmp_path):
     warnings = [w for r in report.results for w in r.warnings]
     assert any("unbalanced repeat" in w for w in warnings)
     assert any("differ from the meter" in w for w in warnings)
+
+
+def test_warnings_are_listed_with_v_and_kept_as_json_lines_with_log(tmp_path):
+    src = tmp_path / "odd.abc"
+    src.write_text("X:1\nT:Unbalanced\nM:4/4\nL:1/4\nK:C\n|: A B c d | e f g a |: b4 |]\n")
+    quiet = _cli("convert", str(src), "--out", str(tmp_path / "a"))
+    assert quiet.returncode == 0 and b"1 output(s) with warnings; -v lists them" in quiet.stderr
+    log = tmp_path / "log.jsonl"
+    loud = _cli("convert", str(src), "--out", str(tmp_path / "b"), "-v", "--log", str(log))
+    lines = [ln for ln in loud.stderr.decode().splitlines() if "unbalanced repeat" in ln]
+    assert lines and lines[0].startswith(f"warning: {src}:1 X:1: ")
+    (entry,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert entry["input"] == f"{src}:1 X:1" and entry["status"] == "converted"
+    assert any("unbalanced repeat" in w for w in entry["warnings"])
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import json
 import sys
 import tempfile
 import threading
@@ -29,6 +30,7 @@ from abcmidi_bgpt.cli.options import (
 from abcmidi_bgpt.cli.streams import STDIO, deliver, is_stdio, single_output, stdin_to_file
 from abcmidi_bgpt.cli.tui import tui_command
 from abcmidi_bgpt.core.errors import ModelError
+from abcmidi_bgpt.core.io import write_atomic
 from abcmidi_bgpt.core.isolation import DEFAULT_MEMORY_GIB
 from abcmidi_bgpt.engines.batch import (
     DEFAULT_TIMEOUT_S,
@@ -112,6 +114,15 @@ def convert(
     ] = None,
     engine: Annotated[EngineName, typer.Option(help=ENGINE_HELP)] = EngineName.symbolic,
     jobs: Annotated[int, typer.Option(min=1, help="Worker processes (not for bgpt).")] = 1,
+    verbose: Annotated[
+        bool, typer.Option("-v", "--verbose", help="List every warning, with its file and tune.")
+    ] = False,
+    log: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also keep every result (input, status, reason, warnings) as JSON lines."
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite existing outputs.")] = False,
     chords: Annotated[
         bool | None,
@@ -253,7 +264,9 @@ def convert(
             suffixes = "/".join(input_suffixes(to.value))
             print_error(f"nothing to convert: no {suffixes} files in {', '.join(map(str, paths))}")
             raise typer.Exit(1)
-        print_report(report, out)
+        print_report(report, out, verbose)
+        if log is not None:
+            write_log(report, log)
         if report.count("failed"):
             raise typer.Exit(1)
 
@@ -322,7 +335,25 @@ def run_with_progress(paths, to, out, spec, force, jobs, timeout, memory) -> Bat
             raise typer.Exit(130) from None
 
 
-def print_report(report: BatchReport, out: Path) -> None:
+def write_log(report: BatchReport, path: Path) -> None:
+    """Every result as one JSON object a line (written atomically)."""
+    lines = [
+        json.dumps(
+            {
+                "input": r.label,
+                "status": r.status,
+                "output": r.output,
+                "reason": r.reason,
+                "warnings": r.warnings,
+            },
+            ensure_ascii=False,
+        )  # fmt: skip
+        for r in report.results
+    ]
+    write_atomic(path, ("\n".join(lines) + "\n").encode("utf-8"))
+
+
+def print_report(report: BatchReport, out: Path, verbose: bool = False) -> None:
     converted, failed, skipped = (report.count(s) for s in ("converted", "failed", "skipped"))
     warned = sum(1 for r in report.results if r.status == "converted" and r.warnings)
     total_s = report.seconds
@@ -348,6 +379,12 @@ def print_report(report: BatchReport, out: Path) -> None:
     console.print(table)
     for r in report.failed:
         print_error(f"{r.label}: {r.reason}", prefix="failed")
+    if verbose:
+        for r in report.results:
+            for w in r.warnings:
+                print_warning(f"{r.label}: {w}")
+    elif warned:
+        print_warning(f"{warned} output(s) with warnings; -v lists them")
     for r in fallbacks:
         print_error(f"{r.label}: {r.fallback}", prefix="symbolic fallback")
     if skipped:
