@@ -27,7 +27,7 @@ from abcmidi_bgpt.cli.options import (
     print_error,
     print_warning,
 )
-from abcmidi_bgpt.cli.streams import STDIO, deliver, is_stdio, single_output, stdin_to_file
+from abcmidi_bgpt.cli.streams import STDIO, convert_to_one, is_stdio, stdin_to_file
 from abcmidi_bgpt.cli.tui import tui_command
 from abcmidi_bgpt.core.errors import ModelError
 from abcmidi_bgpt.core.io import write_atomic
@@ -257,7 +257,7 @@ def convert(
         spec = EngineSpec.of(engine.value, **options)
         if streaming:
             raise typer.Exit(
-                _convert_to_one(paths, to.value, out, output, spec, force, timeout, memory)
+                convert_to_one(paths, to.value, out, output, spec, force, timeout, memory)
             )
         report = run_with_progress(paths, to.value, out, spec, force, jobs, timeout, memory)
         if not report.results:
@@ -269,26 +269,6 @@ def convert(
             write_log(report, log)
         if report.count("failed"):
             raise typer.Exit(1)
-
-
-def _convert_to_one(paths, to, out, output, spec, force, timeout, memory) -> int:
-    """Convert into a temporary folder, then deliver its one output to ``output`` (a file, or
-    standard output); failures and the summary on standard error. The exit code."""
-    report = convert_paths(paths, to, out, spec, True, 1, timeout, memory_gib=memory)
-    for r in report.failed:
-        print_error(f"{r.label}: {r.reason}", prefix="failed")
-    data, why = single_output(report)
-    if data is None:
-        print_error(why)
-        return 1
-    why = deliver(data, output, force)
-    if why:
-        print_error(why)
-        return 1
-    warned = [w for r in report.results for w in r.warnings]
-    for w in warned:
-        print_warning(w)
-    return 1 if report.count("failed") else 0
 
 
 def _bgpt_only_options(**given) -> list[str]:

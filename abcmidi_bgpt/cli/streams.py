@@ -11,8 +11,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from abcmidi_bgpt.cli.options import print_error, print_warning
 from abcmidi_bgpt.core.io import write_atomic
-from abcmidi_bgpt.engines.batch import BatchReport
+from abcmidi_bgpt.engines.batch import BatchReport, convert_paths
 from abcmidi_bgpt.formats.abc.text import MAX_ABC_FILE_BYTES
 from abcmidi_bgpt.formats.midi import MAX_MIDI_FILE_BYTES
 
@@ -61,3 +62,23 @@ def deliver(data: bytes, output: Path, force: bool) -> str:
         return f"{output} is a folder; -o names one file (use --out for a folder)"
     write_atomic(output, data)
     return ""
+
+
+def convert_to_one(paths, to, out, output, spec, force, timeout, memory) -> int:
+    """Convert into a temporary folder, then deliver its one output to ``output`` (a file, or
+    standard output); failures and the summary on standard error. The exit code."""
+    report = convert_paths(paths, to, out, spec, True, 1, timeout, memory_gib=memory)
+    for r in report.failed:
+        print_error(f"{r.label}: {r.reason}", prefix="failed")
+    data, why = single_output(report)
+    if data is None:
+        print_error(why)
+        return 1
+    why = deliver(data, output, force)
+    if why:
+        print_error(why)
+        return 1
+    warned = [w for r in report.results for w in r.warnings]
+    for w in warned:
+        print_warning(w)
+    return 1 if report.count("failed") else 0
