@@ -34,7 +34,7 @@ from rich.table import Table
 
 from abcmidi_bgpt.checks.metrics import note_f1
 from abcmidi_bgpt.core.errors import ConversionError
-from abcmidi_bgpt.core.performance import Note, Performance
+from abcmidi_bgpt.core.performance import Note, Performance, TempoClock
 from abcmidi_bgpt.formats.midi import read_performance
 from abcmidi_bgpt.symbolic.midi_to_abc.transcribe import midi_to_abc
 from scripts._common import abc2midi_render, midi2abc_text, music21_abc
@@ -114,27 +114,15 @@ def from_first(notes: list[Note]) -> list[Note]:
 
 def in_seconds(notes: list[Note], perf: Performance) -> list[Note]:
     """The notes with onsets and durations in seconds, through the file's tempo map."""
-    changes = sorted((t.onset, t.qpm) for t in perf.tempos) or [(Fraction(0), 120.0)]
-    if changes[0][0] > 0:
-        changes.insert(0, (Fraction(0), 120.0))
-    starts, at = [], 0.0  # seconds at each change
-    for i, (onset, _) in enumerate(changes):
-        if i:
-            before_onset, before_qpm = changes[i - 1]
-            at += float(onset - before_onset) * 60 / before_qpm
-        starts.append(at)
-
-    def seconds(beat: Fraction) -> float:
-        i = max(k for k, (onset, _) in enumerate(changes) if onset <= beat)
-        return starts[i] + float(beat - changes[i][0]) * 60 / changes[i][1]
-
+    clock = TempoClock(perf.tempos)
     out = []
     for n in notes:
-        begin = seconds(n.onset)
+        begin = clock.seconds(float(n.onset))
+        end = clock.seconds(float(n.onset + n.duration))
         out.append(
             Note(Fraction(begin).limit_denominator(10**6),
                  n.pitch,
-                 Fraction(seconds(n.onset + n.duration) - begin).limit_denominator(10**6),
+                 Fraction(end - begin).limit_denominator(10**6),
                  n.velocity, n.voice)
         )  # fmt: skip
     return out
