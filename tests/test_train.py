@@ -16,10 +16,10 @@ from abcmidi_bgpt.bgpt.patches import SequenceSet, length_batches, pad_batch
 from abcmidi_bgpt.bgpt.train import (
     TrainConfig,
     _parse_args,
-    _sample,
     epoch_plan,
     learning_rate,
     read_log,
+    sampled_rows,
     train,
 )
 from abcmidi_bgpt.cli.app import app
@@ -165,11 +165,11 @@ def test_epoch_plan_steps_hold_grad_accum_times_world_micro_batches():
 def test_patch_sampling_picks_distinct_sorted_patches_reproducibly():
     _, n = pad_batch([np.zeros(16 * 30, dtype=np.int16), np.zeros(16 * 20, dtype=np.int16)])
     cfg = TrainConfig(sample_patches=12, seed=3)
-    keep = _sample(n, cfg, step=7, rank=0, micro=1)
+    keep = sampled_rows(n, np.zeros_like(n), cfg, step=7, rank=0, micro=1)
     assert len(set(keep.tolist())) == 12 and list(keep) == sorted(keep) and keep.max() < 48
-    assert np.array_equal(keep, _sample(n, cfg, 7, 0, 1))
-    assert not np.array_equal(keep, _sample(n, cfg, 8, 0, 1))
-    assert _sample(n, TrainConfig(sample_patches=100), 0, 0, 0) is None
+    assert np.array_equal(keep, sampled_rows(n, np.zeros_like(n), cfg, 7, 0, 1))
+    assert not np.array_equal(keep, sampled_rows(n, np.zeros_like(n), cfg, 8, 0, 1))
+    assert sampled_rows(n, np.zeros_like(n), TrainConfig(sample_patches=100), 0, 0, 0) is None
 
 
 def test_module_entry_point_parses_every_option():
@@ -236,3 +236,106 @@ def test_training_can_start_from_a_saved_model(tmp_path, tiny_corpus):  # noqa: 
     saved = load_file(str(tmp_path / "run" / "best" / "model.safetensors"))
     assert all(torch.equal(saved[k], v) for k, v in start.state_dict().items())
     assert read_config(tmp_path / "run" / "best")[0].dropout == 0.2
+
+
+def test_loss_on_target_covers_exactly_the_target_files_patches():
+    from abcmidi_bgpt.bgpt.model import BGPT, CONFIGS
+    from abcmidi_bgpt.bgpt.train import first_rows, predicted_bytes
+
+    layout = CONFIGS["tiny"].layout
+    sequences = SequenceSet.from_pairs(list(real_pairs(6)), ["abc2mid", "mid2abc"], layout)
+    batch = np.arange(len(sequences))[::3]  # both directions among them
+    encoded = [sequences.encode(i) for i in batch]
+    ids, n = pad_batch([e.ids for e in encoded], layout)
+    cfg = TrainConfig(loss_on="target")
+    first = first_rows(sequences, batch, cfg)
+    keep = sampled_rows(n, first, cfg, 0, 0, 0)
+    _, targets = BGPT(CONFIGS["tiny"])(
+        torch.from_numpy(ids), torch.from_numpy(n), torch.from_numpy(keep)
+    )
+    # The target file's bytes after its extension patch, and the end patch: nothing else.
+    expected = np.concatenate([e.ids[e.target_start + 16 :] for e in encoded]).reshape(-1, 16)
+    assert np.array_equal(targets.numpy(), expected)
+    assert predicted_bytes(n, first, cfg, 16) == expected.size
+    everything = sampled_rows(
+        n, first_rows(sequences, batch, TrainConfig()), TrainConfig(), 0, 0, 0
+    )
+    assert everything is None  # both files: every row
+
+
+def test_checkpoints_every_n_steps_besides_evaluations(tmp_path, tiny_corpus, monkeypatch):  # noqa: F811
+    import abcmidi_bgpt.bgpt.train as train_module
+
+    saved_at = []
+    real_save = train_module.save_train_state
+    monkeypatch.setattr(
+        train_module,
+        "save_train_state",
+        lambda d, m, o, position: saved_at.append(position["step"]) or real_save(d, m, o, position),
+    )
+    train(tiny_config(tiny_corpus, tmp_path / "run", max_steps=5, save_every=2, loss_on="target"))
+    assert saved_at == [2, 4, 5]  # every 2 steps, and the evaluation at the end
+
+
+def test_tensorboard_holds_the_rows_of_log_csv(tmp_path, tiny_corpus):  # noqa: F811
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "run"
+    train(tiny_config(tiny_corpus, out, max_steps=4, eval_every=2))
+    events = EventAccumulator(str(out / "tensorboard"))
+    events.Reload()
+    rows = read_log(out / "log.csv")
+    logged = [(int(r["step"]), float(r["train_loss"])) for r in rows if r["train_loss"]]
+    board = [(e.step, e.value) for e in events.Scalars("train/train_loss")]
+    assert [s for s, _ in board] == [s for s, _ in logged] == [1, 2, 3, 4]
+    assert all(
+        math.isclose(a, b, rel_tol=1e-5) for (_, a), (_, b) in zip(board, logged, strict=True)
+    )
+    assert [e.step for e in events.Scalars("validation/loss")] == [2, 4]
+    assert "validation/abc2mid_bpb_midi" in events.Tags()["scalars"]
+
+
+def test_training_prints_plain_progress_lines_when_stdout_is_not_a_terminal(tmp_path, tiny_corpus):  # noqa: F811
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-m", "abcmidi_bgpt.bgpt.train", "--corpus", str(tiny_corpus),
+         "--out", str(tmp_path / "run"), "--model", "tiny", "--batch-patches", "256",
+         "--max-steps", "3", "--log-every", "1", "--eval-every", "3"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert [line.split()[1] for line in lines if " loss " in line and "validation" not in line] == [
+        "1/3", "2/3", "3/3"
+    ]  # fmt: skip
+    assert any(
+        line.startswith("step 3/3 validation loss") and "abc2mid_bpb_midi" in line for line in lines
+    )
+    assert "\x1b[" not in run.stdout  # no terminal control codes in a log file
+
+
+def test_train_reads_a_config_file_and_the_command_line_overrides_it(tmp_path, tiny_corpus):  # noqa: F811
+    config = tmp_path / "run.toml"
+    config.write_text(
+        f'corpus = "{tiny_corpus}"\nmodel = "tiny"\nbatch_patches = 256\nmax_steps = 2\n'
+        'lr = 0.002\nloss_on = "target"\nlog_every = 1\n'
+    )
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        app, ["train", "--config", str(config), "--out", str(out), "--max-steps", "3"]
+    )
+    assert result.exit_code == 0, result.output
+    saved = json.loads((out / "last" / "config.json").read_text())["metadata"]["train"]
+    assert (saved["max_steps"], saved["lr"], saved["loss_on"], saved["model"]) == (
+        3, 0.002, "target", "tiny"
+    )  # fmt: skip
+    yaml_config = tmp_path / "bad.yaml"
+    yaml_config.write_text("corpus: c\nlearning_rate: 0.1\n")
+    result = CliRunner().invoke(app, ["train", "--config", str(yaml_config), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "bad.yaml" in result.output and "unknown setting 'learning_rate'" in result.output
+    yaml_config.write_text("corpus: c\nmax_steps: many\n")
+    result = CliRunner().invoke(app, ["train", "--config", str(yaml_config), "--out", str(out)])
+    assert result.exit_code == 2 and "max_steps: 'many'" in result.output

@@ -173,6 +173,7 @@ class SequenceSet:
     pair_index: np.ndarray  # (n,) pair of each sequence
     direction: np.ndarray  # (n,) index into list(Direction)
     n_patches: np.ndarray  # (n,) patches of each sequence, end patch included
+    source_patches: np.ndarray  # (n,) patches of the source file, its extension patch included
     skipped: int = 0
 
     @classmethod
@@ -184,7 +185,7 @@ class SequenceSet:
     ) -> SequenceSet:
         abc = [a for a, _ in pairs]
         midi = [m for _, m in pairs]
-        index, direction, n_patches, skipped = [], [], [], 0
+        index, direction, n_patches, source_patches, skipped = [], [], [], [], 0
         order = list(Direction)
         for i, (a, m) in enumerate(pairs):
             for d in directions:
@@ -195,6 +196,7 @@ class SequenceSet:
                 index.append(i)
                 direction.append(order.index(d))
                 n_patches.append(pair_patches(src, tgt, layout))
+                source_patches.append(layout.patches_for(src))
         return cls(
             abc,
             midi,
@@ -202,6 +204,7 @@ class SequenceSet:
             np.array(index, dtype=np.int64),
             np.array(direction, dtype=np.int64),
             np.array(n_patches, dtype=np.int64),
+            np.array(source_patches, dtype=np.int64),
             skipped,
         )
 
@@ -225,6 +228,7 @@ class SequenceSet:
             self.pair_index[indices],
             self.direction[indices],
             self.n_patches[indices],
+            self.source_patches[indices],
             0,
         )
 

@@ -43,7 +43,7 @@ from abcmidi_bgpt.bgpt.checkpoint import (
 from abcmidi_bgpt.bgpt.dataset import load_pairs
 from abcmidi_bgpt.bgpt.device import autocast, resolve_device, resolve_dtype
 from abcmidi_bgpt.bgpt.evaluate import score_sequences
-from abcmidi_bgpt.bgpt.model import BGPT, CONFIGS, to_device
+from abcmidi_bgpt.bgpt.model import BGPT, CONFIGS, BGPTConfig, to_device
 from abcmidi_bgpt.bgpt.model_folder import STATE_JSON
 from abcmidi_bgpt.bgpt.patches import (
     SequenceSet,
@@ -59,6 +59,7 @@ class TrainConfig:
     corpus: str = ""  # a built corpus folder (records.py layout)
     out: str = "runs/bgpt"  # run folder: log.csv, curves.png, last/, best/
     model: str = "small"  # named config: paper, small, tiny
+    arch: str = ""  # overrides of the named config, e.g. "n_embd=256,n_patch_layer=4"
     init: str = ""  # start from a saved model folder (e.g. imported official weights)
     dropout: float | None = None  # override the config's dropout
     direction: str = "abc2mid"  # abc2mid, mid2abc or both
@@ -70,6 +71,7 @@ class TrainConfig:
     batch_patches: int = 4096  # patches per micro-batch, padding included (8 full contexts)
     grad_accum: int = 1  # micro-batches per optimizer step (per process)
     sample_patches: int = 0  # byte decoder on N random target patches per micro-batch (0: all)
+    loss_on: str = "both"  # both files (as the official code), or the target file only
     lr: float = 1e-4
     min_lr: float = 0.0
     warmup: float = 0.1  # share of the steps spent warming up (the official code: 10 %)
@@ -78,6 +80,7 @@ class TrainConfig:
     beta2: float = 0.999
     grad_clip: float = 1.0  # 0: no clipping
     eval_every: int = 500  # steps; there is always an evaluation at the end
+    save_every: int = 0  # steps between checkpoints of out/last besides evaluations (0: none)
     log_every: int = 10
     seed: int = 0
     device: str = "auto"
@@ -95,6 +98,37 @@ class TrainResult:
     best_val_loss: float
     last_val: dict
     out: Path
+
+
+def read_config_file(path: str | Path) -> dict:
+    """TrainConfig fields from a TOML (``.toml``) or YAML (``.yaml``/``.yml``) file, checked:
+    every key a field, every value of the field's type."""
+    import tomllib
+    import typing
+
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, yaml.YAMLError) as e:
+        raise ModelError(f"unreadable training config: {e}".splitlines()[0], path) from None
+    if path.suffix not in (".toml", ".yaml", ".yml"):
+        raise ModelError("a training config is a .toml, .yaml or .yml file", path)
+    if not isinstance(data, dict):
+        raise ModelError("a training config is a table of settings", path)
+    hints = typing.get_type_hints(TrainConfig)
+    for key, value in data.items():
+        kind = hints.get(key)
+        if kind is None:
+            raise ModelError(f"unknown setting {key!r} (see abcmidi-bgpt train --help)", path)
+        allowed = typing.get_args(kind) or (kind,)
+        if float in allowed:
+            allowed = (*allowed, int)
+        if isinstance(value, bool) and bool not in allowed or not isinstance(value, allowed):
+            raise ModelError(f"{key}: {value!r} is not a {kind}", path)
+    return data
 
 
 # --- pure pieces: schedule, plan, seeds ---
@@ -120,9 +154,37 @@ def epoch_plan(
     return [micro[i : i + per_step] for i in range(0, len(micro) - per_step + 1, per_step)]
 
 
-def predicted_bytes(n_patches: np.ndarray, cfg: TrainConfig, patch_size: int) -> int:
-    """Bytes a micro-batch's loss covers: every byte of patches 1 .. n - 1, or the sample."""
-    targets = int((n_patches - 1).sum())
+LOSS_ON = ("both", "target")
+
+
+def first_rows(sequences: SequenceSet, batch: np.ndarray, cfg: TrainConfig) -> np.ndarray:
+    """For each sequence of a micro-batch, the first of its patches 1 .. n - 1 that the loss
+    covers, counted from patch 1: 0 for both files; with ``loss_on`` target, the target's
+    first body patch (its extension patch and the source are given when converting, so
+    predicting them teaches the converter nothing and costs byte-decoder work)."""
+    if cfg.loss_on == "both":
+        return np.zeros(len(batch), dtype=np.int64)
+    return sequences.source_patches[batch]  # row p - 1 of patch p = source patches + 1
+
+
+def loss_rows(n_patches: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Indices, among the rows ``BGPT.forward`` produces (patches 1 .. n - 1 of each sequence
+    in order), of the rows from ``first`` on in each sequence."""
+    counts = n_patches - 1
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    return np.concatenate(
+        [
+            np.arange(o + f, o + c, dtype=np.int64)
+            for o, f, c in zip(offsets, first, counts, strict=True)
+        ]
+    )
+
+
+def predicted_bytes(
+    n_patches: np.ndarray, first: np.ndarray, cfg: TrainConfig, patch_size: int
+) -> int:
+    """Bytes a micro-batch's loss covers: every byte of the rows it covers, or the sample."""
+    targets = int((n_patches - 1 - first).sum())
     if cfg.sample_patches:
         targets = min(targets, cfg.sample_patches)
     return targets * patch_size
@@ -195,10 +257,13 @@ LOG_FIELDS = [
 ] + [f"val_{d}_bpb_{k}" for d in Direction for k in ("abc", "midi")]
 
 
-class CsvLog:
-    """log.csv of a run; on resume, rows after the restored step are dropped."""
+class RunLog:
+    """log.csv of a run, and the same rows as TensorBoard scalars in ``tensorboard/`` beside it;
+    on resume, rows after the restored step are dropped from both."""
 
     def __init__(self, path: Path, keep_until: int | None):
+        from torch.utils.tensorboard import SummaryWriter
+
         self.path = path
         rows = []
         if keep_until is not None and path.exists():
@@ -208,10 +273,25 @@ class CsvLog:
             writer = csv.DictWriter(f, LOG_FIELDS)
             writer.writeheader()
             writer.writerows(rows)
+        self.board = SummaryWriter(
+            str(path.parent / TENSORBOARD_DIR),
+            purge_step=None if keep_until is None else keep_until + 1,
+            flush_secs=30,
+        )
 
     def write(self, row: dict) -> None:
         with self.path.open("a", newline="") as f:
             csv.DictWriter(f, LOG_FIELDS).writerow({k: _cell(v) for k, v in row.items()})
+        for name, value in row.items():
+            if name not in ("step", "epoch"):
+                group = "validation" if name.startswith("val_") else "train"
+                self.board.add_scalar(f"{group}/{name.removeprefix('val_')}", value, row["step"])
+
+    def close(self) -> None:
+        self.board.close()
+
+
+TENSORBOARD_DIR = "tensorboard"
 
 
 def _cell(value) -> str:
@@ -264,7 +344,7 @@ def build_model(cfg: TrainConfig) -> BGPT:
         config, _ = read_config(cfg.init)
         state = read_weights(cfg.init, config)  # header checked against the config first
     elif cfg.model in CONFIGS:
-        config = CONFIGS[cfg.model]
+        config = replace(CONFIGS[cfg.model], **parse_arch(cfg.arch))
     else:
         raise ModelError(f"unknown model {cfg.model!r} (known: {', '.join(CONFIGS)})")
     if cfg.dropout is not None:
@@ -275,9 +355,25 @@ def build_model(cfg: TrainConfig) -> BGPT:
     return model
 
 
+def parse_arch(text: str) -> dict[str, int | float]:
+    """``"n_embd=256,n_patch_layer=4"`` as overrides of a BGPTConfig (its numeric fields)."""
+    known = {f.name: f.type for f in fields(BGPTConfig)}
+    overrides: dict[str, int | float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        name = name.strip()
+        if name not in known or name in ("vocab_size", "patch_size"):
+            raise ModelError(f"--arch: {name!r} is not a model setting one can change")
+        try:
+            overrides[name] = float(value) if known[name] in (float, "float") else int(value)
+        except ValueError:
+            raise ModelError(f"--arch: {name}={value!r} is not a number") from None
+    return overrides
+
+
 # Options that define the run: a resume must keep them, or it would not repeat the run.
 RUN_DEFINING = (
-    "model", "init", "dropout", "direction", "train_split", "epochs", "max_steps",
+    "model", "arch", "init", "dropout", "loss_on", "direction", "train_split", "epochs", "max_steps",
     "batch_patches", "grad_accum", "sample_patches", "lr", "min_lr", "warmup", "weight_decay",
     "beta1", "beta2", "grad_clip", "seed", "pad_multiple",
 )  # fmt: skip
@@ -302,6 +398,8 @@ def validate(model: BGPT, val_set: SequenceSet, cfg: TrainConfig, dtype) -> dict
 
 
 def train(cfg: TrainConfig) -> TrainResult:
+    if cfg.loss_on not in LOSS_ON:
+        raise ModelError(f"loss_on is one of {', '.join(LOSS_ON)}, not {cfg.loss_on!r}")
     dist_info, device = setup_distributed(cfg.device)
     dtype = resolve_dtype(cfg.dtype, device)
     out = Path(cfg.out)
@@ -359,7 +457,7 @@ def train(cfg: TrainConfig) -> TrainResult:
 
         model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
     log = (
-        CsvLog(out / "log.csv", position["step"] if resuming else None)
+        RunLog(out / "log.csv", position["step"] if resuming else None)
         if dist_info.master
         else None
     )
@@ -368,7 +466,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         save_model(raw_model, last_dir, metadata={"train": asdict(cfg), "step": position["step"]})
         save_train_state(last_dir, raw_model, optimizer, position)
 
-    progress = _progress(cfg.progress and dist_info.master)
+    progress = _Progress(cfg.progress and dist_info.master)
     last_val: dict = {}
     started = time.perf_counter() - position["elapsed_s"]
     # Logged figures are over the steps since the last log line.
@@ -390,16 +488,17 @@ def train(cfg: TrainConfig) -> TrainResult:
             for group in optimizer.param_groups:
                 group["lr"] = lr
             torch.manual_seed(step_seed(cfg.seed, step, dist_info.rank))  # dropout
+            firsts = [first_rows(train_set, b, cfg) for b in micro_batches]
             step_bytes = sum(
-                predicted_bytes(train_set.n_patches[b], cfg, layout.patch_size)
-                for b in micro_batches
+                predicted_bytes(train_set.n_patches[b], f, cfg, layout.patch_size)
+                for b, f in zip(micro_batches, firsts, strict=True)
             )
-            mine = micro_batches[dist_info.rank :: dist_info.world]
-            for i, batch in enumerate(mine):
+            mine = list(zip(micro_batches, firsts, strict=True))[dist_info.rank :: dist_info.world]
+            for i, (batch, first) in enumerate(mine):
                 ids, n_patches = pad_batch(
                     [train_set.encode(j).ids for j in batch], layout, cfg.pad_multiple
                 )
-                keep = _sample(n_patches, cfg, step, dist_info.rank, i)
+                keep = sampled_rows(n_patches, first, cfg, step, dist_info.rank, i)
                 sync = i == len(mine) - 1 or dist_info.world == 1
                 with contextlib.nullcontext() if sync else model.no_sync():
                     nats = micro_batch_nats(model, ids, n_patches, keep, device, dtype)
@@ -436,10 +535,19 @@ def train(cfg: TrainConfig) -> TrainResult:
                     progress.update(
                         task, loss=f"loss {train_loss:.4f}", rate=f"{rate / 1e3:,.1f} kB/s"
                     )
+                    progress.line(
+                        f"step {step}/{total} loss {train_loss:.4f} lr {lr:.3g} "
+                        f"{rate / 1e3:,.1f} kB/s {now - started:,.0f} s"
+                    )
             progress.update(task, completed=step)
 
             stopping = bool(cfg.stop_after) and step >= cfg.stop_after
-            if step % cfg.eval_every == 0 or step == total or stopping:
+            evaluating = step % cfg.eval_every == 0 or step == total or stopping
+            saving = bool(cfg.save_every) and step % cfg.save_every == 0
+            if saving and not evaluating and dist_info.master:  # a kill loses <= save_every steps
+                position["elapsed_s"] = time.perf_counter() - started
+                save_last()
+            if evaluating:
                 if dist_info.master:
                     last_val = validate(raw_model, val_set, cfg, dtype)
                     position["elapsed_s"] = time.perf_counter() - started
@@ -454,45 +562,80 @@ def train(cfg: TrainConfig) -> TrainResult:
                         )
                     save_last()
                     plot_curves(out / "log.csv", out / "curves.png")
+                    progress.line(
+                        f"step {step}/{total} validation loss {last_val['val_loss']:.4f} "
+                        + " ".join(f"{k.removeprefix('val_')} {v:.4f}"
+                                   for k, v in last_val.items() if "bpb" in k)
+                    )  # fmt: skip
                 window_start = time.perf_counter()  # evaluation time is not training speed
                 if dist_info.world > 1:
                     dist.barrier()
             if stopping:
                 break
+    if log is not None:
+        log.close()
     if dist_info.world > 1:
         dist.destroy_process_group()
     return TrainResult(position["step"], position["best_val_loss"], last_val, out)
 
 
-def _sample(n_patches: np.ndarray, cfg: TrainConfig, step: int, rank: int, micro: int):
+def sampled_rows(
+    n_patches: np.ndarray, first: np.ndarray, cfg: TrainConfig, step: int, rank: int, micro: int
+):
     """Indices of the target patches the byte decoder sees, or None for all of them."""
-    targets = int((n_patches - 1).sum())
+    rows = None if not first.any() else loss_rows(n_patches, first)
+    targets = int((n_patches - 1).sum()) if rows is None else len(rows)
     if not cfg.sample_patches or cfg.sample_patches >= targets:
-        return None
+        return rows
     rng = np.random.default_rng([cfg.seed, step, rank, micro])
-    return np.sort(rng.choice(targets, cfg.sample_patches, replace=False))
+    chosen = np.sort(rng.choice(targets, cfg.sample_patches, replace=False))
+    return chosen if rows is None else rows[chosen]
 
 
-def _progress(enabled: bool):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+class _Progress:
+    """A rich progress bar on a terminal; plain lines (``line``) when stdout is not one, so that
+    a run under nohup or in CI writes a log one can read."""
 
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[loss]}"),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        disable=not enabled,
-    )
+    def __init__(self, enabled: bool):
+        import sys
+
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.plain = enabled and not sys.stdout.isatty()
+        self.bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[loss]}"),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            disable=not enabled or self.plain,
+        )
+
+    def __enter__(self):
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.bar.__exit__(*exc)
+
+    def add_task(self, *args, **kwargs):
+        return self.bar.add_task(*args, **kwargs)
+
+    def update(self, *args, **kwargs):
+        self.bar.update(*args, **kwargs)
+
+    def line(self, text: str) -> None:
+        if self.plain:
+            print(text, flush=True)
 
 
 def _parse_args(argv: list[str] | None = None) -> TrainConfig:

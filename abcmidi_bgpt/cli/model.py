@@ -19,6 +19,11 @@ from abcmidi_bgpt.core.direction import Direction
 from abcmidi_bgpt.core.errors import ModelError
 
 
+class LossOn(enum.StrEnum):
+    both = "both"
+    target = "target"
+
+
 class ModelName(enum.StrEnum):
     paper = "paper"
     small = "small"
@@ -26,9 +31,24 @@ class ModelName(enum.StrEnum):
 
 
 def train_command(
-    corpus: Annotated[Path, typer.Option(help="A built corpus folder (corpus.json + dataset/).")],
-    out: Annotated[Path, typer.Option(help="Run folder: log.csv, curves.png, last/, best/.")],
+    ctx: typer.Context,
+    corpus: Annotated[
+        Path | None, typer.Option(help="A built corpus folder (corpus.json + dataset/).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Run folder: log.csv, tensorboard/, last/, best/.")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="A TOML or YAML file of these settings (names with _); the options given "
+            "on the command line override it."
+        ),
+    ] = None,
     model: Annotated[ModelName, typer.Option(help="Named model config.")] = ModelName.small,
+    arch: Annotated[
+        str, typer.Option(help='Overrides of the named config, e.g. "n_embd=256,n_patch_layer=4".')
+    ] = "",
     init: Annotated[
         Path | None, typer.Option(help="Start from a saved model (e.g. import-official's).")
     ] = None,
@@ -50,6 +70,9 @@ def train_command(
     sample_patches: Annotated[
         int, typer.Option(help="Byte decoder on N random patches per micro-batch (0: all).")
     ] = 0,
+    loss_on: Annotated[
+        LossOn, typer.Option(help="Loss on both files (as the paper) or on the target only.")
+    ] = LossOn.both,
     lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 1e-4,
     min_lr: Annotated[float, typer.Option(help="Learning rate at the end of the cosine.")] = 0.0,
     warmup: Annotated[float, typer.Option(help="Share of the steps spent warming up.")] = 0.1,
@@ -58,6 +81,9 @@ def train_command(
     dropout: Annotated[float | None, typer.Option(help="Override the config's dropout.")] = None,
     eval_every: Annotated[int, typer.Option(min=1, help="Evaluate every N steps.")] = 500,
     log_every: Annotated[int, typer.Option(min=1, help="Log every N steps.")] = 10,
+    save_every: Annotated[
+        int, typer.Option(min=0, help="Also save OUT/last every N steps (0: at evaluations).")
+    ] = 0,
     seed: Annotated[int, typer.Option(help="Seed of initialisation, order and dropout.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")] = "auto",
     dtype: Annotated[Precision, typer.Option(help="Autocast: auto is bf16 on CUDA.")] = (
@@ -80,45 +106,33 @@ def train_command(
     """
     from safetensors import SafetensorError
 
-    from abcmidi_bgpt.bgpt.train import TrainConfig, train
+    from abcmidi_bgpt.bgpt.train import TrainConfig, read_config_file, train
 
-    cfg = TrainConfig(
-        corpus=str(corpus),
-        out=str(out),
-        model=model.value,
-        init=str(init) if init else "",
-        dropout=dropout,
-        direction=direction.value,
-        train_split=train_split,
-        val_split=val_split,
-        val_pairs=val_pairs,
-        epochs=epochs,
-        max_steps=max_steps,
-        batch_patches=batch_patches,
-        grad_accum=grad_accum,
-        sample_patches=sample_patches,
-        lr=lr,
-        min_lr=min_lr,
-        warmup=warmup,
-        weight_decay=weight_decay,
-        grad_clip=grad_clip,
-        eval_every=eval_every,
-        log_every=log_every,
-        seed=seed,
-        device=device,
-        dtype=dtype.value,
-        compile=compile,
-        pad_multiple=pad_multiple,
-        resume=resume,
-        stop_after=stop_after,
-    )
+    def value(v):
+        return v.value if isinstance(v, enum.Enum) else str(v) if isinstance(v, Path) else v
+
+    # By name: typer ships its own copy of click, whose ParameterSource is not click's.
+    given = {
+        name: value(v)
+        for name, v in ctx.params.items()
+        if name != "config" and ctx.get_parameter_source(name).name != "DEFAULT"
+    }
+    try:
+        settings = {**(read_config_file(config) if config else {}), **given}
+        for needed in ("corpus", "out"):
+            if not settings.get(needed):
+                raise ModelError(f"--{needed} is needed (on the command line or in --config)")
+    except ModelError as e:
+        print_error(e)
+        raise typer.Exit(2) from None
+    cfg = TrainConfig(**settings)
     try:
         result = train(cfg)
     except (ModelError, OSError) as e:
         print_error(e)
         raise typer.Exit(1) from None
     except SafetensorError as e:  # --init or --resume weights that are no safetensors file
-        print_error(f"{init or out}: unreadable weights: {e}")
+        print_error(f"{cfg.init or cfg.out}: unreadable weights: {e}")
         raise typer.Exit(1) from None
     console.print(
         f"{result.steps} steps; best validation loss {result.best_val_loss:.5f} "
