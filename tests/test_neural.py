@@ -154,6 +154,19 @@ def test_without_a_checkpoint_bgpt_says_to_pass_one(tmp_path):
     assert len(result.output.strip().splitlines()) == 1
 
 
+@pytest.mark.skipif(DEFAULT_MODEL_DIR.exists(), reason="a default model is packaged")
+def test_compare_checks_for_a_model_before_any_work_and_help_says_none_is_packaged(tmp_path):
+    # The corpus does not exist: had compare read it first, the error would name it.
+    result = CliRunner().invoke(app, ["compare", "--corpus", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2
+    assert "no bGPT model is packaged yet" in result.output and "nowhere" not in result.output
+    assert "--engine symbolic" in result.output
+    for command in ("compare", "convert"):
+        help_text = " ".join(CliRunner().invoke(app, [command, "--help"]).output.split())
+        assert "default: the packaged model" not in help_text
+        assert "needed: no model is packaged in this version" in help_text.replace("│ ", "")
+
+
 def test_bgpt_options_need_the_bgpt_engine(tmp_path):
     result = CliRunner().invoke(
         app,

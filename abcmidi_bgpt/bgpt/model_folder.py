@@ -16,15 +16,24 @@ STATE_TENSORS = "train_state.safetensors"
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "default"
 
 
+def _is_model(folder: Path) -> bool:
+    return (folder / CONFIG_FILE).is_file() and (folder / WEIGHTS_FILE).is_file()
+
+
+def packaged_model_note() -> str:
+    """What ``--checkpoint`` defaults to, truthfully, for help texts."""
+    if _is_model(DEFAULT_MODEL_DIR):
+        return "default: the packaged model"
+    return "needed: no model is packaged in this version"
+
+
 def resolve_checkpoint(checkpoint: str | Path | None = None) -> Path:
     """The model folder to load: ``checkpoint`` (a folder with ``config.json`` and
     ``model.safetensors``, a file in one, or a training run folder, whose ``best/`` then
     ``last/`` is taken), or the packaged default model when none is given. Raises
     :class:`ModelError` saying what is wrong with it."""
 
-    def is_model(folder: Path) -> bool:
-        return (folder / CONFIG_FILE).is_file() and (folder / WEIGHTS_FILE).is_file()
-
+    is_model = _is_model
     if checkpoint is None or not str(checkpoint):
         if is_model(DEFAULT_MODEL_DIR):
             return DEFAULT_MODEL_DIR

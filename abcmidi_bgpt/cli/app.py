@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from abcmidi_bgpt import __version__
+from abcmidi_bgpt.bgpt.model_folder import packaged_model_note
 from abcmidi_bgpt.cli.compare import compare_command
 from abcmidi_bgpt.cli.corpus import corpus_app
 from abcmidi_bgpt.cli.model import evaluate_command, import_official_command, train_command
@@ -27,6 +28,7 @@ from abcmidi_bgpt.cli.options import (
     print_error,
     print_warning,
 )
+from abcmidi_bgpt.cli.render import render_command
 from abcmidi_bgpt.cli.streams import STDIO, convert_to_one, is_stdio, stdin_to_file
 from abcmidi_bgpt.cli.tui import tui_command
 from abcmidi_bgpt.core.errors import ModelError
@@ -157,7 +159,7 @@ def convert(
         Path | None,
         typer.Option(
             help="bgpt: model folder (config.json + model.safetensors) or training run folder; "
-            "default: the packaged model."
+            f"{packaged_model_note()}."
         ),
     ] = None,
     fallback: Annotated[
@@ -373,6 +375,7 @@ def print_report(report: BatchReport, out: Path, verbose: bool = False) -> None:
 
 # The other commands live in their own modules, which import their heavy libraries (torch,
 # Textual, the corpus builder) only when they run.
+app.command("render")(render_command)
 app.command("train")(train_command)
 app.command("evaluate")(evaluate_command)
 app.command("import-official")(import_official_command)

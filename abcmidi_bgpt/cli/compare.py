@@ -9,8 +9,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from abcmidi_bgpt.bgpt.model_folder import packaged_model_note, resolve_checkpoint
 from abcmidi_bgpt.cli.options import DirectionChoice, Precision, console, print_error
 from abcmidi_bgpt.core.direction import Direction
+from abcmidi_bgpt.core.errors import ModelError
 
 
 def compare_command(
@@ -25,7 +27,7 @@ def compare_command(
     limit: Annotated[int, typer.Option(min=0, help="First N tunes of the split (0: all).")] = 0,
     checkpoint: Annotated[
         Path | None,
-        typer.Option(help="bgpt model folder or training run; default: the packaged model."),
+        typer.Option(help=f"bgpt model folder or training run; {packaged_model_note()}."),
     ] = None,
     out: Annotated[Path, typer.Option(help="Folder for report.md, tunes.csv, figures.")] = Path(
         "comparison"
@@ -70,6 +72,12 @@ def compare_command(
     if unknown:
         print_error(f"unknown engine(s) {', '.join(unknown)} (use {', '.join(engine_order())})")
         raise typer.Exit(2)
+    if engines is None or "bgpt" in engines:  # before any work, not after reading the tunes
+        try:
+            resolve_checkpoint(checkpoint)
+        except ModelError as err:
+            print_error(f"{err}; or compare without it: --engine symbolic --engine abc2midi")
+            raise typer.Exit(2) from None
     left_out: list[str] = []
     try:
         if corpus:

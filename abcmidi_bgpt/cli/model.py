@@ -154,7 +154,10 @@ def scores_table_from_row(row: dict, title: str) -> Table:
 
 
 def evaluate_command(
-    checkpoint: Annotated[Path, typer.Argument(help="A saved model folder (config.json).")],
+    checkpoint: Annotated[
+        Path,
+        typer.Argument(help="A model folder (config.json), or a training run folder (its best/)."),
+    ],
     corpus: Annotated[Path, typer.Option(help="A built corpus folder.")],
     split: Annotated[str, typer.Option(help="Split to score.")] = "test",
     direction: Annotated[DirectionChoice, typer.Option(help="Directions to score.")] = (
