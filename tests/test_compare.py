@@ -4,6 +4,7 @@ split and on files, with the per-tune CSV, the report and the figures."""
 from __future__ import annotations
 
 import csv
+import xml.etree.ElementTree as ET
 
 import pytest
 from typer.testing import CliRunner
@@ -61,9 +62,13 @@ def test_compare_on_a_corpus_split(tmp_path):
     assert "| bgpt | 6 | " in report
     for direction in ("abc2mid", "mid2abc"):
         assert (out / f"f1_{direction}.png").read_bytes()[:8] == PNG
-        for k in (1, 2):  # the two worst bgpt tunes, each drawn and linked
+        for k in (1, 2):  # the two worst bgpt tunes, each drawn and linked, with its score
             figure = f"roll_{direction}_{k}.png"
             assert (out / figure).read_bytes()[:8] == PNG and figure in report
+            score = ET.parse(out / f"score_{direction}_{k}.svg").getroot()
+            notes = [g for g in score.iter("{http://www.w3.org/2000/svg}g")
+                     if "note" in (g.get("class") or "").split()]  # fmt: skip
+            assert notes and f"score_{direction}_{k}.svg" in report
         assert not (out / f"roll_{direction}_3.png").exists()
 
 

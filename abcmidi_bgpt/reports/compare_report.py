@@ -1,7 +1,8 @@
 """The comparison's files (:mod:`abcmidi_bgpt.reports.compare` makes the rows): ``report.md``,
 ``tunes.csv`` (one row per tune, direction and engine), ``f1_<direction>.png`` (histograms of
-note F1) and ``roll_<direction>_<k>.png`` (piano rolls of the worst bgpt outputs against the
-reference, mismatches coloured)."""
+note F1), ``roll_<direction>_<k>.png`` (piano rolls of the worst bgpt outputs against the
+reference, mismatches coloured) and ``score_<direction>_<k>.svg`` beside each (the engraved
+score: bGPT's ABC where it wrote a valid one, the tune's otherwise; verovio, isolated)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from abcmidi_bgpt.core.errors import ConversionError
 from abcmidi_bgpt.core.performance import Note
 from abcmidi_bgpt.formats.midi import read_performance
 from abcmidi_bgpt.reports.compare import CHORDS, CompareTune, Row, Summary, summarise, worst
+from abcmidi_bgpt.reports.render import engrave_isolated
 
 CSV_FIELDS = [f.name for f in fields(Row) if f.name != "output"]
 
@@ -49,6 +51,7 @@ def write_report(
     write_csv(rows, out / "tunes.csv")
     summaries = summarise(rows)
     midi_of = {t.name: t.midi for t in tunes}
+    abc_of = {t.name: t.abc for t in tunes}
     lines = ["# Neural against symbolic conversion", ""]
     lines += [f"- {line}" for line in title_lines]
     lines += [
@@ -65,18 +68,31 @@ def write_report(
         bad = worst(rows, direction, worst_count)
         if bad:
             lines += [f"Worst bgpt outputs, {direction.label}:", ""]
-            for k, row in enumerate(bad, 1):
+            scores = engrave_isolated([score_text(row, abc_of.get(row.tune)) for row in bad])
+            for k, (row, score) in enumerate(zip(bad, scores, strict=True), 1):
                 figure = f"roll_{direction}_{k}.png"
                 # Both directions score against the tune's MIDI: the reference or the input.
                 piano_roll(row, read_performance(midi_of[row.tune]).notes(), out / figure)
                 note = f" ({row.message})" if row.message else ""
-                lines.append(f"{k}. `{row.tune}`: F1 {row.f1:.3f}{note} ![roll]({figure})")
+                shown = f"![roll]({figure})"
+                if score is not None:
+                    (out / f"score_{direction}_{k}.svg").write_text(score, encoding="utf-8")
+                    shown += f" ![score](score_{direction}_{k}.svg)"
+                lines.append(f"{k}. `{row.tune}`: F1 {row.f1:.3f}{note} {shown}")
             lines.append("")
     if left_out:
         lines += ["## Inputs left out", ""] + [f"- {m}" for m in left_out] + [""]
     report = out / "report.md"
     report.write_text("\n".join(lines))
     return report
+
+
+def score_text(row: Row, reference_abc: bytes | None) -> str:
+    """The ABC to engrave beside a worst row's piano roll: bGPT's own ABC where it wrote a
+    valid one (MIDI -> ABC), the tune's ABC otherwise."""
+    if row.direction == Direction.MIDI_TO_ABC and row.valid and row.output:
+        return row.output.decode("utf-8", "replace")
+    return (reference_abc or b"").decode("utf-8", "replace")
 
 
 def _direction_section(direction: Direction, summaries: Sequence[Summary]) -> list[str]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.core.isolation import Task, WorkerPool
 from abcmidi_bgpt.formats.abc.text import AbcTune, read_abc_file, split_tunes
 from abcmidi_bgpt.formats.midi import read_midi_file
 
@@ -81,6 +82,25 @@ def score_pages(abc: str, label: str = "") -> list[str]:
         log = (toolkit.getLog() or "").strip().splitlines()
         raise ConversionError(f"verovio cannot engrave it{': ' + log[-1] if log else ''}", label)
     return [toolkit.renderToSVG(page) for page in range(1, toolkit.getPageCount() + 1)]
+
+
+ENGRAVE_TIMEOUT_S = 30.0
+
+
+def engrave_isolated(abc_texts: list[str], timeout: float = ENGRAVE_TIMEOUT_S) -> list[str | None]:
+    """The first SVG page of each ABC text, engraved in a worker process under a time and
+    memory limit; None where verovio is missing, fails or runs out of its limits."""
+    try:
+        import verovio  # noqa: F401
+    except ImportError:
+        return [None] * len(abc_texts)
+    pages: list[str | None] = [None] * len(abc_texts)
+    with WorkerPool(1) as pool:
+        tasks = [Task((text,), timeout) for text in abc_texts]
+        for i, outcome in pool.run(score_pages, tasks):
+            if outcome.ok and outcome.value:
+                pages[i] = outcome.value[0]
+    return pages
 
 
 def png_of(svg: str) -> bytes:
