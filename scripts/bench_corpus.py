@@ -151,7 +151,7 @@ def bench_jobs(tunes, jobs_values: list[int], transpose: str) -> None:
         folder.mkdir()
         for i, tune in enumerate(tunes):
             (folder / f"{i:05d}.abc").write_text(tune.text, encoding="utf-8")
-        settings = BuildSettings(scales=(10,), transpose=transpose)
+        settings = BuildSettings(scales=(10,), transpose=transpose, stop_early=False)
         table = Table(title=f"End to end, {len(tunes)} tunes, --transpose {transpose}")
         for column in ("jobs", "seconds", "tunes per s", "CPU ms per result", "speed-up", "load"):
             table.add_column(column, justify="right")
@@ -182,7 +182,7 @@ def bench_full(jobs: int, scale: int, transpose: str, out: Path | None) -> None:
     try:
         start = time.perf_counter()
         report = build_corpus(
-            ["music21"], out, BuildSettings(scales=(scale,), transpose=transpose), jobs=jobs,
+            ["music21"], out, BuildSettings(scales=(scale,), transpose=transpose, stop_early=False), jobs=jobs,
             cache_path=tmp / "cache.sqlite",
         )  # fmt: skip
         seconds = time.perf_counter() - start

@@ -26,12 +26,14 @@ from abcmidi_bgpt.corpus.pipeline import PipelineSettings
 from abcmidi_bgpt.corpus.sources import SourceError, music21_corpus_dir
 from abcmidi_bgpt.formats.midi import read_performance
 
+# Every tune converted (not only as many as the scales need), so that every failure is seen.
 SETTINGS = BuildSettings(
     scales=(4, 8),
     transpose="1",
     validation_fraction=0.15,
     test_fraction=0.15,
     export_files=True,
+    stop_early=False,
 )
 # A short tune in two keys, written out by hand: the same tune, so the same split.
 TWO_KEYS = """X:1
@@ -135,9 +137,17 @@ def test_rebuilding_gives_the_same_bytes(built, workspace, folder, cache):
     assert (workspace / "again" / "corpus.json").read_bytes() == (
         built.out_dir / "corpus.json"
     ).read_bytes()
-    for path in sorted((built.out_dir / "dataset").rglob("*")):
+    written = [
+        path
+        for path in sorted(built.out_dir.rglob("*"))
+        if path.is_file() and path.relative_to(built.out_dir).parts[0] != "cache"
+    ]
+    assert {p.relative_to(built.out_dir).parts[0] for p in written} >= {
+        "README.md", "dataset_dict.json", "train", "train_4", "train_8", "validation", "test",
+    }  # fmt: skip
+    for path in written:
         twin = workspace / "again" / path.relative_to(built.out_dir)
-        assert path.is_dir() or path.read_bytes() == twin.read_bytes(), path
+        assert path.read_bytes() == twin.read_bytes(), path
 
 
 def test_nested_training_splits_are_prefixes_of_the_training_rows(built):
@@ -253,7 +263,9 @@ def test_a_killed_build_resumes_where_it_stopped(built, workspace, cache):
     tunes.mkdir()
     for path in ryans(8):
         shutil.copy(path, tunes / path.name)
-    settings = BuildSettings(scales=(4,), validation_fraction=0.15, test_fraction=0.15)
+    settings = BuildSettings(
+        scales=(4,), validation_fraction=0.15, test_fraction=0.15, stop_early=False
+    )
     fresh = workspace / "resume.sqlite"
 
     def kill_after_four(stage, done, total):
@@ -311,7 +323,9 @@ def test_a_rebuild_with_one_more_source_only_processes_its_tunes(workspace):
     for path in ryans(1, start=40):
         shutil.copy(path, second / path.name)
     cache = workspace / "incremental.sqlite"
-    settings = BuildSettings(scales=(2,), validation_fraction=0.0, test_fraction=0.0)
+    settings = BuildSettings(
+        scales=(2,), validation_fraction=0.0, test_fraction=0.0, stop_early=False
+    )
     one = build_corpus([str(first)], workspace / "inc", settings, cache_path=cache)
     assert one.computed == 3
     two = build_corpus([str(first), str(second)], workspace / "inc", settings, cache_path=cache)
@@ -341,7 +355,9 @@ def test_worker_processes_make_the_same_corpus(workspace, cache):
     tunes.mkdir()
     for path in ryans(4):
         shutil.copy(path, tunes / path.name)
-    settings = BuildSettings(scales=(2,), validation_fraction=0.2, test_fraction=0.2)
+    settings = BuildSettings(
+        scales=(2,), validation_fraction=0.2, test_fraction=0.2, stop_early=False
+    )
     pooled = build_corpus([str(tunes)], workspace / "pool-2", settings, jobs=2,
                           cache_path=workspace / "pool.sqlite")  # fmt: skip
     assert pooled.computed == 4
@@ -376,7 +392,7 @@ def test_command_line_builds_and_describes_a_corpus(built, workspace, folder, ca
         app,
         ["corpus", "build", "--source", str(folder), "--scales", "4", "8", "--out", str(out),
          "--jobs", "1", "--cache", str(cache), "--validation-fraction", "0.15",
-         "--test-fraction", "0.15"],
+         "--test-fraction", "0.15", "--all-tunes"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "pairs kept" in result.output and "too-long" in result.output
@@ -402,8 +418,78 @@ def test_a_rebuild_without_export_removes_the_old_files(built, workspace, folder
     shutil.copytree(built.out_dir, out)
     assert (out / "files").is_dir()
     settings = BuildSettings(scales=(4, 8), transpose="1", validation_fraction=0.15,
-                             test_fraction=0.15)  # fmt: skip
+                             test_fraction=0.15, stop_early=False)  # fmt: skip
     report = build_corpus([str(folder)], out, settings, cache_path=cache)
     assert report.computed == 0
     assert not (out / "files").exists()
     assert report.manifest["content_hash"] == built.manifest["content_hash"]
+
+
+def ids(corpus: Path, split: str) -> list[str]:
+    return [r["id"] for r in rows(corpus, split)]
+
+
+def test_a_build_stops_once_the_held_out_sets_and_the_largest_scale_are_filled(workspace):
+    """Through the command line, on a real source of 185 tunes: a small --scales converts the
+    held-out tunes and the first training tunes only (counted by the results cached), and
+    gives the splits that converting every tune (--all-tunes) gives, whatever the workers."""
+    from abcmidi_bgpt.cli.app import app
+
+    runner = CliRunner()
+    common = ["corpus", "build", "--source", "music21:miscFolk", "--scales", "10", "20",
+              "--validation-fraction", "0.05", "--test-fraction", "0.05"]  # fmt: skip
+
+    def build(out: str, cache: str, *more: str) -> Path:
+        args = [*common, "--out", str(workspace / out), "--cache", str(workspace / cache)]
+        result = runner.invoke(app, [*args, *more])
+        assert result.exit_code == 0, result.output
+        return workspace / out
+
+    def conversions(cache: str) -> int:
+        with ResultCache(workspace / cache) as results:
+            return results._db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+
+    early = build("stopped", "stopping.sqlite", "--jobs", "1")
+    counts = load_manifest(early)["counts"]
+    assert counts["tunes_found"] == 185
+    held_out = len(rows(early, "validation")) + len(rows(early, "test"))
+    converted = held_out + 20 + counts["duplicates"] + counts["too_long"]
+    assert held_out > 0 and converted < 185 // 3
+    assert conversions("stopping.sqlite") == converted == counts["tunes_converted"]
+    assert counts["tunes_not_needed"] == 185 - converted
+    assert len(rows(early, "train")) == 20
+
+    full = build("unstopped", "stopping.sqlite", "--jobs", "2", "--all-tunes")
+    assert conversions("stopping.sqlite") == 185
+    assert load_manifest(full)["counts"]["tunes_not_needed"] == 0
+    assert len(rows(full, "train")) > 150
+    for split in ("validation", "test", "train-10", "train-20"):
+        assert rows(early, split) == rows(full, split), split
+
+    # Two workers finish tunes out of order and may convert a few past the stopping point:
+    # the corpus is the same.
+    pooled = build("stopped-pooled", "pooled.sqlite", "--jobs", "2")
+    assert load_manifest(pooled)["content_hash"] == load_manifest(early)["content_hash"]
+    assert converted <= conversions("pooled.sqlite") < 185 // 2
+
+
+def test_a_build_that_needs_transpositions_stops_inside_a_round_with_the_same_splits(
+    built, workspace, folder, cache
+):
+    train = built.manifest["splits"]["train"]
+    own_key = train["rows"] - train["transposed_rows"]
+    scale = own_key + 3  # three pairs from the first round of transpositions
+    early = build_corpus(
+        [str(folder)], workspace / "stopped-in-a-round",
+        BuildSettings(scales=(4, scale), transpose="1", validation_fraction=0.15,
+                      test_fraction=0.15),
+        cache_path=cache,
+    )  # fmt: skip
+    splits, counts = early.manifest["splits"], early.manifest["counts"]
+    assert splits["train"]["rows"] == scale and splits[f"train-{scale}"]["transposed_rows"] == 3
+    taken = counts["transpositions_rendered"] + counts["transpositions_failed"]
+    full = built.manifest["counts"]
+    assert 3 <= taken < full["transpositions_rendered"] + full["transpositions_failed"]
+    assert ids(early.out_dir, f"train-{scale}") == ids(built.out_dir, "train")[:scale]
+    for split in ("validation", "test", "train-4"):
+        assert ids(early.out_dir, split) == ids(built.out_dir, split)

@@ -94,7 +94,7 @@ def test_corpus_built_from_irishman_files_keeps_where_each_tune_came_from(
     report = build_corpus(
         [f"irishman:{irishman_folder}"],
         tmp_path / "corpus",
-        BuildSettings(scales=(2,), validation_fraction=0.0, test_fraction=0.0),
+        BuildSettings(scales=(2,), validation_fraction=0.0, test_fraction=0.0, stop_early=False),
     )
     assert report.manifest["counts"]["tunes_converted"] == 6
     assert report.manifest["sources"][0]["rows"] == {"train": 5, "validation": 2}
@@ -149,7 +149,8 @@ def test_a_single_tune_book_is_a_source(tmp_path):
     assert read.tunes[0].key == "irish.abc#1"
     report = build_corpus(
         [str(IRISH)], tmp_path / "irish",
-        BuildSettings(scales=(4,), validation_fraction=0.0, test_fraction=0.0, limit=6),
+        BuildSettings(scales=(4,), validation_fraction=0.0, test_fraction=0.0, limit=6,
+                      stop_early=False),
     )  # fmt: skip
     assert report.manifest["counts"]["tunes_found"] == 6
     assert report.manifest["counts"]["tunes_converted"] == 6

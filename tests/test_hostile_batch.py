@@ -19,7 +19,7 @@ from abcmidi_bgpt.cli.app import app
 from abcmidi_bgpt.core import isolation
 from abcmidi_bgpt.core.io import write_atomic
 from abcmidi_bgpt.core.isolation import CRASH, MEMORY, TIMEOUT, Task, WorkerPool
-from abcmidi_bgpt.corpus import build as corpus_build
+from abcmidi_bgpt.corpus import convert as corpus_convert
 from abcmidi_bgpt.corpus.build import BuildSettings, build_corpus
 from abcmidi_bgpt.corpus.pipeline import PipelineSettings
 from abcmidi_bgpt.engines import batch
@@ -127,12 +127,13 @@ def test_the_corpus_builder_kills_a_tune_that_swallows_its_time_limit(tmp_path, 
     src.mkdir()
     (src / "spin.abc").write_text(SPIN)
     (src / "good.abc").write_text(GOOD)
-    monkeypatch.setattr(corpus_build, "render_tune", hostile_tasks.render_or_spin)
+    monkeypatch.setattr(corpus_convert, "render_tune", hostile_tasks.render_or_spin)
     settings = BuildSettings(
         scales=(1,),
         validation_fraction=0.0,
         test_fraction=0.0,
         pipeline=PipelineSettings(timeout_s=2),
+        stop_early=False,  # both tunes, whichever comes first in the corpus's order
     )
     start = time.monotonic()
     report = build_corpus([str(src)], tmp_path / "corpus", settings, jobs=1)
@@ -368,7 +369,7 @@ def run_cli_in(folder: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_corpus_build_ignores_packages_in_the_working_folder(booby_trapped_folder):
     command = ["corpus", "build", "--source", "tunes", "--out", "built", "--jobs", "2"]
-    done = run_cli_in(booby_trapped_folder, *command, "--scales", "2")
+    done = run_cli_in(booby_trapped_folder, *command, "--scales", "2", "--all-tunes")
     assert done.returncode == 0, done.stderr
     assert "working folder" not in done.stdout + done.stderr
     manifest = (booby_trapped_folder / "built" / "corpus.json").read_text()

@@ -53,3 +53,12 @@ def readable_text(path: Path) -> str:
         return read_abc_file(path)
     except (ConversionError, OSError):
         return ""
+
+
+def render_output_path(source: Path, tune: AbcTune | None, suffix: str, tunes_in_file: int) -> Path:
+    """Where the score or audio of an item goes by default: beside its source, named after it
+    and, in a file of several tunes, the tune's X: number (``book_X16.svg``)."""
+    stem = source.stem
+    if tune is not None and tunes_in_file > 1:
+        stem = f"{stem}_X{tune.number}" if tune.number else f"{stem}_{tune.index + 1}"
+    return source.with_name(f"{stem}{suffix}")

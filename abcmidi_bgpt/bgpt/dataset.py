@@ -1,14 +1,20 @@
 """Reading a built corpus: the manifest and its splits, as training and evaluation need them.
 
-The corpus builder (``corpus/``) writes a folder::
+The corpus builder (``corpus/``) writes a folder that ``datasets.load_from_disk`` reads as a
+DatasetDict::
 
-    corpus.json   manifest: sources, settings, counts per stage, splits, content hash
-    dataset/      a datasets.DatasetDict saved with save_to_disk: 'train', 'validation', 'test'
+    corpus.json        manifest: sources, settings, counts per stage, splits, content hash
+    README.md          dataset card
+    dataset_dict.json  + train/, validation/, test/, train_1e3/, ...: every split saved whole
 
 Each row is one ABC/MIDI pair: ``id``, ``tune_id`` (shared by every transposition of a tune),
 ``source``, ``abc`` (normalised ABC text), ``midi`` (bytes), ``abc_bytes``, ``midi_bytes``,
 ``key``, ``meter``, ``transpose``. The 'train' rows are ordered so that the nested training
-splits are prefixes: ``train-1e3`` is the first ``manifest["splits"]["train-1e3"]["rows"]`` rows.
+splits are prefixes: ``train-1e3`` (the split ``train_1e3`` of the DatasetDict; either name
+reads it) is the first ``manifest["splits"]["train-1e3"]["rows"]`` rows.
+
+Corpora of the first layout (format_version 1) keep the DatasetDict in ``dataset/`` with
+'train', 'validation' and 'test' only; they are read too, each scale cut from 'train'.
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ from abcmidi_bgpt.bgpt.patches import DEFAULT_LAYOUT, EncodedPair, PatchLayout, 
 from abcmidi_bgpt.core.errors import ModelError
 
 MANIFEST = "corpus.json"
-DATASET_DIR = "dataset"
+DATASET_DICT = "dataset_dict.json"  # written by DatasetDict.save_to_disk, beside the splits
+LEGACY_DATASET_DIR = "dataset"  # where format_version 1 kept the DatasetDict
 
 FEATURES = datasets.Features(
     {
@@ -52,12 +59,13 @@ def load_manifest(corpus_dir: str | Path) -> dict:
 
 
 def load_split(corpus_dir: str | Path, split: str, limit: int = 0) -> datasets.Dataset:
-    """One split of a built corpus: 'train', 'train-1e3', 'train-1e4', 'train-1e5',
-    'validation' or 'test'; its first ``limit`` rows when ``limit`` is set."""
+    """One split of a built corpus: 'train', 'train-1e3' (or 'train_1e3'), ..., 'validation'
+    or 'test'; its first ``limit`` rows when ``limit`` is set."""
     manifest = load_manifest(corpus_dir)
-    splits = manifest["splits"]
-    if split not in splits:
-        unfilled = manifest.get("unfilled_scales", {}).get(split)
+    name = _manifest_name(manifest, split)
+    if name is None:
+        splits = manifest["splits"]
+        unfilled = manifest.get("unfilled_scales", {}).get(split.replace("_", "-"))
         if unfilled:
             raise ModelError(
                 f"no split {split!r}: {unfilled['requested']} pairs were asked "
@@ -66,19 +74,39 @@ def load_split(corpus_dir: str | Path, split: str, limit: int = 0) -> datasets.D
                 str(corpus_dir),
             )
         raise ModelError(f"no split {split!r} (has {', '.join(splits)})", str(corpus_dir))
-    dd = datasets.load_from_disk(str(Path(corpus_dir) / DATASET_DIR))
-    base = "train" if split.startswith("train") else split
-    ds = dd[base]
-    rows = splits[split]["rows"]
+    root = _dataset_root(corpus_dir)
+    entry = manifest["splits"][name]
+    rows = entry["rows"]
+    if root == Path(corpus_dir):  # each split saved whole
+        ds = datasets.load_from_disk(str(root / entry.get("dataset_split", name)))
+    else:  # the first layout: a scale is a prefix of 'train'
+        ds = datasets.load_from_disk(str(root))["train" if name.startswith("train") else name]
     if limit:
         rows = min(rows, limit)
     return ds.select(range(rows)) if rows < len(ds) else ds
 
 
 def load_corpus(corpus_dir: str | Path) -> datasets.DatasetDict:
-    """The whole DatasetDict ('train', 'validation', 'test') of a finished build."""
+    """The whole DatasetDict of a finished build: 'train', 'validation', 'test' and one split
+    per scale ('train_1e3', ...; the first layout has the first three only)."""
     load_manifest(corpus_dir)
-    return datasets.load_from_disk(str(Path(corpus_dir) / DATASET_DIR))
+    return datasets.load_from_disk(str(_dataset_root(corpus_dir)))
+
+
+def _manifest_name(manifest: dict, split: str) -> str | None:
+    """The manifest's name of a split asked for by either of its names."""
+    for name in manifest["splits"]:
+        if name.replace("-", "_") == split.replace("-", "_"):
+            return name
+    return None
+
+
+def _dataset_root(corpus_dir: str | Path) -> Path:
+    """Where the DatasetDict is: the corpus folder, or ``dataset/`` in the first layout."""
+    root = Path(corpus_dir)
+    if not (root / DATASET_DICT).exists() and (root / LEGACY_DATASET_DIR / DATASET_DICT).exists():
+        return root / LEGACY_DATASET_DIR
+    return root
 
 
 def row_files(row: dict) -> tuple[bytes, bytes]:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # mir_eval (and scipy) load only when fidelity is asked for
 class Validity:
     ok: bool
     message: str = ""
+    checker: str = ""  # which check said no: "music21", "abc2midi", "mido"; '' when valid
 
     def __bool__(self) -> bool:
         return self.ok
@@ -68,9 +69,9 @@ def validate_abc(text: str, with_abc2midi: bool = True) -> Validity:
             score = music21.converter.parse(text, format="abc", forceSource=True)
         notes = len(score.flatten().notes)
     except Exception as err:  # music21 raises many kinds of errors on bad ABC
-        return Validity(False, f"music21 cannot parse the ABC: {first_line(err)[:200]}")
+        return Validity(False, f"music21 cannot parse the ABC: {first_line(err)[:200]}", "music21")
     if notes == 0:
-        return Validity(False, "ABC has no notes")
+        return Validity(False, "ABC has no notes", "music21")
     if with_abc2midi and shutil.which("abc2midi"):
         return _abc2midi_check(text)
     return Validity(True)
@@ -94,14 +95,14 @@ def _abc2midi_check(text: str) -> Validity:
                 cwd=tmp,  # abc2midi writes barloc.txt into its working folder
             )
         except subprocess.TimeoutExpired:
-            return Validity(False, "abc2midi -c ran over 30 s")
+            return Validity(False, "abc2midi -c ran over 30 s", "abc2midi")
     errors = [
         ln
         for ln in (proc.stdout + proc.stderr).splitlines()
         if ln.startswith("Error") and not _UNKNOWN_INSTRUCTION.search(ln)
     ]
     if errors:
-        return Validity(False, f"abc2midi: {errors[0][:200]}")
+        return Validity(False, f"abc2midi: {errors[0][:200]}", "abc2midi")
     return Validity(True)
 
 

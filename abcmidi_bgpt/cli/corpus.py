@@ -41,7 +41,11 @@ def build_command(
     ] = None,
     scales: Annotated[
         list[str] | None,
-        typer.Option("--scales", help="Nested training split sizes, e.g. 1e3 1e4 1e5 (default)."),
+        typer.Option(
+            "--scales",
+            help="Nested training split sizes, e.g. 1e3 1e4 1e5 (default). The build stops "
+            "converting once the largest is filled (see --all-tunes).",
+        ),
     ] = None,
     out: Annotated[Path, typer.Option(help="Corpus folder (created if needed).")] = Path(
         "corpora/music21"
@@ -79,8 +83,22 @@ def build_command(
         float,
         typer.Option(min=0.0, help="GiB of memory each worker process may use (0: no limit)."),
     ] = DEFAULT_MEMORY_GIB,
+    all_tunes: Annotated[
+        bool,
+        typer.Option(
+            "--all-tunes",
+            help="Convert every tune, so that 'train' holds every training pair (slow on "
+            "large sources). Without it the build stops once the held-out sets and the "
+            "largest scale are filled, with the same splits.",
+        ),
+    ] = False,
     limit: Annotated[
-        int, typer.Option(min=0, help="Only the first N tunes of the sources (0: all).")
+        int,
+        typer.Option(
+            min=0,
+            help="Only the first N tunes of the sources (0: all); changes the held-out sets. "
+            "To bound the work, use --scales instead.",
+        ),
     ] = 0,
     cache: Annotated[
         Path | None, typer.Option(help="Result cache file (default: OUT/cache/results.sqlite).")
@@ -88,6 +106,15 @@ def build_command(
 ) -> None:
     """Build a corpus: normalised ABC + paired MIDI, de-duplicated, split by hash, nested scales.
 
+    Every tune is first named by a hash of its notes as written (quick; every copy of a tune in
+    another key gets the same name). The name puts a fixed share of the tunes in validation and
+    test and orders the rest; the scales are prefixes of that order. So the build converts the
+    held-out tunes, then the training tunes in order, and stops as soon as the largest scale is
+    filled: validation, test and every scale are then exactly what converting every tune would
+    give, and 'train' holds the largest scale (--all-tunes: every training pair).
+
+    OUT is a datasets.DatasetDict (datasets.load_from_disk(OUT)), every scale a split of its
+    own (train_1e3, ...), with a dataset card (OUT/README.md) and a manifest (OUT/corpus.json).
     Resumable: results are cached per tune, so a killed build restarts where it stopped and a
     rebuild with one more source only processes the new tunes. Bad tunes are recorded with
     their stage and reason (OUT/failures.jsonl) and never stop the build.
@@ -116,6 +143,7 @@ def build_command(
             pipeline=PipelineSettings(chords=chords, timeout_s=timeout, memory_gib=memory),
             export_files=export_files,
             limit=limit,
+            stop_early=not all_tunes,
         )
     except ValueError as err:
         print_error(err)
@@ -158,6 +186,7 @@ def print_build_report(report) -> None:
     table.add_row("unreadable files", str(counts["unreadable_files"]))
     table.add_row("[green]tunes converted[/green]", str(counts["tunes_converted"]))
     table.add_row("[red]tunes failed[/red]", str(counts["tunes_failed"]))
+    table.add_row("tunes not needed (scales filled)", str(counts["tunes_not_needed"]))
     table.add_row("transpositions rendered", str(counts["transpositions_rendered"]))
     table.add_row("transpositions failed", str(counts["transpositions_failed"]))
     table.add_row("duplicates dropped", str(counts["duplicates"]))

@@ -33,7 +33,7 @@ class ModelName(enum.StrEnum):
 def train_command(
     ctx: typer.Context,
     corpus: Annotated[
-        Path | None, typer.Option(help="A built corpus folder (corpus.json + dataset/).")
+        Path | None, typer.Option(help="A built corpus folder (corpus.json and its dataset).")
     ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Run folder: log.csv, tensorboard/, last/, best/.")

@@ -17,39 +17,8 @@ from abcmidi_bgpt.cli.options import console, print_error, print_warning
 from abcmidi_bgpt.cli.streams import is_stdio, stdin_to_file
 from abcmidi_bgpt.core.errors import ConversionError
 from abcmidi_bgpt.core.io import write_atomic
-from abcmidi_bgpt.core.isolation import DEFAULT_MEMORY_GIB, Task, WorkerPool
-from abcmidi_bgpt.reports.render import (
-    FORMATS,
-    ToolMissing,
-    find_soundfont,
-    png_of,
-    render_in_worker,
-    wav_of,
-)
-
-MIDI_SUFFIXES = (".mid", ".midi")
-
-
-def page_paths(path: Path, pages: int) -> list[Path]:
-    """``score.svg`` for a one-page score; ``score.svg``, ``score-2.svg``, ... for more."""
-    return [path] + [path.with_name(f"{path.stem}-{i}{path.suffix}") for i in range(2, pages + 1)]
-
-
-def check_tools(formats: set[str], soundfont: Path | None) -> None:
-    """Raise ToolMissing for the first format whose tool is not installed."""
-    import shutil
-
-    if formats & {"svg", "png"}:
-        try:
-            import verovio  # noqa: F401
-        except ImportError:
-            raise ToolMissing("verovio", "pip install verovio") from None
-    if "png" in formats:
-        png_of('<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>')
-    if "wav" in formats:
-        if shutil.which("fluidsynth") is None:
-            raise ToolMissing("FluidSynth", "apt install fluidsynth fluid-soundfont-gm")
-        find_soundfont(soundfont)
+from abcmidi_bgpt.core.isolation import DEFAULT_MEMORY_GIB
+from abcmidi_bgpt.reports.render import FORMATS, check_tools, page_paths, render_isolated
 
 
 def render_command(
@@ -111,22 +80,13 @@ def _render(input, output, tune, soundfont, force, timeout, memory) -> int:
     except ConversionError as e:
         print_error(e)
         return 1
-    kind = "mid" if input.suffix.lower() in MIDI_SUFFIXES else "abc"
-    task = Task((str(input), kind, tune, tuple(sorted(formats))), timeout)
-    with WorkerPool(1, memory) as pool:
-        _, outcome = next(pool.run(render_in_worker, [task]))
-    if not outcome.ok:
-        print_error(f"{input}: {outcome.reason}")
+    try:
+        rendered = render_isolated(input, formats, tune, soundfont, timeout, memory)
+    except ConversionError as e:
+        print_error(e)
         return 1
-    rendered, midi = outcome.value
     for w in rendered.warnings:
         print_warning(f"{input.name}: {w}")
-    if "wav" in formats:
-        try:
-            rendered.files["wav"] = [wav_of(midi, soundfont, str(input))]
-        except ConversionError as e:
-            print_error(e)
-            return 1
     for path in outputs:
         pages = rendered.files[path.suffix.lower().lstrip(".")]
         for page_path, data in zip(page_paths(path, len(pages)), pages, strict=True):

@@ -55,6 +55,11 @@ class Rendered:
     warnings: list[str]
 
 
+def page_paths(path: Path, pages: int) -> list[Path]:
+    """``score.svg`` for a one-page score; ``score.svg``, ``score-2.svg``, ... for more."""
+    return [path] + [path.with_name(f"{path.stem}-{i}{path.suffix}") for i in range(2, pages + 1)]
+
+
 def tune_of(path: Path, number: int | None) -> AbcTune:
     """The tune ``X:number`` of an ABC file, or its first tune."""
     tunes = split_tunes(read_abc_file(path), str(path))
@@ -191,3 +196,43 @@ def wav_of(midi: bytes, soundfont: str | Path | None = None, label: str = "") ->
                 f"FluidSynth failed: {why[-1] if why else proc.returncode}", label
             )
         return wav_path.read_bytes()
+
+
+def render_isolated(
+    path: str | Path,
+    formats: set[str] | tuple[str, ...],
+    number: int | None = None,
+    soundfont: str | Path | None = None,
+    timeout: float | None = 60.0,
+    memory_gib: float | None = 4.0,
+) -> Rendered:
+    """Render an .abc (tune ``X:number``, or the first) or .mid file into ``formats``: read,
+    converted and engraved in a worker process under ``timeout`` and ``memory_gib``, then played
+    by FluidSynth here if a WAV is asked. Raises ConversionError (ToolMissing for a missing
+    tool) with a one-line reason."""
+    path = Path(path)
+    kind = "mid" if path.suffix.lower() in (".mid", ".midi") else "abc"
+    task = Task((str(path), kind, number, tuple(sorted(formats))), timeout)
+    with WorkerPool(1, memory_gib) as pool:
+        _, outcome = next(pool.run(render_in_worker, [task]))
+    if not outcome.ok:
+        raise ConversionError(outcome.reason, str(path))
+    rendered, midi = outcome.value
+    if "wav" in formats:
+        rendered.files["wav"] = [wav_of(midi, soundfont, str(path))]
+    return rendered
+
+
+def check_tools(formats: set[str], soundfont: str | Path | None = None) -> None:
+    """Raise ToolMissing for the first of ``formats`` whose tool is not installed."""
+    if formats & {"svg", "png"}:
+        try:
+            import verovio  # noqa: F401
+        except ImportError:
+            raise ToolMissing("verovio", "pip install verovio") from None
+    if "png" in formats:
+        png_of('<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>')
+    if "wav" in formats:
+        if shutil.which("fluidsynth") is None:
+            raise ToolMissing("FluidSynth", "apt install fluidsynth fluid-soundfont-gm")
+        find_soundfont(soundfont)

@@ -44,8 +44,12 @@ def real_pairs(count: int, max_patches: int = 128) -> tuple[tuple[bytes, bytes],
     raise RuntimeError(f"only {len(pairs)} tunes fit {max_patches} patches")
 
 
-def write_corpus(directory: Path, splits: dict[str, list[tuple[bytes, bytes]]]) -> Path:
-    """A corpus folder as the corpus builder writes it (see abcmidi_bgpt/bgpt/dataset.py)."""
+def write_corpus(
+    directory: Path, splits: dict[str, list[tuple[bytes, bytes]]], legacy: bool = False
+) -> Path:
+    """A corpus folder as the corpus builder writes it (see abcmidi_bgpt/bgpt/dataset.py): the
+    DatasetDict at the top of the folder, or (``legacy``) in ``dataset/`` as the first layout
+    had it."""
     import datasets
 
     def rows(pairs, split):
@@ -70,7 +74,7 @@ def write_corpus(directory: Path, splits: dict[str, list[tuple[bytes, bytes]]]) 
             for name, pairs in splits.items()
         }
     )
-    dd.save_to_disk(str(directory / "dataset"))
+    dd.save_to_disk(str(directory / "dataset" if legacy else directory))
     manifest = {
         "complete": True,
         "splits": {name: {"rows": len(pairs)} for name, pairs in splits.items()},

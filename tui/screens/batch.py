@@ -18,12 +18,10 @@ from textual.widgets import (
     Button,
     Checkbox,
     DataTable,
-    Footer,
     Header,
     Input,
     Label,
     ProgressBar,
-    RadioButton,
     RadioSet,
     Static,
 )
@@ -33,7 +31,9 @@ from abcmidi_bgpt.engines.batch import BatchPlan, BatchReport, JobResult, conver
 from abcmidi_bgpt.engines.registry import EngineSpec
 
 from ..engines import describe_engine
+from ..widgets.key_footer import KeyFooter
 from ..widgets.library_tree import relative_name
+from ..widgets.toggles import MarkedCheckbox, MarkedRadioButton
 
 STATUS_STYLES = {"converted": "green", "failed": "bold red", "skipped": "yellow"}
 MAX_WORKERS = 4
@@ -85,7 +85,7 @@ class BatchScreen(Screen[bool]):
                 yield Label("Direction", classes="batch-label")
                 with RadioSet(id="batch-direction"):
                     for direction in Direction:
-                        yield RadioButton(
+                        yield MarkedRadioButton(
                             direction.arrow,
                             value=direction == Direction.ABC_TO_MIDI,
                             name=direction.value,
@@ -93,14 +93,14 @@ class BatchScreen(Screen[bool]):
             with Horizontal(classes="batch-row"):
                 yield Label("Output folder", classes="batch-label")
                 yield Input(self._shown(self.root / "out"), id="batch-out-dir")
-                yield Checkbox("overwrite existing", id="batch-force")
+                yield MarkedCheckbox("overwrite existing", id="batch-force")
             with Horizontal(classes="batch-row buttons"):
                 yield Button("Start", variant="primary", id="batch-start")
                 yield Button("Cancel", variant="error", id="batch-cancel", disabled=True)
         yield ProgressBar(total=1, show_eta=False, id="batch-progress")
         yield Static(Text("Press Start (s) to convert.", style="dim"), id="batch-summary")
         yield DataTable(id="batch-results", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

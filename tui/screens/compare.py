@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 from textual.worker import get_current_worker
 
 from abcmidi_bgpt.core.direction import Direction
@@ -25,7 +25,8 @@ from abcmidi_bgpt.reports.one_tune import ComparedOutput, compare_one, rendered_
 
 from ..engines import EngineCache, describe_engine
 from ..widgets.abc_editor import AbcEditor
-from ..widgets.piano_roll import EXTRA_COLOUR, MISSING_COLOUR, PianoRoll
+from ..widgets.key_footer import KeyFooter
+from ..widgets.piano_roll import EXTRA_COLOUR, MISSING_COLOUR, PianoRoll, pitch_span
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +148,7 @@ class CompareScreen(Screen[None]):
         with Horizontal(id="compare-columns"):
             for name, spec, _ in self.engines:
                 yield CompareColumn(spec, name, self.subject.direction)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.run_comparison()
@@ -168,7 +169,20 @@ class CompareScreen(Screen[None]):
                 self.app.call_from_thread(column.show_unavailable, reason)
                 continue
             out = self._compare(name, spec, subject)
-            self.app.call_from_thread(column.show, out, self._is_reference(spec))
+            self.app.call_from_thread(self._show_column, column, out, self._is_reference(spec))
+
+    def _show_column(self, column: CompareColumn, out: ComparedOutput, is_reference: bool) -> None:
+        column.show(out, is_reference)
+        self._share_pitch_range()
+
+    def _share_pitch_range(self) -> None:
+        """Give every piano roll the pitch range of all the engines' notes: the rolls fit the
+        tune and show each pitch on the same line."""
+        rolls = list(self.query(PianoRoll))
+        span = pitch_span(note for roll in rolls for note in roll.all_notes)
+        if span is not None:
+            for roll in rolls:
+                roll.set_pitch_range(span)
 
     def _is_reference(self, spec: EngineSpec) -> bool:
         return self.subject.direction == Direction.ABC_TO_MIDI and spec.name == "symbolic"

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Checkbox, Input, Label, RadioSet, Static
 
 from abcmidi_bgpt.engines.registry import (
     EngineSpec,
@@ -20,6 +20,7 @@ from abcmidi_bgpt.engines.registry import (
 )
 
 from ..engines import model_problem
+from ..widgets.toggles import MarkedCheckbox, MarkedRadioButton
 
 # How the dialog describes each engine (the registry's summary for one not listed here).
 ENGINE_NOTES = {
@@ -46,13 +47,13 @@ class EngineScreen(ModalScreen[EngineSpec | None]):
                 for name in engine_names():
                     missing = unavailable_reason(name)
                     note = missing or ENGINE_NOTES.get(name) or engine_class(name).summary
-                    yield RadioButton(
+                    yield MarkedRadioButton(
                         f"{name:<9} {note}",
                         value=name == self.current.name,
                         disabled=bool(missing),
                         name=name,
                     )
-            yield Checkbox(
+            yield MarkedCheckbox(
                 "play chord symbols as accompaniment (symbolic, ABC → MIDI)",
                 value=self.current.name == "symbolic" and bool(getattr(options, "chords", False)),
                 id="chords",

@@ -1,6 +1,7 @@
 """The main screen: the file tree on the left, the ABC pane over the MIDI pane on the right, and
-the keys that act on the selection (convert, round trip, compare, batch, engine, save, help,
-quit). They are this screen's bindings, so they do nothing while another screen is on top.
+the keys that act on the selection (convert, round trip, compare, batch, engine, score and
+audio, save, help, quit). They are this screen's bindings, so they do nothing while another
+screen is on top.
 
 Conversions and checks are library calls, run in this screen's worker threads so that the
 interface never waits; a result that arrives while another screen is on top lands in its pane.
@@ -22,7 +23,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Header, TextArea, Tree
+from textual.widgets import Header, TextArea, Tree
 from textual.worker import Worker, WorkerState
 
 from abcmidi_bgpt.core.errors import ConversionError, first_line
@@ -34,6 +35,7 @@ from ..engines import EngineCache, describe_engine, engines_to_compare
 from ..files import readable_text, suggest_output_path, tune_from_text
 from ..midi_view import read_midi_view
 from ..widgets.abc_pane import AbcPane, AbcSource
+from ..widgets.key_footer import KeyFooter
 from ..widgets.library_tree import (
     AbcFileEntry,
     Entry,
@@ -50,6 +52,7 @@ from .compare import CompareScreen, CompareSubject
 from .dialogs import ConfirmScreen
 from .engine import EngineScreen
 from .help import HelpScreen
+from .render import RenderScreen, RenderSubject
 from .saving import Output, SaveFlow
 
 
@@ -62,6 +65,7 @@ class MainScreen(Screen[None]):
         Binding("v", "compare", "Compare"),
         Binding("b", "batch", "Batch"),
         Binding("e", "choose_engine", "Engine"),
+        Binding("p", "render", "Score & audio", show=False),
         Binding("ctrl+s", "save", "Save", priority=True),
         Binding("question_mark,f1", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -73,7 +77,7 @@ class MainScreen(Screen[None]):
     # Letter and digit keys type into the ABC editor; their actions wait until it is left.
     TYPED_ACTIONS = frozenset(
         {"convert", "round_trip", "compare", "batch", "choose_engine", "quit", "focus_pane"}
-    )
+    ) | {"render"}
 
     engine_spec: reactive[EngineSpec] = reactive(EngineSpec("symbolic"))
 
@@ -97,7 +101,7 @@ class MainScreen(Screen[None]):
             with Vertical(id="work"):
                 yield AbcPane(id="abc-pane")
                 yield MidiPane(id="midi-pane")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.library.border_title = "Files"
@@ -367,6 +371,20 @@ class MainScreen(Screen[None]):
                 self.notify(f"Engine: {describe_engine(spec)}", markup=False)
 
         self.app.push_screen(EngineScreen(self.engine_spec), chosen)
+
+    def action_render(self) -> None:
+        entry = self.selected
+        if isinstance(entry, TuneEntry):
+            tune = self._pane_tune(entry)
+            if tune is None:
+                return
+            subject = RenderSubject(entry.path, self.tune_name(entry), tune, entry.tunes_in_file)
+        elif isinstance(entry, MidiFileEntry):
+            subject = RenderSubject(entry.path, self.shown_name(entry.path))
+        else:
+            self.notify("Select a tune or a MIDI file for its score and audio.", severity="warning")
+            return
+        self.app.push_screen(RenderScreen(subject, self.folder))
 
     def action_save(self) -> None:
         self.saving.save()

@@ -175,7 +175,13 @@ class AbcPane(Vertical):
 
 
 def status_line(check: TuneCheck, validity: Validity | None) -> tuple[Text, str]:
-    """The status line for a check: what parses, and the first error and warning."""
+    """The status line for a check: one verdict, then the first error and warning.
+
+    "✓ parses" only when the symbolic converter reads the text without error and music21
+    parses it; otherwise "✗" and the check that failed, as the compare view says "✗ invalid".
+    An error only abc2midi reports (it is stricter than the standard, e.g. a tie it cannot
+    follow) is a warning beside "✓ parses", never a second verdict.
+    """
     text = Text()
     if check.errors:
         text.append("✗ parse error: ", style="bold red")
@@ -185,14 +191,21 @@ def status_line(check: TuneCheck, validity: Validity | None) -> tuple[Text, str]
         perf = check.result.performance
         voices = sum(1 for v in perf.voices if v.notes)
         notes = sum(len(v.notes) for v in perf.voices)
-        text.append("✓ parses", style="bold green")
-        text.append(f" · {notes} notes in {voices} voice{'s' if voices != 1 else ''}")
-        if validity is not None:
-            if validity:
+        read = f"{notes} notes in {voices} voice{'s' if voices != 1 else ''}"
+        if validity is not None and not validity and validity.checker != "abc2midi":
+            text.append("✗ invalid: ", style="bold red")
+            text.append(validity.message, style="red")
+            text.append(f" (the symbolic converter reads {read})", style="dim")
+            state = "error"
+        else:
+            text.append("✓ parses", style="bold green")
+            text.append(f" · {read}")
+            state = "ok"
+            if validity is not None:
                 text.append(" · music21 ✓", style="green")
-            else:
-                text.append(f" · ✗ {validity.message}", style="red")
-        state = "ok" if validity is None or validity else "error"
+                if not validity:  # abc2midi alone
+                    text.append(f" · ⚠ {validity.message}", style="yellow")
+                    state = "warning"
     if check.warnings:
         count = len(check.warnings)
         text.append(f"\n⚠ {count} warning{'s' if count > 1 else ''}: ", style="bold yellow")

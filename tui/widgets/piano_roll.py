@@ -22,6 +22,7 @@ VOICE_COLOURS = ["#5fafff", "#87d787", "#d787d7", "#d7af5f", "#5fd7d7", "#af87ff
 MISSING_COLOUR = "#ff5f5f"  # in the input, lost by the conversion
 EXTRA_COLOUR = "#ffd700"  # added by the conversion
 ZOOMS = (1, 2, 4, 8)  # cells per beat
+PITCH_MARGIN = 2  # semitones shown below the lowest and above the highest note of a fitted roll
 
 
 def pitch_name(pitch: int) -> str:
@@ -29,11 +30,24 @@ def pitch_name(pitch: int) -> str:
     return f"{PITCH_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
+def pitch_span(notes: Iterable[Note], margin: int = PITCH_MARGIN) -> tuple[int, int] | None:
+    """The lowest and highest pitch of the notes, ``margin`` semitones wider on each side
+    (within MIDI's 0-127); None for no notes."""
+    pitches = [n.pitch for n in notes]
+    if not pitches:
+        return None
+    return max(0, min(pitches) - margin), min(127, max(pitches) + margin)
+
+
 class PianoRoll(Widget, can_focus=True):
     """Notes of a performance on a grid of pitch rows and time columns.
 
     Notes the comparison marked are drawn in their own colours: ``missing`` ones (in the
     input, not in the output) red, ``extra`` ones (only in the output) yellow.
+
+    The pitches on screen are the notes' range centred, or a range set with
+    :meth:`set_pitch_range`, whose rows are then drawn at the bottom of the roll so that rolls
+    of the same height side by side, given the same range, show each pitch on the same line.
     """
 
     BINDINGS = [
@@ -61,6 +75,7 @@ class PianoRoll(Widget, can_focus=True):
         self.bars: list[Fraction] = []
         self.end = Fraction(0)
         self.auto_pitch = True
+        self.pitch_range: tuple[int, int] | None = None  # (lowest, highest) set from outside
         self.message = ""
 
     def show(
@@ -75,6 +90,13 @@ class PianoRoll(Widget, can_focus=True):
         self.message = "" if self.notes else "no notes"
         self.first_bar = 0
         self.auto_pitch = True  # choose the pitch window when drawing, at the final size
+        self.pitch_range = None
+        self.refresh()
+
+    def set_pitch_range(self, span: tuple[int, int]) -> None:
+        """Show the pitches from ``span[0]`` to ``span[1]``, as many as fit from the lowest."""
+        self.pitch_range = span
+        self.auto_pitch = True
         self.refresh()
 
     def clear(self, message: str = "") -> None:
@@ -95,13 +117,24 @@ class PianoRoll(Widget, can_focus=True):
             last += 1
         return self.first_bar + 1, last + 1
 
-    def _all_notes(self) -> list[Note]:
-        return self.notes + self.extra
+    @property
+    def all_notes(self) -> list[Note]:
+        """Every note drawn: the performance's, and those a comparison marked."""
+        return self.notes + self.missing + self.extra
+
+    def _window(self, rows: int) -> tuple[int, int]:
+        """The highest and the lowest pitch on screen, with ``rows`` rows for pitches."""
+        if self.pitch_range is not None and self.auto_pitch:
+            low, high = self.pitch_range
+            return min(high, low + rows - 1), low
+        if self.auto_pitch:
+            self.set_reactive(PianoRoll.top_pitch, self._default_top())
+        return self.top_pitch, max(0, self.top_pitch - rows + 1)
 
     def _default_top(self) -> int:
         """The highest pitch on screen: the tune's range centred, or, when it does not fit,
         its middle pitch centred."""
-        pitches = sorted(n.pitch for n in self._all_notes())
+        pitches = sorted(n.pitch for n in self.all_notes)
         if not pitches:
             return 72
         rows = max(1, self.size.height - 1) if self.size.height else 24
@@ -133,7 +166,7 @@ class PianoRoll(Widget, can_focus=True):
         self.first_bar = first
 
     def action_scroll_pitch(self, delta: int) -> None:
-        top = self._default_top() if self.auto_pitch else self.top_pitch
+        top = self._window(max(1, self.size.height - 1))[0]
         self.auto_pitch = False
         self.top_pitch = max(0, min(127, top + delta))
 
@@ -153,25 +186,24 @@ class PianoRoll(Widget, can_focus=True):
             return Text(self.message, style="dim italic")
         columns = max(1, width - LABEL_WIDTH)
         cpb = self.cells_per_beat
-        if self.auto_pitch:
-            self.set_reactive(PianoRoll.top_pitch, self._default_top())
+        rows = max(0, height - 1)
+        top, bottom = self._window(rows)
         origin = self.bars[self.first_bar] if self.bars else Fraction(0)
         grid_style = Style(color="grey35")
-        lines = [self._ruler(columns, origin)]
+        # rows the pitches leave free are above the ruler, so that the lowest pitch is at the bottom
+        lines = [Text()] * max(0, rows - (top - bottom + 1))
+        lines.append(self._ruler(columns, origin))
         bar_columns = {
             round((b - origin) * cpb) for b in self.bars if 0 <= round((b - origin) * cpb) < columns
         }
-        rows = max(0, height - 1)
-        cells = {
-            p: [(" ", None)] * columns for p in range(self.top_pitch - rows + 1, self.top_pitch + 1)
-        }
+        cells = {p: [(" ", None)] * columns for p in range(bottom, top + 1)}
         for row in cells.values():
             for c in bar_columns:
                 row[c] = ("│", grid_style)
         self._draw(cells, self.notes, origin, columns, None)
         self._draw(cells, self.missing, origin, columns, MISSING_COLOUR)
         self._draw(cells, self.extra, origin, columns, EXTRA_COLOUR)
-        for pitch in range(self.top_pitch, self.top_pitch - rows, -1):
+        for pitch in range(top, bottom - 1, -1):
             black = pitch % 12 in BLACK_KEYS
             label_style = Style(color="grey50" if black else "grey74", bold=pitch % 12 == 0)
             line = Text(f"{pitch_name(pitch):>4} ", style=label_style)
