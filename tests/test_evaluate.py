@@ -114,3 +114,19 @@ def test_evaluate_command_reports_a_missing_corpus(tmp_path):
     )
     assert result.exit_code == 1
     assert "not a built corpus" in result.output
+
+
+def test_evaluate_command_takes_a_training_run_folder(tmp_path, tiny_corpus):  # noqa: F811
+    run = tmp_path / "run"  # as train leaves it: best/ and last/
+    save_model(uniform_model(), run / "best")
+    save_model(BGPT(TINY), run / "last")
+    out = tmp_path / "scores.json"
+    result = CliRunner().invoke(
+        app, ["evaluate", str(run), "--corpus", str(tiny_corpus), "--direction", "abc2mid",
+              "--json", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    scores = json.loads(out.read_text())["directions"]["abc2mid"]
+    midi_bytes = sum(len(m) for _, m in load_pairs(tiny_corpus, "test"))
+    # The uniform model of best/, not the random one of last/.
+    assert scores["bpb_midi"] == pytest.approx(math.log2(257) * (midi_bytes + 2) / midi_bytes)

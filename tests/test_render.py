@@ -102,3 +102,15 @@ def test_audio_lasts_as_long_as_the_tune_and_is_not_silent(tmp_path):
 
     assert all(loudness(t, t + 0.5) > 300 for t in (0.0, 1.0, 2.0, 3.0, 3.5))  # each note sounds
     assert loudness(frames / rate - 0.2, frames / rate) < loudness(0.0, 0.5) / 5  # then it ends
+
+
+def test_hostile_input_is_one_line_and_nothing_is_written(tmp_path):
+    # A tune that crashes verovio (SIGSEGV in its ABC reader, 6.4.1): the worker dies, we do not.
+    (tmp_path / "crash.abc").write_text("X:1\ngarbage [[[ \n")
+    result = render(str(tmp_path / "crash.abc"), "-o", str(tmp_path / "crash.svg"))
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+    assert "crash.abc" in result.output and not (tmp_path / "crash.svg").exists()
+    (tmp_path / "none.abc").write_text("no tune here at all\n")
+    result = render(str(tmp_path / "none.abc"), "-o", str(tmp_path / "none.svg"))
+    assert result.exit_code == 1 and "no ABC tune found" in result.output
+    assert "internal error" not in result.output and not (tmp_path / "none.svg").exists()

@@ -79,13 +79,15 @@ def score_pages(abc: str, label: str = "") -> list[str]:
         import verovio
     except ImportError:
         raise ToolMissing("verovio", "pip install verovio") from None
+    # verovio prints its warnings ("Title field missing") to the console: one-line messages
+    # are ours to give. It can also crash on garbage, hence the worker processes around it.
+    verovio.enableLog(verovio.LOG_OFF)
     toolkit = verovio.toolkit()
     toolkit.setOptions(
         {"inputFrom": "abc", "pageHeight": 60000, "adjustPageHeight": True, "footer": "none"}
     )
     if not toolkit.loadData(abc) or toolkit.getPageCount() < 1:
-        log = (toolkit.getLog() or "").strip().splitlines()
-        raise ConversionError(f"verovio cannot engrave it{': ' + log[-1] if log else ''}", label)
+        raise ConversionError("verovio cannot engrave it", label)
     return [toolkit.renderToSVG(page) for page in range(1, toolkit.getPageCount() + 1)]
 
 
@@ -119,7 +121,15 @@ def png_of(svg: str) -> bytes:
 
 def render_in_worker(path: str, kind: str, number: int | None, formats: tuple[str, ...]):
     """In an isolated worker: the ABC of the input (a tune, or a MIDI file's transcription),
-    its score pages if asked, and the MIDI to play if a WAV is asked."""
+    its score pages if asked, and the MIDI to play if a WAV is asked; or the ConversionError
+    that says why not (returned: a raised error would read as a bug of ours)."""
+    try:
+        return _render(path, kind, number, formats)
+    except ConversionError as err:
+        return err
+
+
+def _render(path: str, kind: str, number: int | None, formats: tuple[str, ...]):
     from abcmidi_bgpt.engines.base import SymbolicEngine
 
     engine = SymbolicEngine()
@@ -215,8 +225,10 @@ def render_isolated(
     task = Task((str(path), kind, number, tuple(sorted(formats))), timeout)
     with WorkerPool(1, memory_gib) as pool:
         _, outcome = next(pool.run(render_in_worker, [task]))
-    if not outcome.ok:
+    if not outcome.ok:  # out of time or memory, or verovio crashed
         raise ConversionError(outcome.reason, str(path))
+    if isinstance(outcome.value, ConversionError):
+        raise outcome.value
     rendered, midi = outcome.value
     if "wav" in formats:
         rendered.files["wav"] = [wav_of(midi, soundfont, str(path))]
