@@ -1,10 +1,10 @@
-"""Collect the scaling study's measurements into a Markdown report (docs/results.md).
+"""Collect the scaling study's measurements into a Markdown report (docs/results-gpu.md; docs/results.md is the CPU study).
 
 Reads what the numbered scripts wrote: each run's log.csv and curves.png, the evaluation JSON
 and the comparison's tunes.csv, plus the corpus manifest. Writes only what was measured: a run
 that is missing shows as such.
 
-    .venv/bin/python scripts/scaling/50_results.py --out docs/results.md
+    .venv/bin/python scripts/scaling/50_results.py --out docs/results-gpu.md
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def fmt(x, digits: int = 4) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", type=Path, default=Path("docs/results.md"))
+    ap.add_argument("--out", type=Path, default=Path("docs/results-gpu.md"))
     ap.add_argument("--figures", type=Path, default=Path("docs/results"))
     ap.add_argument("--gpu", default=env("GPU_NAME", ""), help="the GPU the runs used")
     args = ap.parse_args()
