@@ -4,18 +4,22 @@ restart the count), notes tied across them, every voice filled with rests where 
 from __future__ import annotations
 
 import bisect
+import functools
 import math
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from abcmidi_bgpt.core.errors import ConversionError
 from abcmidi_bgpt.symbolic.midi_to_abc.keys import Key
 from abcmidi_bgpt.symbolic.midi_to_abc.meter import Meter
 from abcmidi_bgpt.symbolic.midi_to_abc.quantise import Chord
+from abcmidi_bgpt.symbolic.midi_to_abc.ticks import common_denominator, ticks_of
 from abcmidi_bgpt.symbolic.midi_to_abc.writer import Bar, Item
 
 MAX_TRANSCRIBED_BARS = 20_000  # 40,000 beats (formats.midi.MAX_MIDI_BEATS) of 2/4
 MAX_VOICE_BARS = 400_000  # voices times bars: 16 voices of 20,000 bars, 400 of 1,000
+NO_GRACE = Fraction(0)  # the grace length of an item without graces
 
 
 def cut_bars(
@@ -42,14 +46,37 @@ def cut_bars(
     bars = [Bar(s, e - s, m, keys.at(s)) for s, e, m in bounds]
     if bars and bars[0].length < bars[0].meter.bar and len(bars) > 1:
         bars[0].offset = bars[0].meter.bar - bars[0].length  # a pickup: ends on a bar line
-    starts = [b.start for b in bars]
+    # Cut and filled in integer ticks (see ticks): this runs over every note and bar.
+    den = common_denominator(_times(lines, bars))
+    starts = ticks_of((b.start for b in bars), den)
+    ends = [
+        start + length
+        for start, length in zip(starts, ticks_of((b.length for b in bars), den), strict=True)
+    ]
+    # each distinct time made a Fraction once: bars repeat the same places and lengths
+    beats = functools.cache(lambda t: Fraction(t, den))
     for ln in lines:
-        per_bar: list[list[Item]] = [[] for _ in bars]
-        for c in ln:
-            _place(c, bars, starts, per_bar)
-        for b, items in zip(bars, per_bar, strict=True):
-            b.voices.append(_fill_rests(items, b.length))
+        per_bar: list[list[_Piece]] = [[] for _ in bars]
+        onsets, lengths = (
+            ticks_of((c.onset for c in ln), den),
+            ticks_of((c.length for c in ln), den),
+        )
+        for c, onset, length in zip(ln, onsets, lengths, strict=True):
+            _place(c, onset, length, starts, ends, per_bar)
+        for b, start, end, pieces in zip(bars, starts, ends, per_bar, strict=True):
+            b.voices.append([_item(p, beats) for p in _fill_rests(pieces, end - start)])
     return bars
+
+
+def _times(lines: list[list[Chord]], bars: list[Bar]):
+    """Every time the chords and bars hold (for their common denominator)."""
+    for ln in lines:
+        for c in ln:
+            yield c.onset
+            yield c.length
+    for b in bars:
+        yield b.start
+        yield b.length
 
 
 def _bar_bounds(
@@ -94,48 +121,65 @@ class _Changes:
         return self.times[i] if i < len(self.times) else math.inf
 
 
-def _place(c: Chord, bars: list[Bar], starts: list[Fraction], per_bar) -> None:
-    i = max(0, bisect.bisect_right(starts, c.onset) - 1)
-    t, remaining, first = c.onset, c.length, True
-    while remaining > 0 and i < len(bars):
-        b = bars[i]
-        room = b.start + b.length - t
-        piece = min(room, remaining)
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    """The part of a chord (or a rest: no chord) in one bar, in ticks from the bar's start."""
+
+    start: int
+    length: int
+    chord: Chord | None = None
+    first: bool = True  # the chord's first piece (its graces and staccato go there)
+    tie: bool = False  # tied on into the next bar
+
+
+def _place(c: Chord, onset: int, length: int, starts: list[int], ends: list[int], per_bar) -> None:
+    """A chord (``onset`` and ``length`` in ticks) cut at the bar lines it crosses."""
+    i = max(0, bisect.bisect_right(starts, onset) - 1)
+    t, remaining, first = onset, length, True
+    while remaining > 0 and i < len(starts):
+        piece = min(ends[i] - t, remaining)
         if piece > 0:
-            per_bar[i].append(
-                Item(
-                    t - b.start,
-                    piece,
-                    c.pitches,
-                    tie=piece < remaining,
-                    graces=c.graces if first else (),
-                    grace_length=c.grace_length if first else Fraction(0),
-                    tied_in=not first,
-                    staccato=c.staccato and first,
-                )
-            )
+            per_bar[i].append(_Piece(t - starts[i], piece, c, first, piece < remaining))
             first = False
         remaining -= piece
         t += piece
         i += 1
 
 
-def _fill_rests(items: list[Item], length: Fraction) -> list[Item]:
-    out: list[Item] = []
-    t = Fraction(0)
-    for it in sorted(items, key=lambda x: x.start):
-        if it.start > t:
-            out.append(Item(t, it.start - t))
-        if it.start < t:  # overlap left by rounding: trim
-            cut = t - it.start
-            if cut >= it.length:
+def _fill_rests(pieces: list[_Piece], length: int) -> list[_Piece]:
+    out: list[_Piece] = []
+    t = 0
+    for p in sorted(pieces, key=lambda x: x.start):
+        if p.start > t:
+            out.append(_Piece(t, p.start - t))
+        if p.start < t:  # overlap left by rounding: trim
+            cut = t - p.start
+            if cut >= p.length:
                 continue
-            it = replace(it, start=t, length=it.length - cut)
-        out.append(it)
-        t = it.start + it.length
+            p = replace(p, start=t, length=p.length - cut)
+        out.append(p)
+        t = p.start + p.length
     if t < length:
-        out.append(Item(t, length - t))
+        out.append(_Piece(t, length - t))
     return out
+
+
+def _item(p: _Piece, beats: Callable[[int], Fraction]) -> Item:
+    """The item of a piece, its times in beats."""
+    start, length = beats(p.start), beats(p.length)
+    c = p.chord
+    if c is None:
+        return Item(start, length)
+    return Item(
+        start,
+        length,
+        c.pitches,
+        tie=p.tie,
+        graces=c.graces if p.first else (),
+        grace_length=c.grace_length if p.first else NO_GRACE,
+        tied_in=not p.first,
+        staccato=c.staccato and p.first,
+    )
 
 
 def bar_ids(bars: list[Bar]) -> list[int]:

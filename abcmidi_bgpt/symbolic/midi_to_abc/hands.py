@@ -12,9 +12,9 @@ at a good share of its onsets, over more than two octaves): a melody never is.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from fractions import Fraction
 
 from abcmidi_bgpt.symbolic.midi_to_abc.quantise import TimedNote
+from abcmidi_bgpt.symbolic.midi_to_abc.ticks import common_denominator, ticks_of
 
 PIANO_PROGRAMS = range(8)  # General MIDI's pianos (and a file without a program: 0)
 MIN_TOGETHER = 0.25  # share of onsets where two or more notes sound
@@ -26,11 +26,19 @@ def plays_like_a_piano(notes: Sequence[TimedNote]) -> bool:
     """Notes sounding together at a good share of onsets, over more than two octaves."""
     if not notes or max(n.pitch for n in notes) - min(n.pitch for n in notes) < MIN_RANGE:
         return False
-    onsets = sorted({n.onset for n in notes})
-    ends = sorted((n.onset, n.offset) for n in notes)
+    # in integer ticks (see ticks): sorted and compared for every note
+    den = common_denominator((n.onset for n in notes), (n.offset for n in notes))
+    ends = sorted(
+        zip(
+            ticks_of((n.onset for n in notes), den),
+            ticks_of((n.offset for n in notes), den),
+            strict=True,
+        )
+    )
+    onsets = sorted({on for on, _ in ends})
     together = 0
     k = 0
-    sounding: list[Fraction] = []  # ends of the notes sounding
+    sounding: list[int] = []  # ends of the notes sounding
     for t in onsets:
         while k < len(ends) and ends[k][0] <= t:
             sounding.append(ends[k][1])
@@ -46,9 +54,10 @@ def split_hands(notes: Sequence[TimedNote]) -> tuple[list[TimedNote], list[Timed
     right: list[TimedNote] = []
     left: list[TimedNote] = []
     high, low = 67.0, 53.0  # where each hand has been playing (G above, F below middle C)
-    by_onset: dict[Fraction, list[TimedNote]] = {}
-    for n in notes:
-        by_onset.setdefault(n.onset, []).append(n)
+    den = common_denominator(n.onset for n in notes)
+    by_onset: dict[int, list[TimedNote]] = {}  # by onset in ticks (see ticks)
+    for n, onset in zip(notes, ticks_of((n.onset for n in notes), den), strict=True):
+        by_onset.setdefault(onset, []).append(n)
     for onset in sorted(by_onset):
         split = (high + low) / 2
         upper = [n for n in by_onset[onset] if n.pitch >= split]

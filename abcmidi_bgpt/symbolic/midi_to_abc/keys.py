@@ -9,6 +9,7 @@ not ``K:G`` with every tune ending on A.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -96,6 +97,7 @@ def scale_pcs(fifths: int) -> set[int]:
 _NEUTRAL_SPELLING = {1: ("C", 1), 3: ("E", -1), 6: ("F", 1), 8: ("G", 1), 10: ("B", -1)}
 
 
+@functools.lru_cache(maxsize=4096)  # the writer spells every note, of a few hundred pitches
 def spell(pitch: int, fifths: int, tonic_pc: int | None = None) -> tuple[str, int]:
     """The letter and alteration of a MIDI pitch in a key: diatonic notes as the signature has
     them; a note the signature alters but this one does not gets a natural; other chromatic

@@ -11,11 +11,16 @@ dance music (4/4 reels and hornpipes, 6/8 jigs, 3/4 waltzes...).
 
 from __future__ import annotations
 
+import collections
+import functools
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+
+from abcmidi_bgpt.symbolic.midi_to_abc.ticks import common_denominator, is_binary_ticks, to_ticks
 
 EPS = 1e-6
 
@@ -28,21 +33,20 @@ class Meter:
     @property
     def bar(self) -> Fraction:
         """Bar length in beats (quarter notes)."""
-        return Fraction(4 * self.numerator, self.denominator)
+        return _lengths(self.numerator, self.denominator)[0]
 
     @property
     def compound(self) -> bool:
-        return self.numerator % 3 == 0 and self.numerator > 3 and self.denominator >= 8
+        return _compound(self.numerator, self.denominator)
 
     @property
     def beat(self) -> Fraction:
         """The counted beat in quarter notes: a dotted quarter in 6/8, a half note in 2/2."""
-        unit = Fraction(4, self.denominator)
-        return 3 * unit if self.compound else unit
+        return _lengths(self.numerator, self.denominator)[1]
 
     @property
     def subdivision(self) -> Fraction:
-        return self.beat / 3 if self.compound else self.beat / 2
+        return _lengths(self.numerator, self.denominator)[2]
 
     @property
     def abc(self) -> str:
@@ -50,6 +54,20 @@ class Meter:
 
     def beats_per_bar(self) -> int:
         return int(self.bar / self.beat) if self.bar % self.beat == 0 else self.numerator
+
+
+@functools.lru_cache(maxsize=256)  # (a file has a few meters)
+def _lengths(numerator: int, denominator: int) -> tuple[Fraction, Fraction, Fraction]:
+    """A meter's bar, beat and subdivision, made once: they are asked for at every note."""
+    bar = Fraction(4 * numerator, denominator)
+    unit = Fraction(4, denominator)
+    if _compound(numerator, denominator):
+        return bar, 3 * unit, unit
+    return bar, unit, unit / 2
+
+
+def _compound(numerator: int, denominator: int) -> bool:
+    return numerator % 3 == 0 and numerator > 3 and denominator >= 8
 
 
 def is_binary(x: Fraction) -> bool:
@@ -81,12 +99,17 @@ METER_PRIOR = {
 class MelodyEvents:
     """One melody line as the meter estimate sees it: one entry per onset (a chord is one)."""
 
-    onsets: np.ndarray  # beats from the start of the piece (float)
+    onsets: np.ndarray  # beats from the start of the piece (float), sorted
     offsets: np.ndarray  # latest end of the notes starting there
     strengths: np.ndarray  # log length to the next onset, plus accent from velocity and chords
     tonal: np.ndarray  # 1 where a note of the tonic triad sounds, else 0
     pitches: np.ndarray  # the highest pitch at each onset
     exact: list[Fraction]  # the onsets as exact fractions (quantised)
+    # Made once for the phase features of every candidate bar line:
+    ends: np.ndarray  # where each onset's sound gives way: the next onset, the last offset
+    rounded: np.ndarray  # the distinct onsets rounded to 1e-6 beats, sorted
+    leaps: np.ndarray  # the leap into each onset's top note, in octaves (0 into the first)
+    sounding: np.ndarray  # the top pitch sounding at each sixteenth note (-1: none)
 
 
 def melody_events(
@@ -102,7 +125,7 @@ def melody_events(
     off = np.array([float(x) for x in offsets])
     if len(on) == 0:
         empty = np.zeros(0)
-        return MelodyEvents(empty, empty, empty, empty, empty, [])
+        return MelodyEvents(empty, empty, empty, empty, empty, [], empty, empty, empty, empty)
     ioi = np.diff(np.append(on, max(off[-1], on[-1] + 1e-3)))
     ioi = np.maximum(ioi, 1e-3)
     med = float(np.median(ioi))
@@ -111,19 +134,42 @@ def melody_events(
     if vel.std() > 1.0:  # accents carry the meter in performed or abc2midi files
         strength = strength + 0.8 * np.clip((vel - vel.mean()) / vel.std(), -2.0, 2.0)
     strength = strength + 0.3 * (np.array(sizes, dtype=float) - 1.0)
+    tops = np.array(pitches)
     return MelodyEvents(
-        on, off, strength, np.array(tonal, dtype=float), np.array(pitches), list(onsets)
+        on,
+        off,
+        strength,
+        np.array(tonal, dtype=float),
+        tops,
+        list(onsets),
+        ends=np.append(on[1:], off[-1]),
+        rounded=np.unique(np.round(on, 6)),
+        leaps=np.abs(np.diff(tops.astype(float), prepend=tops[0])) / 12.0,
+        sounding=_sounding(on, off, tops),
     )
 
 
+def _sounding(onsets: np.ndarray, offsets: np.ndarray, pitches: np.ndarray) -> np.ndarray:
+    """The pitch sounding at each sixteenth note: each one's until the next onset (-1: none)."""
+    grid = np.round(onsets * 4).astype(int).tolist()
+    end = int(np.ceil(offsets.max() * 4))
+    sounding = np.full(end + 1, -1)
+    for k, (at, pitch) in enumerate(zip(grid, pitches.tolist(), strict=True)):
+        stop = grid[k + 1] if k + 1 < len(grid) else end
+        sounding[at : max(stop, at + 1)] = pitch
+    return sounding
+
+
 def _template(pos: np.ndarray, meter: Meter) -> np.ndarray:
-    """Metrical weight of positions within the bar: downbeat, half bar, beat, subdivisions."""
+    """Metrical weight of positions within the bar (0 <= pos < bar): downbeat, half bar, beat,
+    subdivisions."""
     bar, beat = float(meter.bar), float(meter.beat)
     sub = float(meter.subdivision)
 
+    nudged = pos + EPS  # (positive: np.fmod, twice as fast, is np.mod there)
+
     def on(step: float) -> np.ndarray:
-        r = np.mod(pos + EPS, step)
-        return r < 2 * EPS
+        return np.fmod(nudged, step) < 2 * EPS
 
     w = np.zeros_like(pos)
     w[on(sub / 2)] = 0.5
@@ -137,9 +183,16 @@ def _template(pos: np.ndarray, meter: Meter) -> np.ndarray:
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    """The correlation of two float arrays (0 when either is flat): ``np.corrcoef(a, b)[0, 1]``
+    worked out as numpy 2 does it (the same steps, to the same last bit), without the general
+    function's checks, which took half its time: this runs twice for every candidate phase."""
     if len(a) < 3 or a.std() < EPS or b.std() < EPS:
         return 0.0
-    return float(np.corrcoef(a, b)[0, 1])
+    x = np.concatenate((a[None, :], b[None, :]), axis=0)
+    x -= x.mean(axis=1)[:, None]
+    c = np.dot(x, x.T) * (1 / (len(a) - 1))  # the covariance matrix
+    sd = np.sqrt(np.diag(c))
+    return float(np.clip(c[0, 1] / sd[0] / sd[1], -1.0, 1.0))
 
 
 # Features of a bar phase and their weights, fitted (conditional logit: the written bar phase
@@ -188,14 +241,14 @@ def phase_features(ev: MelodyEvents, meter: Meter, phase: Fraction) -> np.ndarra
     if down.any() and other_beats.any():
         f[2] = ev.strengths[down].mean() - ev.strengths[other_beats].mean()
         f[3] = ev.tonal[down].mean() - ev.tonal[other_beats].mean()
-    ends = np.mod(np.append(ev.onsets[1:], ev.offsets[-1]) - ph, bar)
+    ends = np.mod(ev.ends - ph, bar)
     at_line = (ends < EPS) | (np.abs(ends - bar) < EPS)
     if at_line.any() and (~at_line).any():
         f[4] = ev.strengths[at_line].mean() - ev.strengths[~at_line].mean()
     lines = _grid_lines(first, last, ph, bar)
     beats = _grid_lines(first, last, ph, beat)
     if len(lines):
-        f[5] = np.isin(np.round(lines, 6), np.round(ev.onsets, 6)).mean()
+        f[5] = _at_onsets(ev, lines).mean()
         f[6] = _crossed(ev, lines).mean()
     if len(beats):
         f[7] = _crossed(ev, beats).mean()
@@ -218,24 +271,32 @@ def phase_features(ev: MelodyEvents, meter: Meter, phase: Fraction) -> np.ndarra
     f[15] = _bars_repeated(ev, ph, bar)
     f[16] = ev.strengths[0] * (1.0 if f[10] else -1.0)
     if down.any() and other_beats.any():
-        leap = np.abs(np.diff(ev.pitches.astype(float), prepend=ev.pitches[0])) / 12.0
-        f[17] = leap[down].mean() - leap[other_beats].mean()
+        f[17] = ev.leaps[down].mean() - ev.leaps[other_beats].mean()
         f[18] = (ev.pitches[down].mean() - ev.pitches[other_beats].mean()) / 12.0
     return f
 
 
+def _at_onsets(ev: MelodyEvents, lines: np.ndarray) -> np.ndarray:
+    """Whether each grid line falls on an onset, to 1e-6 beats (as ``np.isin`` of the rounded
+    times, by bisection in the onsets rounded once)."""
+    at = np.round(lines, 6)
+    i = np.minimum(np.searchsorted(ev.rounded, at), len(ev.rounded) - 1)
+    return ev.rounded[i] == at
+
+
 def _bars_repeated(ev: MelodyEvents, ph: float, bar: float) -> float:
+    """The share of bars whose notes (places in the bar and pitches) recur in another bar."""
     index = np.floor((ev.onsets - ph) / bar + EPS).astype(int)
-    rel = np.round(ev.onsets - ph - index * bar, 4)
-    bars: dict[int, list] = {}
-    for i, r, p in zip(index, rel, ev.pitches, strict=True):
-        bars.setdefault(int(i), []).append((float(r), int(p)))
-    keys = [tuple(v) for v in bars.values()]
-    if len(keys) < 2:
+    rel = np.round(ev.onsets - ph - index * bar, 4) + 0.0  # (+ 0.0: -0.0 is the place 0.0)
+    # Each bar's notes (places and pitches) as bytes, compared at once: this runs for every
+    # phase of every meter. The onsets are sorted, so each bar's notes are one run of them.
+    places = rel.tobytes()
+    pitches = ev.pitches.astype(np.int64).tobytes()
+    bounds = [0, *(np.flatnonzero(np.diff(index)) + 1).tolist(), len(index)]
+    if len(bounds) < 3:  # fewer than two bars
         return 0.0
-    counts: dict[tuple, int] = {}
-    for k in keys:
-        counts[k] = counts.get(k, 0) + 1
+    keys = [(places[8 * a : 8 * b], pitches[8 * a : 8 * b]) for a, b in itertools.pairwise(bounds)]
+    counts = collections.Counter(keys)
     return sum(1 for k in keys if counts[k] > 1) / len(keys)
 
 
@@ -266,15 +327,16 @@ def _crossed(ev: MelodyEvents, lines: np.ndarray) -> np.ndarray:
 def phase_candidates(ev: MelodyEvents, meter: Meter) -> list[Fraction]:
     """Where a bar line may fall, modulo the bar: at some note's onset on the sixteenth grid,
     but never inside a tuplet (between two onsets that are off the binary grid)."""
-    bar = meter.bar
-    times = sorted(set(ev.exact))
+    # In integer ticks (see ticks): this runs for every candidate meter over every onset.
+    den = common_denominator(ev.exact, (meter.bar,))
+    bar = to_ticks(meter.bar, den)
+    times = sorted({to_ticks(x, den) for x in ev.exact})
+    binary = [is_binary_ticks(t, den) for t in times]
     inside = {
-        Fraction(x) % bar
-        for i, x in enumerate(times[1:-1], start=1)
-        if not is_binary(times[i - 1]) and not is_binary(times[i + 1])
+        times[i] % bar for i in range(1, len(times) - 1) if not binary[i - 1] and not binary[i + 1]
     }
-    on_grid = {Fraction(x) % bar for x in times if (x * 4).denominator == 1}
-    return sorted((on_grid | {Fraction(0)}) - inside) or [Fraction(0)]
+    on_grid = {t % bar for t in times if 4 * t % den == 0}
+    return [Fraction(t, den) for t in sorted((on_grid | {0}) - inside)] or [Fraction(0)]
 
 
 def best_phase(ev: MelodyEvents, meter: Meter) -> tuple[Fraction, float]:
@@ -294,12 +356,7 @@ def repetition(ev: MelodyEvents, lag: Fraction) -> float:
     point, on a sixteenth grid): tunes repeat by bars, phrases of 4 and parts of 8 bars."""
     if len(ev.onsets) == 0:
         return 0.0
-    grid = np.round(ev.onsets * 4).astype(int)
-    end = int(np.ceil(ev.offsets.max() * 4))
-    sounding = np.full(end + 1, -1)
-    for k in range(len(grid)):
-        stop = grid[k + 1] if k + 1 < len(grid) else end
-        sounding[grid[k] : max(stop, grid[k] + 1)] = ev.pitches[k]
+    sounding = ev.sounding
     step = int(lag * 4)
     if step <= 0 or step >= len(sounding):
         return 0.0
@@ -313,18 +370,24 @@ def repetition(ev: MelodyEvents, lag: Fraction) -> float:
 METER_WEIGHTS = {"phase_score": 1.0, "repeat_4_bars": 4.0, "repeat_8_bars": 3.0}
 
 
-def meter_features(ev: MelodyEvents, meter: Meter) -> tuple[Fraction, np.ndarray]:
-    """The best phase of a meter and the features of the meter choice (METER_WEIGHTS)."""
-    phase, score = best_phase(ev, meter)
+def meter_features(
+    ev: MelodyEvents, meter: Meter, best: tuple[Fraction, float] | None = None
+) -> tuple[Fraction, np.ndarray]:
+    """The best phase of a meter and the features of the meter choice (METER_WEIGHTS);
+    ``best``: the meter's best phase and its score, when they are known already."""
+    phase, score = best or best_phase(ev, meter)
     return phase, np.array([score, repetition(ev, 4 * meter.bar), repetition(ev, 8 * meter.bar)])
 
 
-def estimate_meter(ev: MelodyEvents) -> tuple[Meter, Fraction, float]:
-    """The meter and bar phase that fit best among the usual meters of dance tunes."""
+def estimate_meter(
+    ev: MelodyEvents, known: dict[Meter, tuple[Fraction, float]] | None = None
+) -> tuple[Meter, Fraction, float]:
+    """The meter and bar phase that fit best among the usual meters of dance tunes; ``known``:
+    the best phases (and scores) of meters already tried (see :func:`best_phase`)."""
     weights = np.array(list(METER_WEIGHTS.values()))
     best = (Meter(4, 4), Fraction(0), float("-inf"))
     for meter, prior in METER_PRIOR.items():
-        phase, features = meter_features(ev, meter)
+        phase, features = meter_features(ev, meter, (known or {}).get(meter))
         score = float(weights @ features) + prior
         if score > best[2]:
             best = (meter, phase, score)

@@ -31,6 +31,12 @@ from fractions import Fraction
 import numpy as np
 
 from abcmidi_bgpt.symbolic.midi_to_abc.meter import Meter, is_binary
+from abcmidi_bgpt.symbolic.midi_to_abc.ticks import (
+    common_denominator,
+    round_half_even,
+    ticks_of,
+    to_ticks,
+)
 
 CANONICAL_TICKS = 120  # formats.midi.TICKS_PER_QUARTER: times that render back to the same tick
 # Denominators (of a quarter note) tried in order when snapping a time on the grid: the
@@ -61,6 +67,8 @@ EXACT_DENOMINATORS = (
     36,
 )
 COARSE_DENOMINATORS = (1, 2, 4, 3, 8, 6, 16, 12, 5, 10)
+# Every time snapping can give (snap_exact, snap_near_grid) is a whole number of these.
+SNAPPED_DENOMINATOR = math.lcm(*EXACT_DENOMINATORS, *COARSE_DENOMINATORS)
 ON_GRID_SHARE = 0.8  # share of onsets near the coarse grid for a file to count as sequenced
 MAX_EXACT_ERROR = 0.0125  # beats: a tick at 96 per beat, 6 ms at 120 beats a minute
 TIMING_SIGMA = 0.045  # beats: the timing spread the performed-grid choice expects
@@ -90,6 +98,8 @@ class Grid:
 # TIMING_SIGMA): 32nds and sextuplets are rare in dance music and cost most.
 SIMPLE_GRIDS = (Grid(2, 0.0), Grid(4, 1.0), Grid(3, 2.5), Grid(6, 6.0), Grid(8, 8.0))
 COMPOUND_GRIDS = (Grid(3, 0.0), Grid(6, 1.0), Grid(2, 3.5), Grid(12, 8.0), Grid(9, 8.0))
+# A beat's grid (and offset_steps' default, 4 or 6) divides a beat into a divisor of this.
+GRID_PARTS = math.lcm(*(g.divisions for g in SIMPLE_GRIDS + COMPOUND_GRIDS))
 
 
 def snap_exact(t: Fraction, ticks_per_beat: int, canonical: bool) -> Fraction | None:
@@ -106,23 +116,15 @@ def _fits(t: Fraction, d: int, ticks_per_beat: int, canonical: bool) -> Fraction
     transcription's time), with the same results: Python's round() rounds halves to even, and
     the tolerance is compared exactly."""
     num, den = t.numerator, t.denominator
-    k = _round_half_even(num * d, den)  # p = k / d
+    k = round_half_even(num * d, den)  # p = k / d
     if canonical and (num * ticks_per_beat) % den == 0:
         tick = num * ticks_per_beat // den
-        return Fraction(k, d) if _round_half_even(k * CANONICAL_TICKS, d) == tick else None
+        return Fraction(k, d) if round_half_even(k * CANONICAL_TICKS, d) == tick else None
     tol_num, tol_den = _tolerance(ticks_per_beat)
     # |k/d - num/den| <= tol_num/tol_den
     if abs(k * den - num * d) * tol_den <= tol_num * d * den:
         return Fraction(k, d)
     return None
-
-
-def _round_half_even(a: int, b: int) -> int:
-    """round(a / b) for integers, b > 0, halves to even as Python's round() does."""
-    q, r = divmod(a, b)
-    if 2 * r > b or (2 * r == b and q % 2):
-        q += 1
-    return q
 
 
 @functools.cache
@@ -161,15 +163,13 @@ def snap_exact_all(times: Sequence[Fraction], ticks_per_beat: int, canonical: bo
 def snap_near_grid(t: Fraction, tolerance: Fraction) -> Fraction | None:
     """The nearest point of the plain grid (eighths, sixteenths, triplets) within
     ``tolerance`` of ``t``, None when there is none."""
+    num, den = t.numerator, t.denominator
     for d in COARSE_DENOMINATORS:
-        p = Fraction(round(t * d), d)
-        if abs(p - t) <= tolerance:
-            return p
+        k = round_half_even(num * d, den)  # in integers, as _fits: p = k / d
+        # |k/d - num/den| <= tolerance
+        if abs(k * den - num * d) * tolerance.denominator <= tolerance.numerator * d * den:
+            return Fraction(k, d)
     return None
-
-
-def _near_coarse_grid(t: float, tol: float) -> bool:
-    return any(abs(t * d - round(t * d)) <= tol * d for d in COARSE_DENOMINATORS)
 
 
 def on_grid(onsets: Sequence[Fraction], ticks_per_beat: int) -> bool:
@@ -180,8 +180,11 @@ def on_grid(onsets: Sequence[Fraction], ticks_per_beat: int) -> bool:
     if not onsets:
         return True
     tol = min(1.01 / ticks_per_beat, 0.004)
-    near = sum(_near_coarse_grid(float(t), tol) for t in onsets)
-    return near >= ON_GRID_SHARE * len(onsets)
+    t = np.array([float(x) for x in onsets])
+    near = np.zeros(len(t), dtype=bool)
+    for d in COARSE_DENOMINATORS:  # (np.round, as round(), takes halves to even)
+        near |= np.abs(t * d - np.round(t * d)) <= tol * d
+    return int(near.sum()) >= ON_GRID_SHARE * len(onsets)
 
 
 LEAD_SHARE = 0.9  # of the onsets: on the grid but for one and the same few ticks
@@ -194,16 +197,19 @@ def common_lead(onsets: Sequence[Fraction], ticks_per_beat: int) -> Fraction:
     left to exact snapping (abc2midi's notes are a tick late and come back exact already)."""
     if not onsets:
         return Fraction(0)
-    ticks = [t * ticks_per_beat for t in onsets]
-    if any(x.denominator != 1 for x in ticks):
-        return Fraction(0)
+    ticks = []
+    for t in onsets:
+        tick, off_tick = divmod(t.numerator * ticks_per_beat, t.denominator)
+        if off_tick:
+            return Fraction(0)
+        ticks.append(tick)
     for parts in (4, 12):  # sixteenths, then triplet sixteenths
         if ticks_per_beat % parts:
             continue
         step = ticks_per_beat // parts
         counts: dict[int, int] = {}
         for x in ticks:
-            counts[int(x) % step] = counts.get(int(x) % step, 0) + 1
+            counts[x % step] = counts.get(x % step, 0) + 1
         residue, count = max(counts.items(), key=lambda kv: kv[1])
         if count < LEAD_SHARE * len(ticks):
             continue
@@ -431,45 +437,71 @@ def snap_to_beats(
     the divisions chosen for each beat (by its index from the phase)."""
     beat = grid_beat(meter)
     grids = COMPOUND_GRIDS if meter.compound else SIMPLE_GRIDS
-    fbeat = float(beat)
+    fbeat, fphase = float(beat), float(phase)
+    early = 0.5 / max(g.divisions for g in grids)  # a position this little before a beat...
     out: list[Fraction | None] = [None] * len(positions)
     groups: dict[int, list[int]] = {}
     chosen: dict[int, int] = {}
     for i, p in enumerate(positions):
-        # A position a little before a beat belongs to that beat.
-        b = math.floor((p - float(phase)) / fbeat + 0.5 / max(g.divisions for g in grids))
+        b = math.floor((p - fphase) / fbeat + early)  # ... belongs to that beat
         groups.setdefault(b, []).append(i)
+    steps: dict[tuple[int, int], Fraction] = {}  # (k, divisions) -> k steps of the grid
     for b, idx in groups.items():
         start = phase + b * beat
-        rel = np.array([(positions[i] - float(start)) / fbeat for i in idx])
-        inside = int(np.sum((rel > 0.12) & (rel < 0.88)))
+        fstart = float(start)
+        rel = [(float(positions[i]) - fstart) / fbeat for i in idx]
+        inside = sum(1 for u in rel if 0.12 < u < 0.88)
         best: tuple[float, Grid] | None = None
         for g in grids:
             if g.divisions % 3 == 0 and not meter.compound and inside < 2:
                 continue  # one stray onset is not a triplet: it takes two to make one
             if g.divisions % 2 == 0 and meter.compound and g.divisions != 6 and inside < 2:
                 continue
-            err = np.abs(rel * g.divisions - np.round(rel * g.divisions)) / g.divisions * fbeat
-            cost = float(np.sum((err / sigma) ** 2)) + g.cost
+            cost = grid_cost(rel, g.divisions, fbeat, sigma) + g.cost
             if best is None or cost < best[0] - 1e-9:
                 best = (cost, g)
         assert best is not None
-        g = best[1]
-        chosen[b] = g.divisions
+        d = best[1].divisions
+        chosen[b] = d
         for i, u in zip(idx, rel, strict=True):
-            out[i] = start + beat * Fraction(round(u * g.divisions), g.divisions)
+            k = round(u * d)
+            if (k, d) not in steps:
+                steps[k, d] = beat * Fraction(k, d)
+            out[i] = start + steps[k, d]
     return [p for p in out if p is not None], chosen
 
 
-def snap_offset(x: float, meter: Meter, phase: Fraction, grids: dict[int, int]) -> Fraction:
+def grid_cost(rel: Sequence[float], divisions: int, fbeat: float, sigma: float) -> float:
+    """The squared timing errors (in ``sigma``) of onsets at ``rel`` (parts of a beat from
+    its start) against a grid of ``divisions`` a beat.
+
+    A beat holds a few onsets, and numpy's overhead on arrays of a few elements was most of
+    the time of snapping a performance: they are added in Python floats, with the operations
+    in numpy's order, and added one by one as numpy's sum does below 8 elements (its pairwise
+    sum adds in 8 lanes from there), to the same result to the last bit. A beat of 8 or more
+    onsets goes through numpy."""
+    if len(rel) >= 8:
+        r = np.array(rel)
+        err = np.abs(r * divisions - np.round(r * divisions)) / divisions * fbeat
+        return float(np.sum((err / sigma) ** 2))
+    total = 0.0
+    for u in rel:
+        e = abs(u * divisions - round(u * divisions)) / divisions * fbeat / sigma
+        total += e * e
+    return total
+
+
+def offset_steps(x: float, meter: Meter, phase: Fraction, grids: dict[int, int]) -> tuple[int, int]:
     """A performed note end, snapped to the grid its beat's onsets were snapped to (``grids``,
     from :func:`snap_to_beats`: so that a note of a triplet ends on the triplet grid), else to
-    sixteenths."""
+    sixteenths: ``(steps, divisions)``, the end ``phase + steps * grid_beat(meter) / divisions``."""
     beat = grid_beat(meter)
-    b = math.floor((Fraction(x) - phase) / beat)
-    divisions = grids.get(b, 6 if meter.compound else 4)
-    step = beat / divisions
-    return phase + step * round((Fraction(x) - phase) / step)
+    # (x - phase) / beat as the integers num / den (this runs for every performed note)
+    xn, xd = x.as_integer_ratio()  # (a float's exact value)
+    num = (xn * phase.denominator - phase.numerator * xd) * beat.denominator
+    den = xd * phase.denominator * beat.numerator
+    divisions = grids.get(num // den, 6 if meter.compound else 4)
+    return round_half_even(num * divisions, den), divisions  # round(y / step), in steps
 
 
 # --- lines, chords and graces -------------------------------------------------------------------
@@ -516,41 +548,66 @@ def split_lines(
     line (a held note under a moving one). Returns the lines and the number of notes cut short
     because more than ``max_lines`` would have been needed.
     """
-    by_onset: dict[Fraction, dict[Fraction, list[TimedNote]]] = {}
-    for n in notes:
-        by_onset.setdefault(n.onset, {}).setdefault(n.offset, []).append(n)
+    # Times in integer ticks (see ticks): every note is checked against every line.
+    den = common_denominator((n.onset for n in notes), (n.offset for n in notes), (legato,))
+    most_legato = to_ticks(legato, den)
+    by_onset: dict[int, dict[int, list[TimedNote]]] = {}
+    onsets, offsets = (
+        ticks_of((n.onset for n in notes), den),
+        ticks_of((n.offset for n in notes), den),
+    )
+    for n, on, off in zip(notes, onsets, offsets, strict=True):
+        by_onset.setdefault(on, {}).setdefault(off, []).append(n)
     lines: list[list[Chord]] = []
+    tails: list[tuple[int, int]] = []  # per line: onset and end (ticks) of its last chord
     clipped = 0
+    beats = functools.cache(lambda t: Fraction(t, den))  # (lengths repeat: made once each)
+
+    def cut_last(i: int, end: int) -> None:
+        """The last chord of line ``i`` ends at ``end`` (ticks)."""
+        lines[i][-1].length = beats(end - tails[i][0])
+        tails[i] = (tails[i][0], end)
+
     for onset in sorted(by_onset):
-        groups = sorted(by_onset[onset].items(), key=lambda kv: -max(n.pitch for n in kv[1]))
+        groups = list(by_onset[onset].items())
+        if len(groups) > 1:
+            groups.sort(key=lambda kv: -max(n.pitch for n in kv[1]))
         for offset, group in groups:
             pitches = tuple(sorted({n.pitch for n in group}))
-            chord = Chord(onset, offset - onset, pitches, max(n.velocity for n in group))
+            length = beats(offset - onset)
+            chord = Chord(group[0].onset, length, pitches, max(n.velocity for n in group))
             chord.staccato = all(n.staccato for n in group)
             lead = next((n for n in group if n.graces), None)
             if lead is not None:
                 chord.graces, chord.grace_length = lead.graces, lead.grace_length
             placed = False
-            for line in lines:
-                last = line[-1]
-                if last.onset == onset:
+            for i, line in enumerate(lines):
+                last_onset, last_end = tails[i]
+                if last_onset == onset:
                     continue
-                overlap = last.offset - onset
-                same_pitch = bool(set(last.pitches) & set(pitches))
-                if overlap <= 0 or overlap <= legato or same_pitch and overlap < last.length:
+                overlap = last_end - onset
+                if (
+                    overlap <= 0
+                    or overlap <= most_legato
+                    or overlap < last_end - last_onset
+                    and bool(set(line[-1].pitches) & set(pitches))  # the same pitch
+                ):
                     if overlap > 0:
-                        last.length = onset - last.onset
+                        cut_last(i, onset)
                     line.append(chord)
+                    tails[i] = (onset, offset)
                     placed = True
                     break
             if not placed:
                 if len(lines) < max_lines:
                     lines.append([chord])
+                    tails.append((onset, offset))
                 else:
-                    line = min(lines, key=lambda ln: ln[-1].offset)
-                    if line[-1].onset < onset:
-                        line[-1].length = min(line[-1].length, onset - line[-1].onset)
-                        line.append(chord)
+                    i = min(range(len(lines)), key=lambda k: tails[k][1])
+                    if tails[i][0] < onset:
+                        cut_last(i, min(tails[i][1], onset))
+                        lines[i].append(chord)
+                        tails[i] = (onset, offset)
                     clipped += 1
     return lines, clipped
 
@@ -592,6 +649,9 @@ def grace_length(seconds_in_beats: float) -> Fraction:
     )
 
 
+MAX_GRACE = Fraction(1, 8)  # beats: the longest note absorb_graces takes for a grace
+
+
 def absorb_graces(line: list[Chord]) -> list[Chord]:
     """Fold runs of very short notes that lead into a longer one into grace notes.
 
@@ -610,7 +670,7 @@ def absorb_graces(line: list[Chord]) -> list[Chord]:
             j < len(line)
             and j - i < 4
             and len(line[j].pitches) == 1
-            and line[j].length <= Fraction(1, 8)
+            and line[j].length <= MAX_GRACE
             and line[j].length == line[i].length
             and (j == i or line[j - 1].offset == line[j].onset)
         ):

@@ -4,6 +4,8 @@ grid (notation exports, sequenced files) is snapped to it; a performance has its
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -20,7 +22,9 @@ from abcmidi_bgpt.symbolic.midi_to_abc.quantise import (
     BEAT_FRAMES,
     CANONICAL_TICKS,
     CHORD_SPREAD,
+    GRID_PARTS,
     MAX_TRACKED_BEATS,
+    SNAPPED_DENOMINATOR,
     TIMING_SIGMA,
     TimedNote,
     beats_to_positions,
@@ -29,11 +33,12 @@ from abcmidi_bgpt.symbolic.midi_to_abc.quantise import (
     estimate_scale,
     find_graces,
     grace_length,
+    grid_beat,
+    offset_steps,
     on_grid,
     snap_exact,
     snap_exact_all,
     snap_near_grid,
-    snap_offset,
     snap_to_beats,
     sounds_swung,
     track_beats,
@@ -41,8 +46,17 @@ from abcmidi_bgpt.symbolic.midi_to_abc.quantise import (
     tracking_frames,
     unswing_map,
 )
+from abcmidi_bgpt.symbolic.midi_to_abc.ticks import (
+    common_denominator,
+    distinct_count,
+    round_half_even,
+    ticks_of,
+    to_ticks,
+)
 
 NEAR_GRID = Fraction(1, 32)  # beats: how early a note may end and still end on the grid
+# beats: a performed end this far past the next onset (or half the time to it) is legato
+LEGATO_REACH = Fraction(1, 4)
 QUARTER_BEATS = Meter(4, 4)  # for swing while tracking: any meter counted in quarter notes
 
 
@@ -79,9 +93,11 @@ class Timing:
         if not performed:
             t.lead = common_lead(onsets, tpq)
             for v in voices:
-                snapped = snap_exact_all([n.onset - t.lead for n in v], tpq, t.canonical)
+                # (most files have no lead: a Fraction subtraction less for every note)
+                times = [n.onset - t.lead for n in v] if t.lead else [n.onset for n in v]
+                snapped = snap_exact_all(times, tpq, t.canonical)
                 t.rough.append(
-                    [n.onset - t.lead if x is None else x for x, n in zip(snapped, v, strict=True)]
+                    [x if x is not None else y for x, y in zip(snapped, times, strict=True)]
                 )
             return t
         t.scale = estimate_scale(np.array([float(n.onset) for n in voices[melody]]))
@@ -163,6 +179,21 @@ class Timing:
             return float(x - self.lead)
         return float(self.map_many([x])[0])
 
+    def map_ends(self, notes: list[Note]) -> list[float]:
+        """:meth:`map` of every note's end, to the same floats: the ends as exact ratios of
+        integers (see ticks), and one numpy pass through the tracked beats (whose
+        interpolation takes each time alone) rather than one a note."""
+        den = common_denominator((n.onset for n in notes), (n.duration for n in notes))
+        den = math.lcm(den, self.lead.denominator)
+        lead = to_ticks(self.lead, den)
+        onsets, lengths = (
+            ticks_of((n.onset for n in notes), den),
+            ticks_of((n.duration for n in notes), den),
+        )
+        # (an int / int division is rounded once, as float() of the Fraction is)
+        ends = [(on + length - lead) / den for on, length in zip(onsets, lengths, strict=True)]
+        return self.map_many(ends).tolist() if self.performed else ends
+
     def score_time(self, x: Fraction) -> Fraction:
         """A file time (a meta event) in score beats, on the 1/12 grid when performed."""
         if not self.performed:
@@ -174,7 +205,7 @@ class Timing:
     ) -> tuple[list[list[TimedNote]], float | None]:
         """Notated onsets and ends of every note, and the swing ratio if the tune swings."""
         floats = self.positions if self.performed else [[float(x) for x in r] for r in self.rough]
-        melody = max(range(len(voices)), key=lambda i: len(set(self.rough[i])))
+        melody = max(range(len(voices)), key=lambda i: distinct_count(self.rough[i]))
         swing = None
         if not self.performed:
             swing = detect_swing(sorted(set(floats[melody])), meter, phase)
@@ -184,10 +215,10 @@ class Timing:
         out: list[list[TimedNote]] = []
         for vi, notes in enumerate(voices):
             if swing is None and not self.performed:
-                out.append(self._durations(notes, self.rough[vi], meter, phase))
+                out.append(self._exact_ends(notes, self.rough[vi]))
                 continue
             pos = floats[vi]
-            ends = [self.map(n.onset + n.duration) for n in notes]
+            ends = self.map_ends(notes)
             if self.straight is not None:
                 ends = [self.straight(e) for e in ends]
             graces: dict[int, int] = {}
@@ -199,7 +230,7 @@ class Timing:
             keep = [i for i in range(len(notes)) if i not in graces]
             sigma = TIMING_SIGMA if self.performed else 0.01
             onsets, grids = snap_to_beats([pos[i] for i in keep], meter, phase, sigma)
-            timed = self._durations(
+            timed = self._played_ends(
                 [notes[i] for i in keep], onsets, meter, phase, [ends[i] for i in keep], grids
             )
             if graces:
@@ -209,69 +240,102 @@ class Timing:
             first = min((t.onset for v in out for t in v), default=Fraction(0))
             first = Fraction(math.floor(first * 4), 4)  # stay on the sixteenth grid
             self.shift = first
-            out = [
-                [replace(t, onset=t.onset - first, offset=t.offset - first) for t in v] for v in out
-            ]
+            if first:  # (0 most often: nothing to shift)
+                out = [
+                    [replace(t, onset=t.onset - first, offset=t.offset - first) for t in v]
+                    for v in out
+                ]
         return out, reported
 
-    def _durations(self, notes, onsets, meter, phase, ends=None, grids=None) -> list[TimedNote]:
-        """Note ends: exact on the grid; performed (or swung) ones snapped to the sixteenth
-        grid, then a small overlap with the next note cut (legato) and a gap of at most half
-        the time to the next note closed (staccato is articulation, not a rest)."""
-        distinct = sorted(set(onsets))
-        following_of = {x: distinct[i + 1] for i, x in enumerate(distinct[:-1])}
-        grid = _onset_grid(distinct)
-        snapped_of = {n.onset - self.lead: on for n, on in zip(notes, onsets, strict=True)}
+    def _exact_ends(self, notes: list[Note], onsets: list[Fraction]) -> list[TimedNote]:
+        """Note ends on the grid. A note ending where (or a few ticks before) another starts
+        ends there; other ends go to the plain grid when near it (a sequencer's shortened
+        notes), else to the simplest fraction within a tick."""
+        # In integer ticks (see ticks), on a denominator that holds every time snapping gives:
+        # this runs for every note.
+        times = (onsets, (n.onset for n in notes), (n.duration for n in notes), (self.lead,))
+        den = math.lcm(common_denominator(*times), SNAPPED_DENOMINATOR)
+        lead = to_ticks(self.lead, den)
+        starts = ticks_of(onsets, den)
+        distinct = sorted(set(starts))
+        following_of = dict(itertools.pairwise(distinct))
+        grid = _onset_grid(distinct, den)
+        played = ticks_of((n.onset for n in notes), den)  # the file's onsets
+        lengths = ticks_of((n.duration for n in notes), den)
+        snapped_of = {at - lead: on for at, on in zip(played, starts, strict=True)}
+        near = to_ticks(NEAR_GRID, den)
+        beats = functools.cache(lambda t: Fraction(t, den))  # (ends repeat: made once each)
         out = []
-        for k, (n, on) in enumerate(zip(notes, onsets, strict=True)):
-            following = following_of.get(on)
-            if ends is None:
-                # A note ending where (or a few ticks before) another starts ends there; other
-                # ends go to the plain grid when near it (a sequencer's shortened notes), else
-                # to the simplest fraction within a tick.
-                end = n.onset + n.duration - self.lead
-                if end in snapped_of:
-                    off = snapped_of[end]
-                elif following is not None and 0 < following - end <= NEAR_GRID:
-                    off = following
+        for n, on, start, at, length in zip(notes, onsets, starts, played, lengths, strict=True):
+            following = following_of.get(start)
+            end = at + length - lead
+            if end in snapped_of:
+                off = snapped_of[end]
+            elif following is not None and 0 < following - end <= near:
+                off = following
+            else:
+                end_beats = Fraction(end, den)
+                off = to_ticks(
+                    snap_near_grid(end_beats, NEAR_GRID) or self._snap(end_beats + self.lead), den
+                )
+            if off <= start:
+                off = start + den // 64
+            staccato = False
+            detached = grid and off * grid % den != 0
+            if following is not None and start < off < following and detached:
+                # An end where no note of the voice starts: a sequencer's detached note. Not a
+                # tied sliver and a rest, but the note to the next one with a dot, or (far
+                # from it) a length on the voice's grid and a rest.
+                if 2 * (following - off) < following - start:
+                    off, staccato = following, True
                 else:
-                    off = snap_near_grid(end, NEAR_GRID) or self._snap(end + self.lead)
-                if off <= on:
-                    off = on + Fraction(1, 64)
-                staccato = False
-                detached = grid and (off * grid).denominator > 1
-                if following is not None and on < off < following and detached:
-                    # An end where no note of the voice starts: a sequencer's detached note. Not a
-                    # tied sliver and a rest, but the note to the next one with a dot, or (far
-                    # from it) a length on the voice's grid and a rest.
-                    if following - off < (following - on) / 2:
-                        off, staccato = following, True
-                    else:
-                        off = on + max(Fraction(round((off - on) * grid), grid), Fraction(1, grid))
-                out.append(TimedNote(on, off, n.pitch, n.velocity, staccato=staccato))
-                continue
-            off = snap_offset(ends[k], meter, phase, grids)
+                    steps = max(round_half_even((off - start) * grid, den), 1)
+                    off = start + steps * (den // grid)
+            out.append(TimedNote(on, beats(off), n.pitch, n.velocity, staccato=staccato))
+        return out
+
+    def _played_ends(self, notes, onsets, meter, phase, ends, grids) -> list[TimedNote]:
+        """Performed (or swung) note ends snapped to the grid of their beat's onsets, then a
+        small overlap with the next note cut (legato) and a gap of at most half the time to
+        the next note closed (staccato is articulation, not a rest)."""
+        # In integer ticks (see ticks), on a denominator that also holds every step of a
+        # beat's grid: this runs for every note.
+        beat = grid_beat(meter)
+        times = (phase, meter.subdivision, LEGATO_REACH)
+        den = math.lcm(common_denominator(onsets, times), beat.denominator * GRID_PARTS)
+        phase_ticks, beat_ticks = to_ticks(phase, den), to_ticks(beat, den)
+        reach, subdivision = to_ticks(LEGATO_REACH, den), to_ticks(meter.subdivision, den)
+        starts = ticks_of(onsets, den)
+        following_of = dict(itertools.pairwise(sorted(set(starts))))
+        beats = functools.cache(lambda t: Fraction(t, den))  # (ends repeat: made once each)
+        out = []
+        for n, on, start, end in zip(notes, onsets, starts, ends, strict=True):
+            following = following_of.get(start)
+            steps, divisions = offset_steps(end, meter, phase, grids)
+            off = phase_ticks + steps * (beat_ticks // divisions)
             if following is not None:
-                ioi = following - on
-                legato = following < off <= following + max(Fraction(1, 4), ioi / 2)
-                staccato = off <= following and following - off <= ioi / 2
+                ioi = following - start
+                # (doubled: the halves of ioi in whole ticks)
+                legato = following < off and 2 * off <= 2 * following + max(2 * reach, ioi)
+                staccato = off <= following and 2 * (following - off) <= ioi
                 if legato or staccato:
                     off = following
-            if off <= on:
-                off = following if following is not None else on + meter.subdivision
-            out.append(TimedNote(on, off, n.pitch, n.velocity))
+            if off <= start:
+                off = following if following is not None else start + subdivision
+            out.append(TimedNote(on, beats(off), n.pitch, n.velocity))
         return out
 
 
 MAX_GRID = 48  # parts of a beat: a finer grid of onsets is not a notation's grid
 
 
-def _onset_grid(onsets) -> int:
-    """The parts of a beat every onset falls on (the least common multiple of their
-    denominators); 0 past :data:`MAX_GRID` (no grid: no end is taken for off it)."""
+def _onset_grid(onsets: list[int], den: int) -> int:
+    """The parts of a beat every onset (in ticks of 1/``den``) falls on (the least common
+    multiple of their denominators); 0 past :data:`MAX_GRID` (no grid: no end is taken for
+    off it)."""
     grid = 1
     for x in onsets:
-        grid = math.lcm(grid, x.denominator)
+        grid = math.lcm(grid, den // math.gcd(x, den))
         if grid > MAX_GRID:
             return 0
     return grid

@@ -35,8 +35,15 @@ from abcmidi_bgpt.symbolic.midi_to_abc.meter import (
     melody_events,
     phase_features,
 )
+from abcmidi_bgpt.symbolic.midi_to_abc.quantise import Chord
 from abcmidi_bgpt.symbolic.midi_to_abc.repeats import find_repeats
 from abcmidi_bgpt.symbolic.midi_to_abc.tempo import span_tempi
+from abcmidi_bgpt.symbolic.midi_to_abc.ticks import (
+    common_denominator,
+    distinct_count,
+    ticks_of,
+    to_ticks,
+)
 from abcmidi_bgpt.symbolic.midi_to_abc.timing import Timing
 from abcmidi_bgpt.symbolic.midi_to_abc.voices import (
     by_hand,
@@ -112,7 +119,7 @@ def transcribe(
         warnings.append(
             f"{contents.unended_notes} note(s) had no note-off; each ends at the next note"
         )
-    melody = max(range(len(voices)), key=lambda i: (len({n.onset for n in voices[i]}), -i))
+    melody = max(range(len(voices)), key=lambda i: (distinct_count(n.onset for n in voices[i]), -i))
 
     # Timing: file beats -> score positions.
     timing = Timing.of(contents, voices, melody, _file_meter(perf), where)
@@ -120,8 +127,7 @@ def transcribe(
 
     # Key (needs no meter).
     all_notes = [n for v in voices for n in v]
-    last_onset = max(n.onset for n in voices[melody])
-    ending_pitch = min(n.pitch for n in voices[melody] if n.onset == last_onset)
+    ending_pitch = _ending_pitch(voices[melody])
     hint = perf.keys[0] if perf.keys and perf.keys[0].onset <= voices[melody][0].onset else None
     changes = [k.onset for k in perf.keys if k.onset > 0 and hint and k.fifths != hint.fifths]
     if changes:  # the file's first key holds until its first change: judge it on those notes
@@ -150,8 +156,7 @@ def transcribe(
     lines.sort(key=lambda ln: -line_weight(ln))  # the busiest line (the melody) first
 
     # Bars: whole bars of silence before the first note are dropped.
-    start = min(c.onset for ln in lines for c in ln)
-    end = max(c.offset for ln in lines for c in ln)
+    start, end = _extent(lines)
     bar = meter.bar
     last_line = phase + ((start - phase) // bar) * bar  # the bar line at or before the start
     shift = (last_line // bar) * bar if last_line >= bar else Fraction(0)
@@ -215,6 +220,26 @@ def transcribe(
     )
 
 
+def _ending_pitch(notes: list[Note]) -> int:
+    """The lowest pitch at the last onset (in ticks, see ticks: Fractions compare slowly)."""
+    den = common_denominator(n.onset for n in notes)
+    onsets = ticks_of((n.onset for n in notes), den)
+    last = max(onsets)
+    return min(n.pitch for n, on in zip(notes, onsets, strict=True) if on == last)
+
+
+def _extent(lines: list[list[Chord]]) -> tuple[Fraction, Fraction]:
+    """The first onset and the last end of the lines' chords (in ticks, as _ending_pitch)."""
+    chords = [c for ln in lines for c in ln]
+    den = common_denominator((c.onset for c in chords), (c.length for c in chords))
+    onsets = ticks_of((c.onset for c in chords), den)
+    ends = [
+        on + length
+        for on, length in zip(onsets, ticks_of((c.length for c in chords), den), strict=True)
+    ]
+    return Fraction(min(onsets), den), Fraction(max(ends), den)
+
+
 def _stem(source: str) -> str:
     name = source.replace("\\", "/").rsplit("/", 1)[-1]
     return name.rsplit(".", 1)[0] if "." in name else name
@@ -224,15 +249,20 @@ def _stem(source: str) -> str:
 
 
 def _melody_events(rough: Sequence[Fraction], notes: Sequence[Note], key: Key):
-    chords: dict[Fraction, list[Note]] = {}
-    for pos, n in zip(rough, notes, strict=True):
-        chords.setdefault(pos, []).append(n)
-    onsets = sorted(chords)
+    # Positions in integer ticks (see ticks): hashed and sorted for every note.
+    den = common_denominator(rough, (n.duration for n in notes))
+    chords: dict[int, list[Note]] = {}
+    exact: dict[int, Fraction] = {}
+    for pos, tick, n in zip(rough, ticks_of(rough, den), notes, strict=True):
+        chords.setdefault(tick, []).append(n)
+        exact.setdefault(tick, pos)
+    ticks = sorted(chords)
+    onsets = [exact[t] for t in ticks]
     triad = {key.tonic_pc, (key.tonic_pc + (3 if key.minor else 4)) % 12, (key.tonic_pc + 7) % 12}
     offsets, vels, sizes, tonal, tops = [], [], [], [], []
-    for on in onsets:
+    for on in ticks:
         group = chords[on]
-        offsets.append(on + max(n.duration for n in group))
+        offsets.append(Fraction(on + max(to_ticks(n.duration, den) for n in group), den))
         vels.append(max(n.velocity for n in group))
         sizes.append(len({n.pitch for n in group}))
         tonal.append(1.0 if any(n.pitch % 12 in triad for n in group) else 0.0)
@@ -271,7 +301,7 @@ def _meter_and_phase(contents: MidiContents, timing: Timing, events):
     f = dict(zip(FEATURES, phase_features(events, meter, phase), strict=True))
     if f["lines_crossed"] + f["beats_crossed"] < 0.15 and f["strength_corr"] >= 0:
         return meter, phase, False, ""
-    est, est_phase, est_score = estimate_meter(events)
+    est, est_phase, est_score = estimate_meter(events, known={meter: (phase, score)})
     if est.bar % meter.bar and meter.bar % est.bar and est_score - score > METER_OVERRIDE_MARGIN:
         note = f"the time signature 4/4 does not fit the notes; meter estimated as {est.abc}"
         return est, est_phase, True, note

@@ -13,6 +13,7 @@ from abcmidi_bgpt.core.performance import Note
 from abcmidi_bgpt.formats.midi import DRUM_CHANNEL, MidiContents
 from abcmidi_bgpt.symbolic.midi_to_abc.hands import PIANO_PROGRAMS, plays_like_a_piano, split_hands
 from abcmidi_bgpt.symbolic.midi_to_abc.quantise import Chord, TimedNote, absorb_graces, split_lines
+from abcmidi_bgpt.symbolic.midi_to_abc.ticks import common_denominator, ticks_of
 
 MAX_PLAYED_VOICES = 16  # ABC voices abc2midi plays (MIDI has 16 channels; one for drums)
 BASS_CLEF_BELOW = 57  # A3: a voice whose median pitch is lower is written in the bass clef
@@ -63,8 +64,16 @@ def pick_voices(
     out = []
     for _, v in chosen:
         notes = [n for n in v.notes if n.duration > 0] or v.notes
-        out.append(sorted(notes, key=lambda n: (n.onset, -n.pitch)))
+        out.append(_by_onset_then_high(notes))
     return out, [v.program for _, v in chosen]
+
+
+def _by_onset_then_high(notes: list[Note]) -> list[Note]:
+    """Notes sorted by onset, the highest first at one onset (onsets in integer ticks: sorting
+    by Fractions compares them in Python, a microsecond each)."""
+    den = common_denominator(n.onset for n in notes)
+    keys = zip(ticks_of((n.onset for n in notes), den), (-n.pitch for n in notes), strict=True)
+    return [n for _, n in sorted(zip(keys, notes, strict=True), key=lambda kn: kn[0])]
 
 
 def merge_by_family(
@@ -82,10 +91,7 @@ def merge_by_family(
             kept = family.get((n.onset, n.pitch))
             if kept is None or n.duration > kept.duration:
                 family[(n.onset, n.pitch)] = n
-    merged = [
-        sorted(family.values(), key=lambda n: (n.onset, -n.pitch))
-        for _, family in sorted(families.items())
-    ]
+    merged = [_by_onset_then_high(list(family.values())) for _, family in sorted(families.items())]
     merged_programs: list[int | None] = [8 * f for f in sorted(families)]
     warnings.append(
         f"{len(voices)} voices merged into {len(merged)} by instrument family "

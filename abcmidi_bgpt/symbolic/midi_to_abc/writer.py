@@ -19,6 +19,8 @@ neighbours at every step; the writer is one pass over the bars.
 from __future__ import annotations
 
 import bisect
+import collections
+import functools
 import itertools
 import unicodedata
 from collections.abc import Sequence
@@ -51,6 +53,20 @@ class Item:
     tied_in: bool = False  # the continuation of a tied note
     staccato: bool = False  # written with a dot (played short of its length)
 
+    def key(self) -> tuple:
+        """Its fields, the times as integer pairs: equal for equal items, and hashed and
+        compared much faster (every bar of a tune is, to find its repeats)."""
+        return (
+            (self.start.numerator, self.start.denominator),
+            (self.length.numerator, self.length.denominator),
+            self.pitches,
+            self.tie,
+            self.graces,
+            (self.grace_length.numerator, self.grace_length.denominator),
+            self.tied_in,
+            self.staccato,
+        )
+
 
 @dataclass(slots=True)
 class Bar:
@@ -71,7 +87,7 @@ class Bar:
             self.offset,
             self.meter,
             self.key,
-            tuple(tuple(v) for v in self.voices),
+            tuple(tuple(it.key() for it in v) for v in self.voices),
         )
 
 
@@ -294,6 +310,31 @@ def split_length(start: Fraction, length: Fraction, beat: Fraction, unit: Fracti
     return [length]
 
 
+def _pieces(
+    start: Fraction, length: Fraction, beat: Fraction, unit: Fraction, scale: Fraction
+) -> tuple[tuple[Fraction, str], ...]:
+    """The tied notes that write a length (:func:`split_length`, in a tuplet of ratio
+    ``scale``): each one's length in beats and its length text against L:. Cached: a tune
+    writes the same few lengths at the same places in its bars, and working them out in
+    Fractions for every note was a large part of the writer's time. (The cache is keyed on
+    each ratio's two integers: hashing and comparing Fractions would cost as much again.)"""
+    return _pieces_of(
+        (start.numerator, start.denominator),
+        (length.numerator, length.denominator),
+        (beat.numerator, beat.denominator),
+        (unit.numerator, unit.denominator),
+        (scale.numerator, scale.denominator),
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _pieces_of(*ratios: tuple[int, int]) -> tuple[tuple[Fraction, str], ...]:
+    """:func:`_pieces` of (start, length, beat, unit, scale) as (numerator, denominator)."""
+    start, length, beat, unit, scale = (Fraction(n, d) for n, d in ratios)
+    pieces = split_length(start, length, beat, unit / scale)
+    return tuple((piece, length_text(piece * scale / (4 * unit))) for piece in pieces)
+
+
 @dataclass(slots=True)
 class _Accidentals:
     """What has been written in the current bar: letter -> {(octave, alteration)}.
@@ -305,6 +346,10 @@ class _Accidentals:
     key: Key
     written: dict[str, set[tuple[int, int]]] = field(default_factory=dict)
     unsettled: set[str] = field(default_factory=set)
+    signature: dict[str, int] = field(init=False)  # the key's alteration of each letter
+
+    def __post_init__(self) -> None:
+        self.signature = key_alterations(self.key.fifths)
 
     def token(self, pitch: int, tied_in: bool = False) -> str:
         letter, alter = spell(pitch, self.key.fifths, self.key.tonic_pc)
@@ -313,7 +358,7 @@ class _Accidentals:
         if letter in self.unsettled:
             needed = True
         elif not seen:
-            needed = alter != key_alterations(self.key.fifths)[letter]
+            needed = alter != self.signature[letter]
         else:
             needed = seen != {(octave, alter)}
         acc = ""
@@ -363,7 +408,7 @@ def bar_text(
         else:
             text = _item_text(group, acc, meter, unit, Fraction(1))
             length = group.length
-        if previous is not None and (group.start % beam == 0 or previous >= meter.beat):
+        if previous is not None and (_on_multiple(group.start, beam) or previous >= meter.beat):
             parts.append(" ")
         while pending and pending[0][0] <= group.start:
             parts.append(pending.pop(0)[1])
@@ -371,6 +416,11 @@ def bar_text(
         previous = length
     parts += [text for _, text in pending]  # after the bar's last note: before its bar line
     return "".join(parts)
+
+
+def _on_multiple(x: Fraction, step: Fraction) -> bool:
+    """``x % step == 0``, in integers (for every note)."""
+    return (x.numerator * step.denominator) % (x.denominator * step.numerator) == 0
 
 
 def _split_at(items: Sequence[Item], at: Fraction) -> list[Item]:
@@ -397,11 +447,11 @@ def _split_at(items: Sequence[Item], at: Fraction) -> list[Item]:
 def _item_text(item: Item, acc: _Accidentals, meter: Meter, unit: Fraction, scale) -> str:
     """An item, split into tied notes where its length is not one written note; ``scale`` is
     the tuplet ratio p/q applied to written lengths."""
-    pieces = split_length(item.start, item.length, meter.beat, unit / scale)
-    lead = len(item.graces) * item.grace_length
-    if item.graces and pieces[0] < 2 * lead:
+    pieces = _pieces(item.start, item.length, meter.beat, unit, scale)
+    if item.graces and pieces[0][0] < 2 * len(item.graces) * item.grace_length:
         # Playback gives graces at most half of the note they lead into, and that note is
         # only the first of the tied pieces: write the graces out as short notes instead.
+        lead = len(item.graces) * item.grace_length
         notes = [
             Item(item.start + i * item.grace_length, item.grace_length, (g,))
             for i, g in enumerate(item.graces)
@@ -413,8 +463,7 @@ def _item_text(item: Item, acc: _Accidentals, meter: Meter, unit: Fraction, scal
         # (else the main note starts in the next bar, as a plain note there)
         return "".join(_item_text(it, acc, meter, unit, scale) for it in notes)
     out = []
-    for k, piece in enumerate(pieces):
-        units = piece * scale / (4 * unit)
+    for k, (_, length) in enumerate(pieces):
         text = ""
         if k == 0 and item.graces:
             g_units = item.grace_length * 4 / (4 * unit)
@@ -424,12 +473,12 @@ def _item_text(item: Item, acc: _Accidentals, meter: Meter, unit: Fraction, scal
         if k == 0 and item.staccato and item.pitches:
             text += "."
         if not item.pitches:
-            text += "z" + length_text(units)
+            text += "z" + length
         elif len(item.pitches) == 1:
-            text += acc.token(item.pitches[0], tied_in) + length_text(units)
+            text += acc.token(item.pitches[0], tied_in) + length
         else:
             notes = "".join(acc.token(p, tied_in) for p in item.pitches)
-            text += "[" + notes + "]" + length_text(units)
+            text += "[" + notes + "]" + length
         last = k == len(pieces) - 1
         if item.pitches and (not last or item.tie):
             text += "-"
@@ -456,7 +505,7 @@ class _Tuplet:
 
 
 def _note_count(item: Item, meter: Meter, unit: Fraction, scale: Fraction) -> int:
-    return len(split_length(item.start, item.length, meter.beat, unit / scale))
+    return len(_pieces(item.start, item.length, meter.beat, unit, scale))
 
 
 def _tuplet_groups(items: list[Item]) -> list:
@@ -606,12 +655,13 @@ def _cut_items(items: list[Item], cuts: list[Fraction]) -> list[Item]:
 def choose_unit(lengths: Sequence[Fraction]) -> Fraction:
     """The L: (1/4, 1/8 or 1/16 of a whole note) that writes these note lengths (in beats)
     with the fewest length characters; 1/8 when it is close."""
+    counts = collections.Counter(lengths)  # (each distinct length costs the same every time)
     best, best_cost = Fraction(1, 8), None
     for unit in (Fraction(1, 8), Fraction(1, 16), Fraction(1, 4)):
         cost = 0
-        for x in lengths:
+        for x, count in counts.items():
             units = x / (4 * unit)
-            cost += len(length_text(units)) if single_length(units) else 4
+            cost += count * (len(length_text(units)) if single_length(units) else 4)
         if unit != Fraction(1, 8):
             cost += 0.1 * len(lengths)  # a small preference for the usual L:1/8
         if best_cost is None or cost < best_cost:
