@@ -339,3 +339,16 @@ def test_train_reads_a_config_file_and_the_command_line_overrides_it(tmp_path, t
     yaml_config.write_text("corpus: c\nmax_steps: many\n")
     result = CliRunner().invoke(app, ["train", "--config", str(yaml_config), "--out", str(out)])
     assert result.exit_code == 2 and "max_steps: 'many'" in result.output
+
+
+def test_with_loss_on_target_the_best_checkpoint_is_chosen_by_the_target_files_loss(
+    tmp_path,
+    tiny_corpus,  # noqa: F811
+):
+    out = tmp_path / "run"
+    train(tiny_config(tiny_corpus, out, max_steps=4, eval_every=2, loss_on="target"))
+    for row in (r for r in read_log(out / "log.csv") if r["val_loss"]):
+        # abc2mid: the target is the MIDI file; val_loss in nats per scored MIDI position
+        bits_per_position = float(row["val_loss"]) / math.log(2)
+        assert bits_per_position == pytest.approx(float(row["val_abc2mid_bpb_midi"]), rel=0.05)
+        assert float(row["val_abc2mid_bpb_abc"]) > bits_per_position  # the source, untrained

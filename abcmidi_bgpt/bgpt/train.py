@@ -387,9 +387,18 @@ def check_resumable(cfg: TrainConfig, saved: dict) -> None:
 
 
 def validate(model: BGPT, val_set: SequenceSet, cfg: TrainConfig, dtype) -> dict:
+    """Validation scores; ``val_loss`` (which picks the best checkpoint) is the loss the run
+    minimises: nats per position over both files, or with ``loss_on`` target over the target
+    files' scored positions only (a target-only model never learns the source, whose cost
+    would otherwise decide which checkpoint is best)."""
     scores = score_sequences(model, val_set, cfg.batch_patches, dtype)
-    nats = sum(s.nats for s in scores.values())
-    positions = sum(s.positions for s in scores.values())
+    if cfg.loss_on == "target":
+        targets = [s.midi if Direction(d).target == "mid" else s.abc for d, s in scores.items()]
+        nats = sum(t.bits for t in targets) * math.log(2)
+        positions = sum(t.positions for t in targets)
+    else:
+        nats = sum(s.nats for s in scores.values())
+        positions = sum(s.positions for s in scores.values())
     row = {"val_loss": nats / positions}
     for d, s in scores.items():
         row[f"val_{d}_bpb_abc"] = s.abc.bpb
