@@ -100,7 +100,9 @@ def run_music21(tunes, indices):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                score = music21.converter.parse(tunes[i].full_text, format="abc", forceSource=True)
+                score = music21.converter.parseData(
+                    tunes[i].full_text, format="abc", forceSource=True
+                )
                 mf = music21.midi.translate.streamToMidiFile(score)
                 buf = io.BytesIO(mf.writestr())
             midis[i] = buf.getvalue()

@@ -176,3 +176,15 @@ def test_target_bpb_is_the_evaluations_bpb_of_each_target():
     tiny = model.config.layout
     too_long = (b"x" * tiny.context_bytes, some[0][1])
     assert math.isnan(target_bpb(model, [too_long], "abc2mid")[0])
+
+
+def test_validating_abc_never_reads_a_file_its_text_names(tmp_path):
+    # music21's converter.parse takes a string naming a file for that file: a model's output
+    # or a tune that reads as a path must be judged as text, not opened.
+    tune = tmp_path / "tune.abc"
+    tune.write_text("X:1\nT:Real tune\nM:4/4\nL:1/4\nK:C\nCDEF|GABc|\n")
+    assert validate_abc(tune.read_text(), with_abc2midi=False)  # the file's own text is valid
+    verdict = validate_abc(str(tune), with_abc2midi=False)  # its name is not ABC with notes
+    assert not verdict and verdict.checker == "music21"
+    assert not validate_abc(str(tmp_path), with_abc2midi=False)
+    assert "Is a directory" not in validate_abc(str(tmp_path), with_abc2midi=False).message

@@ -66,7 +66,9 @@ def validate_abc(text: str, with_abc2midi: bool = True) -> Validity:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            score = music21.converter.parse(text, format="abc", forceSource=True)
+            # parseData, never parse: parse takes a text that names a file for that file's
+            # path, and reads it (an output or a tune reading "/etc/passwd" would be opened).
+            score = music21.converter.parseData(text, format="abc", forceSource=True)
         notes = len(score.flatten().notes)
     except Exception as err:  # music21 raises many kinds of errors on bad ABC
         return Validity(False, f"music21 cannot parse the ABC: {first_line(err)[:200]}", "music21")
