@@ -11,7 +11,7 @@ for scale in ${CPU_SCALES:-1e4 1e3}; do
     [ -f "$out/last/train_state.json" ] && resume=(--resume)
     mkdir -p "$out"
     OMP_NUM_THREADS=${THREADS:-1} "$BIN/abcmidi-bgpt" train --config scripts/scaling/cpu.toml \
-        --corpus "$CORPUS" --train-split "train-$scale" --max-steps "${STEPS:-3000}" \
+        --corpus "$CORPUS" --train-split "train-$scale" --max-steps "${STEPS:-3000}" --stop-after "${STOP_AFTER:-0}" \
         --out "$out" "${resume[@]}" >>"$out.out" 2>&1 &
     pids+=($!)
 done

@@ -4,11 +4,11 @@
 source "$(dirname "$0")/common.sh"
 mkdir -p "$RESULTS"
 for run in ${CPU_RUNS:-cpu-1e4 cpu-1e3}; do
-    [ -d "$RUNS/$run/best" ] || { echo "skipping $run: no best/ checkpoint"; continue; }
-    "$BIN/abcmidi-bgpt" evaluate "$RUNS/$run" --corpus "$CORPUS" --split test --direction both \
+    [ -d "$RUNS/$run/${MODEL_DIR:-best}" ] || { echo "skipping $run: no best/ checkpoint"; continue; }
+    "$BIN/abcmidi-bgpt" evaluate "$RUNS/$run/${MODEL_DIR:-best}" --corpus "$CORPUS" --split test --direction both \
         --json "$RESULTS/evaluate-$run.json"
 done
-run="$RUNS/cpu-1e4"
+run="$RUNS/cpu-1e4/${MODEL_DIR:-best}"
 "$BIN/abcmidi-bgpt" compare --corpus "$CORPUS" --split test --checkpoint "$run" \
     --direction "${COMPARE_DIRECTION:-both}" --engine bgpt --engine symbolic --batch-size 32 \
     --out "$RESULTS/compare-cpu-1e4"
