@@ -18,6 +18,7 @@ KEYS = [
     ("b", "batch-convert the selected folder"),
     ("e", "choose the engine (symbolic, abc2midi, bgpt + checkpoint)"),
     ("p", "score and audio: write the SVG or WAV, or play it"),
+    ("t", "watch a training run: its progress and curves"),
     ("ctrl+s", "save the ABC pane's tune or the converted MIDI"),
     ("1 2 3", "focus the file tree, the ABC pane, the piano roll"),
     ("escape", "back to the file tree"),

@@ -54,6 +54,7 @@ from .engine import EngineScreen
 from .help import HelpScreen
 from .render import RenderScreen, RenderSubject
 from .saving import Output, SaveFlow
+from .training import TrainingScreen
 
 
 class MainScreen(Screen[None]):
@@ -66,6 +67,7 @@ class MainScreen(Screen[None]):
         Binding("b", "batch", "Batch"),
         Binding("e", "choose_engine", "Engine"),
         Binding("p", "render", "Score & audio", show=False),
+        Binding("t", "training", "Training", show=False),
         Binding("ctrl+s", "save", "Save", priority=True),
         Binding("question_mark,f1", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -77,7 +79,7 @@ class MainScreen(Screen[None]):
     # Letter and digit keys type into the ABC editor; their actions wait until it is left.
     TYPED_ACTIONS = frozenset(
         {"convert", "round_trip", "compare", "batch", "choose_engine", "quit", "focus_pane"}
-    ) | {"render"}
+    ) | {"render", "training"}
 
     engine_spec: reactive[EngineSpec] = reactive(EngineSpec("symbolic"))
 
@@ -388,6 +390,9 @@ class MainScreen(Screen[None]):
 
     def action_save(self) -> None:
         self.saving.save()
+
+    def action_training(self) -> None:
+        self.app.push_screen(TrainingScreen())
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen())

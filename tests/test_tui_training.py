@@ -1,0 +1,156 @@
+"""The training screen: attached to a real tiny run, following a log that grows, detaching and
+attaching again, refusing a folder that is not a run; one snapshot of a hand-written run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from abcmidi_bgpt.bgpt.train import LOG_FIELDS, TrainConfig, read_log, train
+from abcmidi_bgpt.tui.app import AbcMidiApp
+from abcmidi_bgpt.tui.screens.help import KEYS
+from abcmidi_bgpt.tui.screens.training import TrainingScreen
+from abcmidi_bgpt.tui.widgets.curves import CurvePlot
+from tests.support.tui import SIZE, pilot_test
+
+
+@pytest.fixture
+def tunes(tmp_path: Path) -> Path:
+    folder = tmp_path / "tunes"
+    folder.mkdir()
+    return folder
+
+
+async def open_training(pilot) -> TrainingScreen:
+    await pilot.pause()  # the main screen composes after the app is ready
+    await pilot.press("t")
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, TrainingScreen)
+    return screen
+
+
+async def attach(pilot, path: str) -> None:
+    screen = pilot.app.screen
+    screen.query_one("#run-path").value = path
+    await pilot.press("enter")
+
+
+def summary(screen: TrainingScreen) -> str:
+    return str(screen.summary.render())
+
+
+def plotted(screen: TrainingScreen, plot: str) -> dict:
+    return screen.query_one(f"#{plot}", CurvePlot).series
+
+
+async def wait_for(pilot, condition, seconds: float = 10.0) -> None:
+    """Wait until the condition holds (the screen polls every 2 s), at most ``seconds``."""
+    for _ in range(int(seconds * 10)):
+        if condition():
+            return
+        await pilot.pause(0.1)
+    assert condition()
+
+
+def series(rows: list[dict], column: str) -> tuple[list[int], list[float]]:
+    points = [(int(r["step"]), float(r[column])) for r in rows if r[column]]
+    return [s for s, _ in points], [v for _, v in points]
+
+
+def append_row(log: Path, **values) -> None:
+    with log.open("a") as f:
+        f.write(",".join(str(values.get(name, "")) for name in LOG_FIELDS) + "\n")
+
+
+@pilot_test
+async def test_a_real_run_is_shown_and_followed_as_its_log_grows(tmp_path, tunes, tiny_corpus):
+    run = tmp_path / "run"
+    train(
+        TrainConfig(corpus=str(tiny_corpus), out=str(run), model="tiny", batch_patches=256,
+                    max_steps=4, eval_every=2, log_every=1, progress=False)
+    )  # fmt: skip
+    rows = read_log(run / "log.csv")
+    app = AbcMidiApp(tunes)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_training(pilot)
+        await attach(pilot, str(run))
+        await wait_for(pilot, lambda: "step 4 of 4" in summary(screen))
+        assert "tiny · abc2mid · split train" in summary(screen)
+        assert plotted(screen, "loss-plot")["train"] == series(rows, "train_loss")
+        assert plotted(screen, "loss-plot")["validation"][0] == [2, 4]
+        bpb = plotted(screen, "bpb-plot")
+        assert list(bpb) == ["abc2mid: BPB_midi"]
+        assert bpb["abc2mid: BPB_midi"] == series(rows, "val_abc2mid_bpb_midi")
+
+        # The run goes on writing: the screen picks the new row up by itself.
+        append_row(run / "log.csv", step=5, epoch=0, lr=0.001, train_loss=1.5, elapsed_s=99)
+        await wait_for(pilot, lambda: "step 5 of 4" in summary(screen), seconds=6)
+        assert plotted(screen, "loss-plot")["train"][0][-1] == 5
+
+        await attach(pilot, "")  # detach
+        await wait_for(pilot, lambda: summary(screen) == "No run attached.")
+        assert plotted(screen, "loss-plot") == {} == plotted(screen, "bpb-plot")
+        await attach(pilot, str(run))  # and attach again
+        await wait_for(pilot, lambda: "step 5 of 4" in summary(screen))
+        assert plotted(screen, "bpb-plot") == bpb
+
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, TrainingScreen)
+
+
+@pilot_test
+async def test_a_folder_that_is_not_a_run_gives_one_line(tmp_path, tunes):
+    (tmp_path / "garbled").mkdir()
+    (tmp_path / "garbled" / "log.csv").write_text("step,train_loss\nfour,x\n")
+    app = AbcMidiApp(tunes)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_training(pilot)
+        for path, reason in [
+            (tunes, "not a training run"),
+            (tmp_path / "nowhere", "no such folder"),
+            (tmp_path / "garbled", "cannot read the run"),
+        ]:
+            await attach(pilot, str(path))
+            await wait_for(pilot, lambda reason=reason: reason in summary(screen))
+            assert "\n" not in summary(screen)
+            assert plotted(screen, "loss-plot") == {}
+
+
+def test_the_help_screen_lists_the_key():
+    assert any(key == "t" and "training run" in what for key, what in KEYS)
+
+
+def write_run(folder: Path) -> None:
+    """A run as train writes it, with fixed numbers (a real run's floats vary by CPU)."""
+    (folder / "last").mkdir(parents=True)
+    settings = {"model": "small", "arch": "", "direction": "abc2mid", "train_split": "train-1e4",
+                "max_steps": 200}  # fmt: skip
+    (folder / "last" / "config.json").write_text(json.dumps({"metadata": {"train": settings}}))
+    position = {"position": {"step": 100, "total_steps": 200}}
+    (folder / "last" / "train_state.json").write_text(json.dumps(position))
+    (folder / "log.csv").write_text(",".join(LOG_FIELDS) + "\n")
+    for step in range(10, 130, 10):
+        loss = 3.0 * 0.985**step + 0.4
+        append_row(folder / "log.csv", step=step, epoch=0, lr=1e-4, train_loss=f"{loss:.4f}",
+                   grad_norm=1.0, bytes_per_s=12345.6, elapsed_s=step * 3)  # fmt: skip
+        if step % 40 == 0:
+            append_row(folder / "log.csv", step=step, val_loss=f"{loss + 0.1:.4f}",
+                       val_abc2mid_bpb_abc=f"{loss * 1.2:.4f}",
+                       val_abc2mid_bpb_midi=f"{loss * 1.5:.4f}")  # fmt: skip
+
+
+def test_snapshot_training_screen(tmp_path, tunes, snap_compare, monkeypatch):
+    write_run(tmp_path / "run")
+    monkeypatch.chdir(tmp_path)  # the path typed, shown on screen, is the same on every machine
+
+    async def run_before(pilot):
+        screen = await open_training(pilot)
+        await attach(pilot, "run")
+        await wait_for(pilot, lambda: "step 120 of 200" in summary(screen))
+        await pilot.pause()
+
+    assert snap_compare(AbcMidiApp(tunes), terminal_size=SIZE, run_before=run_before)
