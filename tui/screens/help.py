@@ -19,6 +19,7 @@ KEYS = [
     ("e", "choose the engine (symbolic, abc2midi, bgpt + checkpoint)"),
     ("p", "score and audio: write the SVG or WAV, or play it"),
     ("t", "watch a training run: its progress and curves"),
+    ("m", "a comparison report: its rows, worst first"),
     ("ctrl+s", "save the ABC pane's tune or the converted MIDI"),
     ("1 2 3", "focus the file tree, the ABC pane, the piano roll"),
     ("escape", "back to the file tree"),

@@ -53,6 +53,7 @@ from .dialogs import ConfirmScreen
 from .engine import EngineScreen
 from .help import HelpScreen
 from .render import RenderScreen, RenderSubject
+from .report import ReportScreen
 from .saving import Output, SaveFlow
 from .training import TrainingScreen
 
@@ -68,6 +69,7 @@ class MainScreen(Screen[None]):
         Binding("e", "choose_engine", "Engine"),
         Binding("p", "render", "Score & audio", show=False),
         Binding("t", "training", "Training", show=False),
+        Binding("m", "report", "Comparison report", show=False),
         Binding("ctrl+s", "save", "Save", priority=True),
         Binding("question_mark,f1", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -79,7 +81,7 @@ class MainScreen(Screen[None]):
     # Letter and digit keys type into the ABC editor; their actions wait until it is left.
     TYPED_ACTIONS = frozenset(
         {"convert", "round_trip", "compare", "batch", "choose_engine", "quit", "focus_pane"}
-    ) | {"render", "training"}
+    ) | {"render", "training", "report"}
 
     engine_spec: reactive[EngineSpec] = reactive(EngineSpec("symbolic"))
 
@@ -393,6 +395,9 @@ class MainScreen(Screen[None]):
 
     def action_training(self) -> None:
         self.app.push_screen(TrainingScreen())
+
+    def action_report(self) -> None:
+        self.app.push_screen(ReportScreen())
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen())

@@ -1,0 +1,171 @@
+"""The comparison report screen: a hand-written tunes.csv (the real header, fixed numbers) listed
+worst first, re-sorted by a header, summed up per direction and engine; a folder without a
+comparison; one snapshot."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from abcmidi_bgpt.reports.compare_report import CSV_FIELDS
+from abcmidi_bgpt.tui.app import AbcMidiApp
+from abcmidi_bgpt.tui.screens.help import KEYS
+from abcmidi_bgpt.tui.screens.report import ReportScreen
+from tests.support.tui import SIZE, pilot_test
+
+ROWS = [
+    dict(tune="reel", direction="abc2mid", engine="symbolic", valid=True, f1=1, exact=True),
+    dict(tune="reel", direction="abc2mid", engine="bgpt", valid=True, f1=0.75, exact=False),
+    dict(tune="jig", direction="abc2mid", engine="symbolic", valid=True, f1=1, exact=True),
+    dict(tune="jig", direction="abc2mid", engine="bgpt", valid=False, f1=0,
+         message="bad MIDI: no end of track\nsecond line"),
+    dict(tune="air", direction="abc2mid", engine="bgpt", valid=True, f1=0.5, exact=False),
+    dict(tune="air", direction="mid2abc", engine="bgpt", valid=True, f1=0.9, exact=False),
+    dict(tune="hornpipe", direction="abc2mid", engine="bgpt", valid=False, f1=0,
+         message="timed out"),
+]  # fmt: skip
+
+
+def write_comparison(folder: Path, rows: list[dict] = ROWS) -> Path:
+    """A tunes.csv as compare_report.write_csv writes it: every column, None as empty."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "tunes.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({"seconds": 0.5, "f1_offset": row["f1"], **row})
+    return folder
+
+
+@pytest.fixture
+def tunes(tmp_path: Path) -> Path:
+    folder = tmp_path / "tunes"
+    folder.mkdir()
+    return folder
+
+
+async def open_report(pilot) -> ReportScreen:
+    await pilot.pause()  # the main screen composes after the app is ready
+    await pilot.press("m")
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, ReportScreen)
+    return screen
+
+
+async def load(pilot, path: str) -> None:
+    screen = pilot.app.screen
+    screen.query_one("#report-path").value = path
+    await pilot.press("enter")
+    for _ in range(100):
+        await pilot.pause(0.05)
+        if not str(summary(screen)).startswith("Reading"):
+            break
+    await pilot.pause()
+
+
+def summary(screen: ReportScreen) -> str:
+    return str(screen.summary.render())
+
+
+def shown(screen: ReportScreen, *columns: str) -> list[tuple[str, ...]]:
+    table = screen.table
+    return [
+        tuple(table.get_row_at(i)[[c.value for c in table.columns].index(c)] for c in columns)
+        for i in range(table.row_count)
+    ]
+
+
+async def click_header(pilot, screen: ReportScreen, column: str) -> None:
+    table = screen.table
+    x = 0
+    for key, col in table.columns.items():
+        if key.value == column:
+            break
+        x += col.get_render_width(table)
+    await pilot.click("#report-table", offset=(x + 1, 0))
+    await pilot.pause()
+
+
+@pilot_test
+async def test_rows_are_listed_worst_first_and_a_header_resorts(tmp_path, tunes):
+    folder = write_comparison(tmp_path / "cmp")
+    app = AbcMidiApp(tunes)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_report(pilot)
+        await load(pilot, str(folder))
+        assert shown(screen, "tune", "engine", "f1") == [
+            ("hornpipe", "bgpt", "0.000"),
+            ("jig", "bgpt", "0.000"),
+            ("air", "bgpt", "0.500"),
+            ("reel", "bgpt", "0.750"),
+            ("air", "bgpt", "0.900"),
+            ("jig", "symbolic", "1.000"),
+            ("reel", "symbolic", "1.000"),
+        ]
+        # Only the first line of a message, valid as yes / no.
+        assert shown(screen, "valid", "message")[1] == ("no", "bad MIDI: no end of track")
+
+        await click_header(pilot, screen, "f1")  # the table is sorted by F1: reversed
+        assert [f1 for (f1,) in shown(screen, "f1")][:2] == ["1.000", "1.000"]
+        assert shown(screen, "tune")[-2:] == [("jig",), ("hornpipe",)]
+        await click_header(pilot, screen, "tune")  # another column: by it, ascending
+        assert [t for (t,) in shown(screen, "tune")] == sorted(r["tune"] for r in ROWS)
+        await click_header(pilot, screen, "f1")  # back to worst first
+        assert shown(screen, "tune", "f1")[0] == ("hornpipe", "0.000")
+
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, ReportScreen)
+
+
+@pilot_test
+async def test_the_summary_has_one_line_per_direction_and_engine(tmp_path, tunes):
+    folder = write_comparison(tmp_path / "cmp")
+    app = AbcMidiApp(tunes)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_report(pilot)
+        await load(pilot, str(folder))
+        lines = summary(screen).splitlines()
+        assert lines == [
+            "ABC → MIDI · symbolic: 2 tunes, 2 valid, 2 exact · note F1 median 1.000, mean 1.000",
+            "ABC → MIDI · bgpt: 4 tunes, 2 valid, 0 exact · note F1 median 0.250, mean 0.312",
+            "MIDI → ABC · bgpt: 1 tune, 1 valid, 0 exact · note F1 median 0.900, mean 0.900",
+        ]
+
+
+@pilot_test
+async def test_a_folder_without_a_comparison_gives_one_line(tmp_path, tunes):
+    (tmp_path / "empty").mkdir()
+    write_comparison(tmp_path / "garbled", [dict(tune="x", direction="sideways", engine="e",
+                                                 valid=True, f1=1)])  # fmt: skip
+    app = AbcMidiApp(tunes)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_report(pilot)
+        for path, reason in [
+            (tmp_path / "empty", "has no tunes.csv"),
+            (tmp_path / "nowhere", "no such folder"),
+            (tmp_path / "garbled", "cannot read"),
+        ]:
+            await load(pilot, str(path))
+            assert reason in summary(screen)
+            assert "\n" not in summary(screen)
+            assert screen.table.row_count == 0
+
+
+def test_the_help_screen_lists_the_key():
+    assert any(key == "m" and "comparison" in what for key, what in KEYS)
+
+
+def test_snapshot_report_screen(tmp_path, tunes, snap_compare, monkeypatch):
+    write_comparison(tmp_path / "cmp")
+    monkeypatch.chdir(tmp_path)  # the path typed, shown on screen, is the same on every machine
+
+    async def run_before(pilot):
+        screen = await open_report(pilot)
+        await load(pilot, "cmp")
+        assert screen.table.row_count == len(ROWS)
+
+    assert snap_compare(AbcMidiApp(tunes), terminal_size=SIZE, run_before=run_before)
