@@ -10,8 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from abcmidi_bgpt.cli.app import app
+from abcmidi_bgpt.core.direction import Direction
 from abcmidi_bgpt.engines.base import external_tools_available
 from abcmidi_bgpt.reports.compare import Row, summarise, worst
+from abcmidi_bgpt.reports.compare_report import read_csv
 from tests.support.models import (
     HELD_OUT_TUNES,
     TRAINED_TUNES,
@@ -40,6 +42,11 @@ def test_compare_on_a_corpus_split(tmp_path):
     engines = ["bgpt", "symbolic"] + (["abc2midi"] if external_tools_available() else [])
     rows = read_rows(out / "tunes.csv")
     n = TRAINED_TUNES + HELD_OUT_TUNES
+    back = read_csv(out / "tunes.csv")  # the library reads its own file back, typed
+    assert [(r.tune, str(r.direction), r.engine, str(r.valid), str(r.exact)) for r in back] == [
+        (r["tune"], r["direction"], r["engine"], r["valid"], r["exact"]) for r in rows
+    ]
+    assert all(isinstance(r.f1, float) and isinstance(r.direction, Direction) for r in back)
     assert len(rows) == 2 * n * len(engines)
     assert [r["engine"] for r in rows[: len(engines)]] == engines
     mine = {(r["direction"], r["tune"]): r for r in rows if r["engine"] == "bgpt"}

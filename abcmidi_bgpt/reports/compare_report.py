@@ -19,6 +19,7 @@ from abcmidi_bgpt.reports.compare import CHORDS, CompareTune, Row, Summary, summ
 from abcmidi_bgpt.reports.render import engrave_isolated
 
 CSV_FIELDS = [f.name for f in fields(Row) if f.name != "output"]
+CSV_NAME = "tunes.csv"
 
 
 def write_csv(rows: Sequence[Row], path: Path) -> None:
@@ -27,6 +28,33 @@ def write_csv(rows: Sequence[Row], path: Path) -> None:
         writer.writeheader()
         for row in rows:
             writer.writerow({name: _csv_value(getattr(row, name)) for name in CSV_FIELDS})
+
+
+def read_csv(path: Path) -> list[Row]:
+    """The rows :func:`write_csv` wrote, back (without their outputs); an empty cell (a None)
+    or a column the file lacks keeps the field's default. Raises ValueError on a bad cell."""
+    types = {f.name: str(f.type) for f in fields(Row) if f.name in CSV_FIELDS}
+    with Path(path).open(newline="") as fh:
+        return [
+            Row(**{name: _from_csv(text, types[name])
+                   for name, text in record.items() if name in types and text})
+            for record in csv.DictReader(fh)
+        ]  # fmt: skip
+
+
+def _from_csv(text: str, annotation: str) -> object:
+    """A cell as the Row field of this annotation holds it (booleans are written True/False)."""
+    if annotation.startswith("bool"):
+        if text not in ("True", "False"):
+            raise ValueError(f"not a boolean: {text!r}")
+        return text == "True"
+    if annotation.startswith("float"):
+        return float(text)
+    if annotation == "int":
+        return int(text)
+    if annotation == "Direction":
+        return Direction(text)
+    return text
 
 
 def _csv_value(value) -> object:
@@ -48,7 +76,7 @@ def write_report(
     """Write report.md, tunes.csv and the figures into ``out_dir``; returns the report."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_csv(rows, out / "tunes.csv")
+    write_csv(rows, out / CSV_NAME)
     summaries = summarise(rows)
     midi_of = {t.name: t.midi for t in tunes}
     abc_of = {t.name: t.abc for t in tunes}

@@ -11,10 +11,12 @@ import argparse
 import csv
 import json
 import math
-import statistics
 from pathlib import Path
 
 import numpy as np
+
+from abcmidi_bgpt.reports.compare import summarise
+from abcmidi_bgpt.reports.compare_report import read_csv
 
 # The byte-level cost a greedy converter can afford: a MIDI target of the corpus's median size
 # (428 bytes) converted exactly needs about one bit of surprise in the whole file, i.e. a
@@ -63,21 +65,12 @@ def plot(runs: dict[str, list[tuple[int, float, float]]], fit, png: Path) -> Non
 def compare_summary(tunes_csv: Path) -> list[str]:
     if not tunes_csv.exists():
         return [f"{tunes_csv}: missing"]
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for row in csv.DictReader(tunes_csv.open()):
-        groups.setdefault((row["direction"], row["engine"]), []).append(row)
-    lines = []
-    for (direction, engine), rows in sorted(groups.items()):
-        f1 = [float(r["f1"]) for r in rows]
-        valid = sum(r["valid"] == "True" for r in rows)
-        exact = sum(r["exact"] == "True" for r in rows)
-        seconds = sum(float(r["seconds"]) for r in rows) / len(rows)
-        lines.append(
-            f"{direction} {engine}: tunes {len(rows)}, valid {valid} ({100 * valid / len(rows):.1f} %), "
-            f"exact {exact}, note F1 median {statistics.median(f1):.3f} mean {statistics.mean(f1):.3f}, "
-            f"{seconds:.2f} s/tune"
-        )
-    return lines
+    return [
+        f"{s.direction} {s.engine}: tunes {s.tunes}, valid {s.valid} "
+        f"({100 * s.valid / s.tunes:.1f} %), exact {s.exact}, note F1 median "
+        f"{s.f1_median:.3f} mean {s.f1_mean:.3f}, {s.tunes_per_s:.2f} tunes/s"
+        for s in summarise(read_csv(tunes_csv))
+    ]
 
 
 def main() -> None:

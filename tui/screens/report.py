@@ -9,7 +9,6 @@ and lists the rows worst first (lowest note F1 first); a column header re-sorts 
 from __future__ import annotations
 
 import csv
-from dataclasses import fields
 from pathlib import Path
 
 from rich.text import Text
@@ -21,13 +20,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
-from abcmidi_bgpt.core.direction import Direction
 from abcmidi_bgpt.core.errors import first_line
 from abcmidi_bgpt.reports.compare import Row, Summary, summarise
+from abcmidi_bgpt.reports.compare_report import CSV_NAME, read_csv
 
 from ..widgets.key_footer import KeyFooter
 
-CSV_NAME = "tunes.csv"
 # The table's columns: key and heading. Cells are strings, F1 with three decimals, so that
 # sorting the strings sorts the numbers.
 COLUMNS = [
@@ -51,22 +49,6 @@ class NotAComparison(Exception):
     """The folder holds no comparison."""
 
 
-def _value(text: str, annotation: str) -> object:
-    """A CSV cell as the Row field of this annotation holds it (compare_report writes
-    booleans as True / False)."""
-    if annotation.startswith("bool"):
-        if text not in ("True", "False"):
-            raise ValueError(f"not a boolean: {text!r}")
-        return text == "True"
-    if annotation.startswith("float"):
-        return float(text)
-    if annotation == "int":
-        return int(text)
-    if annotation == "Direction":
-        return Direction(text)
-    return text
-
-
 def read_rows(folder: Path) -> list[Row]:
     """The rows of a comparison folder's ``tunes.csv``; an empty cell (compare_report writes
     None so) or a column the file lacks keeps the field's default."""
@@ -75,13 +57,7 @@ def read_rows(folder: Path) -> list[Row]:
     path = folder / CSV_NAME
     if not path.is_file():
         raise NotAComparison(f"not a comparison: {folder} has no {CSV_NAME}")
-    types = {f.name: str(f.type) for f in fields(Row) if f.name != "output"}
-    with path.open(newline="") as fh:
-        rows = [
-            Row(**{name: _value(text, types[name])
-                   for name, text in record.items() if name in types and text})
-            for record in csv.DictReader(fh)
-        ]  # fmt: skip
+    rows = read_csv(path)
     if not rows:
         raise NotAComparison(f"no rows in {path}")
     return rows
