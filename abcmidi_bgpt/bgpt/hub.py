@@ -45,10 +45,12 @@ def from_pretrained(
     return load_model(resolve_checkpoint(folder), device=device)
 
 
-def model_card(folder: str | Path) -> str:
-    """A model card for a saved model: YAML metadata the Hub reads, then what the model is."""
+def model_card(folder: str | Path, params: int | None = None) -> str:
+    """A model card for a saved model: YAML metadata the Hub reads, then what the model is
+    (``params``: its parameter count, when the caller has the model; else it is loaded)."""
     config, metadata = read_config(folder)
-    params = load_model(folder).num_params()
+    if params is None:
+        params = load_model(folder).num_params()
     train = metadata.get("train", {})
     validation = metadata.get("validation", {})
     scores = "\n".join(f"- {k}: {v:.4f}" for k, v in validation.items() if isinstance(v, float))
@@ -69,7 +71,7 @@ def model_card(folder: str | Path) -> str:
 def save_pretrained(model: BGPT, folder: str | Path, metadata: dict | None = None) -> Path:
     """Write ``config.json``, ``model.safetensors`` and a model card into ``folder``."""
     folder = save_model(model, folder, metadata=metadata)
-    (folder / CARD_FILE).write_text(model_card(folder), encoding="utf-8")
+    (folder / CARD_FILE).write_text(model_card(folder, model.num_params()), encoding="utf-8")
     return folder
 
 

@@ -152,7 +152,9 @@ def _render(path: str, kind: str, number: int | None, formats: tuple[str, ...]):
             files["svg"] = [p.encode("utf-8") for p in pages]
         if "png" in formats:
             files["png"] = [png_of(p) for p in pages]
-    return Rendered(files, abc, warnings), midi
+    # How long it plays, read here too: mido parses the untrusted MIDI in the worker, not in
+    # the caller, who only gets a number to check against the audio limit.
+    return Rendered(files, abc, warnings), midi, (midi_seconds(midi) if midi else 0.0)
 
 
 def find_soundfont(given: str | Path | None = None) -> Path:
@@ -177,13 +179,15 @@ def midi_seconds(midi: bytes) -> float:
     return mido.MidiFile(file=io.BytesIO(midi)).length
 
 
-def wav_of(midi: bytes, soundfont: str | Path | None = None, label: str = "") -> bytes:
-    """The MIDI played by FluidSynth into a 16-bit stereo WAV at 44.1 kHz."""
+def wav_of(
+    midi: bytes, seconds: float, soundfont: str | Path | None = None, label: str = ""
+) -> bytes:
+    """The MIDI (which plays for ``seconds``, see :func:`midi_seconds`) played by FluidSynth
+    into a 16-bit stereo WAV at 44.1 kHz."""
     program = shutil.which("fluidsynth")
     if program is None:
         raise ToolMissing("FluidSynth", "apt install fluidsynth fluid-soundfont-gm")
     font = find_soundfont(soundfont)
-    seconds = midi_seconds(midi)
     if seconds > MAX_AUDIO_S:
         raise ConversionError(
             f"plays for {seconds / 60:.0f} min, over the {MAX_AUDIO_S // 60} min audio limit",
@@ -229,9 +233,9 @@ def render_isolated(
         raise ConversionError(outcome.reason, str(path))
     if isinstance(outcome.value, ConversionError):
         raise outcome.value
-    rendered, midi = outcome.value
+    rendered, midi, seconds = outcome.value
     if "wav" in formats:
-        rendered.files["wav"] = [wav_of(midi, soundfont, str(path))]
+        rendered.files["wav"] = [wav_of(midi, seconds, soundfont, str(path))]
     return rendered
 
 
