@@ -13,7 +13,7 @@ from abcmidi_bgpt.reports.compare_report import CSV_FIELDS
 from abcmidi_bgpt.tui.app import AbcMidiApp
 from abcmidi_bgpt.tui.screens.help import KEYS
 from abcmidi_bgpt.tui.screens.report import ReportScreen
-from tests.support.tui import SIZE, pilot_test
+from tests.support.tui import SIZE, open_screen, pilot_test
 
 ROWS = [
     dict(tune="reel", direction="abc2mid", engine="symbolic", valid=True, f1=1, exact=True),
@@ -44,15 +44,6 @@ def tunes(tmp_path: Path) -> Path:
     folder = tmp_path / "tunes"
     folder.mkdir()
     return folder
-
-
-async def open_report(pilot) -> ReportScreen:
-    await pilot.pause()  # the main screen composes after the app is ready
-    await pilot.press("m")
-    await pilot.pause()
-    screen = pilot.app.screen
-    assert isinstance(screen, ReportScreen)
-    return screen
 
 
 async def load(pilot, path: str) -> None:
@@ -94,7 +85,7 @@ async def test_rows_are_listed_worst_first_and_a_header_resorts(tmp_path, tunes)
     folder = write_comparison(tmp_path / "cmp")
     app = AbcMidiApp(tunes)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_report(pilot)
+        screen = await open_screen(pilot, "m", ReportScreen)
         await load(pilot, str(folder))
         assert shown(screen, "tune", "engine", "f1") == [
             ("hornpipe", "bgpt", "0.000"),
@@ -126,7 +117,7 @@ async def test_the_summary_has_one_line_per_direction_and_engine(tmp_path, tunes
     folder = write_comparison(tmp_path / "cmp")
     app = AbcMidiApp(tunes)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_report(pilot)
+        screen = await open_screen(pilot, "m", ReportScreen)
         await load(pilot, str(folder))
         lines = summary(screen).splitlines()
         assert lines == [
@@ -143,7 +134,7 @@ async def test_a_folder_without_a_comparison_gives_one_line(tmp_path, tunes):
                                                  valid=True, f1=1)])  # fmt: skip
     app = AbcMidiApp(tunes)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_report(pilot)
+        screen = await open_screen(pilot, "m", ReportScreen)
         for path, reason in [
             (tmp_path / "empty", "has no tunes.csv"),
             (tmp_path / "nowhere", "no such folder"),
@@ -164,7 +155,7 @@ def test_snapshot_report_screen(tmp_path, tunes, snap_compare, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the path typed, shown on screen, is the same on every machine
 
     async def run_before(pilot):
-        screen = await open_report(pilot)
+        screen = await open_screen(pilot, "m", ReportScreen)
         await load(pilot, "cmp")
         assert screen.table.row_count == len(ROWS)
 

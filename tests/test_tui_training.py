@@ -13,7 +13,7 @@ from abcmidi_bgpt.tui.app import AbcMidiApp
 from abcmidi_bgpt.tui.screens.help import KEYS
 from abcmidi_bgpt.tui.screens.training import TrainingScreen
 from abcmidi_bgpt.tui.widgets.curves import CurvePlot
-from tests.support.tui import SIZE, pilot_test
+from tests.support.tui import SIZE, open_screen, pilot_test
 
 
 @pytest.fixture
@@ -21,15 +21,6 @@ def tunes(tmp_path: Path) -> Path:
     folder = tmp_path / "tunes"
     folder.mkdir()
     return folder
-
-
-async def open_training(pilot) -> TrainingScreen:
-    await pilot.pause()  # the main screen composes after the app is ready
-    await pilot.press("t")
-    await pilot.pause()
-    screen = pilot.app.screen
-    assert isinstance(screen, TrainingScreen)
-    return screen
 
 
 async def attach(pilot, path: str) -> None:
@@ -75,7 +66,7 @@ async def test_a_real_run_is_shown_and_followed_as_its_log_grows(tmp_path, tunes
     rows = read_log(run / "log.csv")
     app = AbcMidiApp(tunes)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_training(pilot)
+        screen = await open_screen(pilot, "t", TrainingScreen)
         await attach(pilot, str(run))
         await wait_for(pilot, lambda: "step 4 of 4" in summary(screen))
         assert "tiny · abc2mid · split train" in summary(screen)
@@ -108,7 +99,7 @@ async def test_a_folder_that_is_not_a_run_gives_one_line(tmp_path, tunes):
     (tmp_path / "garbled" / "log.csv").write_text("step,train_loss\nfour,x\n")
     app = AbcMidiApp(tunes)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_training(pilot)
+        screen = await open_screen(pilot, "t", TrainingScreen)
         for path, reason in [
             (tunes, "not a training run"),
             (tmp_path / "nowhere", "no such folder"),
@@ -148,7 +139,7 @@ def test_snapshot_training_screen(tmp_path, tunes, snap_compare, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the path typed, shown on screen, is the same on every machine
 
     async def run_before(pilot):
-        screen = await open_training(pilot)
+        screen = await open_screen(pilot, "t", TrainingScreen)
         await attach(pilot, "run")
         await wait_for(pilot, lambda: "step 120 of 200" in summary(screen))
         await pilot.pause()

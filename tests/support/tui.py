@@ -82,3 +82,13 @@ def facts(app: AbcMidiApp) -> str:
 
 def notifications(app: AbcMidiApp) -> list[str]:
     return [n.message for n in app._notifications]
+
+
+async def open_screen(pilot, key: str, screen_type: type):
+    """Press ``key`` on the main screen and return the screen it opened, of ``screen_type``."""
+    await pilot.pause()  # the main screen composes after the app is ready
+    await pilot.press(key)
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, screen_type)
+    return screen
