@@ -10,11 +10,20 @@ source and gets its own rows; the files directly in ``DIR`` are one source.
 
 For each converter and source: ABC written; ABC that abc2midi renders (the classic player, the
 same for every converter's output); note F1 of that rendering against the input's own notes
-(pitch and onset; every voice, drums out; both from their first note on), in beats (onset
-within 0.125 of a beat, the MIDI file's quarter notes on both sides) and in seconds (within
-0.05 s, each file's tempo map: what is heard; a performance's beats are only its file's clock,
-so a transcription that tracks its beat is judged in seconds); the
-share of awkward note lengths (not a plain or dotted power of two of L:); voices; seconds per file (median).
+(pitch and onset; every voice, drums out; both from their first note on) in the input's beats
+(onset within 0.125 of a beat) and in seconds (within 0.05 s: what is heard); the share of
+awkward note lengths (not a plain or dotted power of two of L:); voices; seconds per file
+(median).
+
+F1 in the input's beats reads the rendering two ways and keeps the better, the same rule for
+every converter: as written (its own quarter notes: right when a converter keeps the file's
+clock, even if it dropped the tempo map) and as heard (its sounding times put on the input's
+beats through the input's tempo map: right when a converter tracked a performance's beat and
+wrote the tempo curve as Q: changes, so that its quarter notes are the music's beats and no
+longer the file's). A recorded performance's file clock (usually a constant 120 quarter notes
+a minute) is not its music's beat, so a readable transcription cannot keep it; read as written
+only, such a transcription would be judged against the recording machine's metronome. Both
+readings are printed too.
 """
 
 from __future__ import annotations
@@ -51,7 +60,9 @@ class Row:
     files: int = 0
     written: int = 0
     rendered: int = 0
-    f1_beats: list[float] = field(default_factory=list)
+    f1_beats: list[float] = field(default_factory=list)  # the better of the two readings
+    f1_written: list[float] = field(default_factory=list)
+    f1_heard: list[float] = field(default_factory=list)
     f1_seconds: list[float] = field(default_factory=list)
     lengths: int = 0
     awkward: int = 0
@@ -72,6 +83,8 @@ class Row:
             share(self.rendered, self.written),
             stat(self.f1_beats, statistics.mean),
             stat(self.f1_beats, statistics.median),
+            stat(self.f1_written, statistics.mean),
+            stat(self.f1_heard, statistics.mean),
             stat(self.f1_seconds, statistics.mean),
             share(self.awkward, self.lengths),
             f"{max(self.voices)}" if self.voices else "-",
@@ -119,6 +132,25 @@ def in_seconds(notes: list[Note], perf: Performance) -> list[Note]:
     for n in notes:
         begin = clock.seconds(float(n.onset))
         end = clock.seconds(float(n.onset + n.duration))
+        out.append(
+            Note(Fraction(begin).limit_denominator(10**6),
+                 n.pitch,
+                 Fraction(end - begin).limit_denominator(10**6),
+                 n.velocity, n.voice)
+        )  # fmt: skip
+    return out
+
+
+def on_beats_of(notes: list[Note], perf: Performance) -> list[Note]:
+    """Notes timed in seconds put on ``perf``'s beats through its tempo map, from its first
+    note on (``notes`` start at 0 s: from_first)."""
+    clock = TempoClock(perf.tempos)
+    first = min((float(n.onset) for n in perf.notes()), default=0.0)
+    zero = clock.seconds(first)
+    out = []
+    for n in notes:
+        begin = clock.beat(zero + float(n.onset)) - first
+        end = clock.beat(zero + float(n.onset + n.duration)) - first
         out.append(
             Note(Fraction(begin).limit_denominator(10**6),
                  n.pitch,
@@ -208,29 +240,30 @@ def score_file(row: Row, name: str, path: Path, tmp: Path) -> None:
     except ConversionError:
         played = None
     if played is None or not played.notes():
-        row.f1_beats.append(0.0)
-        row.f1_seconds.append(0.0)
+        for scores in (row.f1_beats, row.f1_written, row.f1_heard, row.f1_seconds):
+            scores.append(0.0)
         row.failures.append(f"{path.name}: abc2midi does not render the ABC")
         return
     row.rendered += 1
     got = pitched(played)
-    row.f1_beats.append(
-        note_f1(from_first(expected), from_first(got), onset_tolerance=BEAT_TOLERANCE).f1
-    )
-    row.f1_seconds.append(
-        note_f1(
-            from_first(in_seconds(expected, reference)),
-            from_first(in_seconds(got, played)),
-            onset_tolerance=SECOND_TOLERANCE,
-        ).f1
-    )
+    want_beats = from_first(expected)
+    want_seconds = from_first(in_seconds(expected, reference))
+    got_seconds = from_first(in_seconds(got, played))
+    written = note_f1(want_beats, from_first(got), onset_tolerance=BEAT_TOLERANCE).f1
+    heard = note_f1(
+        want_beats, on_beats_of(got_seconds, reference), onset_tolerance=BEAT_TOLERANCE
+    ).f1
+    row.f1_written.append(written)
+    row.f1_heard.append(heard)
+    row.f1_beats.append(max(written, heard))
+    row.f1_seconds.append(note_f1(want_seconds, got_seconds, onset_tolerance=SECOND_TOLERANCE).f1)
 
 
 def run(folder: Path, names: list[str], console: Console, show: int) -> dict:
     table = Table(title=f"MIDI -> ABC on {folder}", header_style="bold")
     for col in (
         "source", "converter", "files", "ABC written", "abc2midi renders", "F1 beats mean",
-        "F1 beats median", "F1 seconds mean", "awkward lengths", "voices (max)", "s/file",
+        "F1 beats median", "as written", "as heard", "F1 seconds mean", "awkward lengths", "voices (max)", "s/file",
     ):  # fmt: skip
         table.add_column(col, justify="left" if col in ("source", "converter") else "right")
     totals = {name: Row() for name in names}
@@ -245,7 +278,15 @@ def run(folder: Path, names: list[str], console: Console, show: int) -> dict:
                 total = totals[name]
                 for attr in ("files", "written", "rendered", "lengths", "awkward"):
                     setattr(total, attr, getattr(total, attr) + getattr(row, attr))
-                for attr in ("f1_beats", "f1_seconds", "voices", "seconds", "failures"):
+                for attr in (
+                    "f1_beats",
+                    "f1_written",
+                    "f1_heard",
+                    "f1_seconds",
+                    "voices",
+                    "seconds",
+                    "failures",
+                ):
                     getattr(total, attr).extend(getattr(row, attr))
     for name, total in totals.items():
         table.add_row("[bold]all[/bold]", name, *total.cells())

@@ -262,6 +262,16 @@ def seconds_of(perf) -> list[tuple[float, int]]:
     return sorted((round(clock.seconds(float(n.onset)), 3), n.pitch) for n in perf.notes())
 
 
+def test_the_tempo_clock_reads_seconds_back_to_beats():
+    """TempoClock.beat inverts TempoClock.seconds across changes, before the first change (120
+    quarter notes a minute) and past the last."""
+    clock = TempoClock(read_performance(midi_bytes(MELODY, tempos=[(2, 90.0), (8, 60.0)])).tempos)
+    for beat in (0.0, 1.0, 2.0, 2.5, 7.75, 8.0, 13.0, 40.0):
+        assert clock.beat(clock.seconds(beat)) == pytest.approx(beat, abs=1e-9)
+    assert clock.seconds(2.0) == pytest.approx(1.0)  # two beats at 120
+    assert clock.beat(1.0 + 4 / 1.5) == pytest.approx(6.0)  # four beats at 90 later
+
+
 def test_the_tempo_map_is_kept_so_every_note_sounds_when_the_file_plays_it():
     """A slower second half (120 -> 60 at bar 3) is written as a Q: at that bar line; an
     expressive map (a tempo event every beat) as few Q: fields as keep every bar line within

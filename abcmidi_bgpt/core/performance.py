@@ -98,6 +98,11 @@ class TempoClock:
         i = max(bisect.bisect_right(self.onsets, beat) - 1, 0)
         return self.starts[i] + (beat - self.onsets[i]) * 60 / self.qpms[i]
 
+    def beat(self, seconds: float) -> float:
+        """The inverse of :meth:`seconds`: the beat sounding at this time."""
+        i = max(bisect.bisect_right(self.starts, seconds) - 1, 0)
+        return self.onsets[i] + (seconds - self.starts[i]) * self.qpms[i] / 60
+
 
 def key_name(fifths: int, minor: bool) -> str:
     """The key's name as MIDI tools write it: 'D', 'Em', 'Bb', 'F#m'."""
