@@ -13,7 +13,7 @@ from abcmidi_bgpt.cli.app import app
 from abcmidi_bgpt.core.direction import Direction
 from abcmidi_bgpt.engines.base import external_tools_available
 from abcmidi_bgpt.reports.compare import Row, summarise, worst
-from abcmidi_bgpt.reports.compare_report import read_csv
+from abcmidi_bgpt.reports.compare_report import read_checkpoint, read_csv, read_inputs
 from tests.support.models import (
     HELD_OUT_TUNES,
     TRAINED_TUNES,
@@ -101,6 +101,24 @@ def test_compare_on_files_lists_what_it_left_out(tmp_path):
     report = (out / "report.md").read_text()
     assert "## Inputs left out" in report and "broken.abc" in report
     assert "left out:" in result.output
+    # Every tune compared can be read back from the folder, to be opened again.
+    inputs = read_inputs(out / "inputs.jsonl")
+    assert set(inputs) == {r["tune"] for r in rows}
+    midi_file = inputs[first[0]["tune"]]
+    assert midi_file.midi == pairs()[0][1] and midi_file.abc is None and midi_file.tune is None
+    tunes = [t for name, t in inputs.items() if "tunes.abc" in name]
+    assert all(t.tune is not None and t.tune.text.startswith("X:") for t in tunes)
+    assert read_checkpoint(out) == str(trained_model())
+
+
+def test_compared_inputs_that_are_not_records_fail_with_the_line(tmp_path):
+    path = tmp_path / "inputs.jsonl"
+    path.write_text('{"name": "a", "abc": null, "midi": ""}\n{"name": "b", "midi": "%%%"}\n')
+    with pytest.raises(ValueError, match=r"inputs.jsonl:2: not a tune record"):
+        read_inputs(path)
+    path.write_text('{"name": "a", "abc": "no tune here", "midi": "TVRoZA=="}\n')
+    assert read_inputs(path)["a"].tune is None  # the text is kept, it is just not a tune
+    assert read_checkpoint(tmp_path) is None
 
 
 def test_compare_needs_files_or_a_corpus_but_not_both(tmp_path):

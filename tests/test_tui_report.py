@@ -8,12 +8,18 @@ import csv
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from abcmidi_bgpt.cli.app import app as cli
+from abcmidi_bgpt.formats.abc.text import read_abc_file, split_tunes
 from abcmidi_bgpt.reports.compare_report import CSV_FIELDS
+from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
 from abcmidi_bgpt.tui.app import AbcMidiApp
+from abcmidi_bgpt.tui.screens.compare import CompareScreen
 from abcmidi_bgpt.tui.screens.help import KEYS
 from abcmidi_bgpt.tui.screens.report import ReportScreen
-from tests.support.tui import SIZE, open_screen, pilot_test
+from tests.support.paths import EXAMPLES
+from tests.support.tui import SIZE, notifications, open_screen, pilot_test
 
 ROWS = [
     dict(tune="reel", direction="abc2mid", engine="symbolic", valid=True, f1=1, exact=True),
@@ -144,6 +150,66 @@ async def test_a_folder_without_a_comparison_gives_one_line(tmp_path, tunes):
             assert reason in summary(screen)
             assert "\n" not in summary(screen)
             assert screen.table.row_count == 0
+
+
+@pilot_test
+async def test_enter_on_a_row_opens_its_tune_in_the_compare_view(tmp_path, tunes):
+    """A real comparison (the compare command on a real tune book and a MIDI file, rule-based
+    engines): Enter on a row opens that tune, in that row's direction, in the compare view."""
+    source = tmp_path / "in"
+    source.mkdir()
+    book = split_tunes(read_abc_file(EXAMPLES / "reels.abc"))[:2]
+    (source / "reels.abc").write_text("\n".join(t.full_text for t in book))
+    midi = abc_to_midi(book[0].full_text).midi
+    (source / "first.mid").write_bytes(midi)
+    out = tmp_path / "cmp"
+    result = CliRunner().invoke(
+        cli, ["compare", str(source), "--out", str(out), "--engine", "symbolic"]
+    )
+    assert result.exit_code == 0, result.output
+    app = AbcMidiApp(tunes)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot, "m", ReportScreen)
+        await load(pilot, str(out))
+        rows = shown(screen, "tune", "direction")
+        assert len(rows) == 5  # two tunes both ways, the MIDI file one way
+        tune_row = rows.index(next(r for r in rows if r[1] == "abc2mid"))
+        file_row = rows.index(next(r for r in rows if r[0].endswith("first.mid")))
+        for index in (tune_row, file_row):
+            name, direction = rows[index]
+            screen.table.focus()
+            screen.table.move_cursor(row=index)
+            await pilot.press("enter")
+            for _ in range(100):
+                await pilot.pause(0.05)
+                if isinstance(app.screen, CompareScreen):
+                    break
+            compare = app.screen
+            assert isinstance(compare, CompareScreen)
+            assert compare.subject.label == name and str(compare.subject.direction) == direction
+            if compare.subject.tune is not None:
+                assert compare.subject.tune.title == book[int(name[-1]) - 1].title
+            else:
+                assert compare.subject.midi == midi
+            await app.workers.wait_for_complete()
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.screen is screen
+
+
+@pilot_test
+async def test_a_comparison_without_its_inputs_says_so(tmp_path, tunes):
+    folder = write_comparison(tmp_path / "cmp")  # hand-written: no inputs.jsonl
+    app = AbcMidiApp(tunes)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot, "m", ReportScreen)
+        await load(pilot, str(folder))
+        screen.table.focus()
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.screen is screen
+        assert any("has no inputs.jsonl" in m for m in notifications(app))
 
 
 def test_the_help_screen_lists_the_key():

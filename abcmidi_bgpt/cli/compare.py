@@ -111,7 +111,9 @@ def compare_command(
     title = [f"{len(tunes)} tunes from {source}"]
     if checkpoint or engines is None or "bgpt" in engines:
         title.append(f"bgpt checkpoint: {checkpoint or 'the packaged model'}")
-    report = write_report(rows, tunes, out, title, worst, left_out)
+    report = write_report(
+        rows, tunes, out, title, worst, left_out, str(checkpoint) if checkpoint else None
+    )
     table = Table(title=f"Comparison ({report})")
     for column in ("direction", "engine", "tunes", "valid", "note F1 mean", "median", "tunes/s"):
         table.add_column(column, justify="left" if column in ("direction", "engine") else "right")

@@ -1,25 +1,35 @@
 """The comparison's files (:mod:`abcmidi_bgpt.reports.compare` makes the rows): ``report.md``,
-``tunes.csv`` (one row per tune, direction and engine), ``f1_<direction>.png`` (histograms of
+``tunes.csv`` (one row per tune, direction and engine), ``inputs.jsonl`` (each tune's ABC and
+MIDI, so that a row can be opened again: :func:`read_inputs`), ``f1_<direction>.png`` (histograms of
 note F1), ``roll_<direction>_<k>.png`` (piano rolls of the worst bgpt outputs against the
 reference, mismatches coloured) and ``score_<direction>_<k>.svg`` beside each (the engraved
 score: bGPT's ABC where it wrote a valid one, the tune's otherwise; verovio, isolated)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
+import json
 from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 
 from abcmidi_bgpt.core.direction import Direction
-from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.core.errors import ConversionError, InputTooLarge
 from abcmidi_bgpt.core.performance import Note
+from abcmidi_bgpt.formats.abc.text import split_tunes
 from abcmidi_bgpt.formats.midi import read_performance
 from abcmidi_bgpt.reports.compare import CHORDS, CompareTune, Row, Summary, summarise, worst
 from abcmidi_bgpt.reports.render import engrave_isolated
 
 CSV_FIELDS = [f.name for f in fields(Row) if f.name != "output"]
 CSV_NAME = "tunes.csv"
+INPUTS_NAME = "inputs.jsonl"
+SETTINGS_NAME = "comparison.json"  # what the comparison ran with: {"checkpoint": ...}
+# A comparison of a corpus's test split (264 tunes) writes about 0.5 MB of inputs; a folder
+# from elsewhere is read whole, so its size is bounded before it is.
+MAX_INPUTS_BYTES = 256 * 1024 * 1024
 
 
 def write_csv(rows: Sequence[Row], path: Path) -> None:
@@ -65,6 +75,68 @@ def _csv_value(value) -> object:
     return value
 
 
+def write_inputs(tunes: Sequence[CompareTune], path: Path) -> None:
+    """One JSON line per tune: its name, its ABC as the engines read it (null for a MIDI
+    file), its MIDI in base64, and the checkpoint the comparison ran with."""
+    with path.open("w", encoding="utf-8") as fh:
+        for tune in tunes:
+            abc = tune.tune.full_text if tune.tune is not None else _text(tune.abc)
+            midi = base64.b64encode(tune.midi).decode("ascii")
+            fh.write(json.dumps({"name": tune.name, "abc": abc, "midi": midi}) + "\n")
+
+
+def _text(abc: bytes | None) -> str | None:
+    return None if abc is None else abc.decode("utf-8", errors="replace")
+
+
+def read_checkpoint(folder: Path) -> str | None:
+    """The checkpoint a comparison folder's bgpt ran with (None: not recorded, or the
+    packaged model)."""
+    path = Path(folder) / SETTINGS_NAME
+    if not path.is_file() or path.stat().st_size > 64 * 1024:
+        return None
+    try:
+        checkpoint = json.loads(path.read_text(encoding="utf-8")).get("checkpoint")
+    except (ValueError, AttributeError):
+        return None
+    return checkpoint if isinstance(checkpoint, str) and checkpoint else None
+
+
+def read_inputs(path: Path) -> dict[str, CompareTune]:
+    """The tunes :func:`write_inputs` wrote, by name: MIDI bytes, and for a tune its ABC and
+    parsed :class:`AbcTune`. Raises ValueError on a line that is not such a record and
+    :class:`InputTooLarge` on a file over :data:`MAX_INPUTS_BYTES`."""
+    path = Path(path)
+    if path.stat().st_size > MAX_INPUTS_BYTES:
+        raise InputTooLarge(f"over {MAX_INPUTS_BYTES} bytes", str(path))
+    tunes = {}
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            try:
+                record = json.loads(line)
+                name, abc = str(record["name"]), record["abc"]
+                midi = base64.b64decode(record["midi"], validate=True)
+            except (ValueError, KeyError, TypeError, binascii.Error) as err:
+                raise ValueError(f"{path}:{number}: not a tune record ({err})") from None
+            parsed = _tunes_of(abc, name)
+            tunes[name] = CompareTune(
+                name,
+                midi,
+                abc.encode("utf-8") if isinstance(abc, str) else None,
+                parsed[0] if len(parsed) == 1 else None,
+            )
+    return tunes
+
+
+def _tunes_of(abc: object, name: str) -> list:
+    if not isinstance(abc, str):
+        return []
+    try:
+        return split_tunes(abc, name)
+    except ConversionError:  # the text is kept; only the engines reading a tune cannot run
+        return []
+
+
 def write_report(
     rows: Sequence[Row],
     tunes: Sequence[CompareTune],
@@ -72,11 +144,16 @@ def write_report(
     title_lines: Sequence[str] = (),
     worst_count: int = 4,
     left_out: Sequence[str] = (),
+    checkpoint: str | None = None,
 ) -> Path:
-    """Write report.md, tunes.csv and the figures into ``out_dir``; returns the report."""
+    """Write report.md, tunes.csv, inputs.jsonl, comparison.json (``checkpoint``: the bgpt
+    model compared, None for the packaged one or none) and the figures into ``out_dir``;
+    returns the report."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_csv(rows, out / CSV_NAME)
+    write_inputs(tunes, out / INPUTS_NAME)
+    (out / SETTINGS_NAME).write_text(json.dumps({"checkpoint": checkpoint}) + "\n")
     summaries = summarise(rows)
     midi_of = {t.name: t.midi for t in tunes}
     abc_of = {t.name: t.abc for t in tunes}

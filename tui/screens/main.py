@@ -26,12 +26,14 @@ from textual.screen import Screen
 from textual.widgets import Header, TextArea, Tree
 from textual.worker import Worker, WorkerState
 
+from abcmidi_bgpt.core.direction import Direction
 from abcmidi_bgpt.core.errors import ConversionError, first_line
 from abcmidi_bgpt.engines.registry import EngineSpec
 from abcmidi_bgpt.formats.abc.text import AbcTune, decode_abc
+from abcmidi_bgpt.reports.compare import CompareTune
 from abcmidi_bgpt.reports.round_trip import round_trip
 
-from ..engines import EngineCache, describe_engine, engines_to_compare
+from ..engines import EngineCache, describe_engine, engines_to_compare, model_problem
 from ..files import readable_text, suggest_output_path, tune_from_text
 from ..midi_view import read_midi_view
 from ..widgets.abc_pane import AbcPane, AbcSource
@@ -397,7 +399,25 @@ class MainScreen(Screen[None]):
         self.app.push_screen(TrainingScreen())
 
     def action_report(self) -> None:
-        self.app.push_screen(ReportScreen())
+        self.app.push_screen(ReportScreen(open_tune=self.open_compared_tune))
+
+    def open_compared_tune(
+        self, tune: CompareTune, direction: Direction, checkpoint: str | None
+    ) -> None:
+        """A comparison report's row, in the compare view: its bgpt with the checkpoint the
+        comparison ran with, where that still loads, else the engines as chosen here."""
+        if direction == Direction.ABC_TO_MIDI and tune.tune is None:
+            self.notify(f"{tune.name}: its ABC is not one readable tune", severity="error")
+            return
+        if direction == Direction.ABC_TO_MIDI:
+            subject = CompareSubject(tune.name, tune=tune.tune)
+        else:
+            subject = CompareSubject(tune.name, midi=tune.midi)
+        engines = engines_to_compare(self.engine_spec)
+        if checkpoint and model_problem("bgpt", checkpoint) is None:
+            compared = EngineSpec.of("bgpt", checkpoint=checkpoint)
+            engines = [(n, compared, "") if n == "bgpt" else e for e in engines for n in [e[0]]]
+        self.app.push_screen(CompareScreen(subject, engines, self.cache))
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen())

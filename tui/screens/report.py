@@ -3,12 +3,16 @@
 ``abcmidi-bgpt compare ... --out DIR`` writes ``DIR/tunes.csv``, one row per tune, direction
 and engine (:mod:`abcmidi_bgpt.reports.compare_report`). This screen reads it back in a thread
 worker, sums it up per (direction, engine) with :func:`~abcmidi_bgpt.reports.compare.summarise`
-and lists the rows worst first (lowest note F1 first); a column header re-sorts by it.
+and lists the rows worst first (lowest note F1 first); a column header re-sorts by it. Enter on a
+row opens its tune in the compare view (each engine's output beside the reference, piano rolls
+and ABC): the tune is read back from the folder's ``inputs.jsonl``, and bgpt runs with the
+checkpoint the comparison used where it is still there.
 """
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.text import Text
@@ -20,9 +24,16 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
+from abcmidi_bgpt.core.direction import Direction
 from abcmidi_bgpt.core.errors import first_line
-from abcmidi_bgpt.reports.compare import Row, Summary, summarise
-from abcmidi_bgpt.reports.compare_report import CSV_NAME, read_csv
+from abcmidi_bgpt.reports.compare import CompareTune, Row, Summary, summarise
+from abcmidi_bgpt.reports.compare_report import (
+    CSV_NAME,
+    INPUTS_NAME,
+    read_checkpoint,
+    read_csv,
+    read_inputs,
+)
 
 from ..widgets.key_footer import KeyFooter
 
@@ -41,8 +52,11 @@ WORST_FIRST = ("f1", "tune", "direction", "engine")
 READ_ERRORS = (OSError, ValueError, TypeError, KeyError, csv.Error, UnicodeDecodeError)
 HELP = (
     "Enter reads the comparison folder typed (abcmidi-bgpt compare --out DIR). "
-    "The rows start worst first; select a column header to sort by it, again to reverse."
+    "The rows start worst first; select a column header to sort by it, again to reverse; "
+    "Enter on a row opens its tune in the compare view."
 )
+# What opens a row's tune: (the tune, the direction of the row, the checkpoint compared).
+TuneOpener = Callable[[CompareTune, Direction, str | None], None]
 
 
 class NotAComparison(Exception):
@@ -94,10 +108,12 @@ class ReportScreen(Screen[None]):
 
     BINDINGS = [Binding("escape", "close", "Back")]
 
-    def __init__(self, folder: Path | None = None) -> None:
+    def __init__(self, folder: Path | None = None, open_tune: TuneOpener | None = None) -> None:
         super().__init__()
         self.start_folder = folder
+        self.open_tune = open_tune
         self.folder: Path | None = None  # the comparison asked for last
+        self.rows: list[Row] = []  # of the folder shown, by the table's row keys
         self.sorted_by: tuple[str, bool] = (WORST_FIRST[0], False)  # column, reversed
 
     def compose(self) -> ComposeResult:
@@ -137,6 +153,7 @@ class ReportScreen(Screen[None]):
     def open_folder(self, folder: Path) -> None:
         """Read this comparison folder; the table is emptied until it is read."""
         self.folder = folder
+        self.rows = []
         self.table.clear()
         self.summary.update(f"Reading {folder} …")
         self.load(folder)
@@ -152,7 +169,12 @@ class ReportScreen(Screen[None]):
             return folder, f"cannot read {folder / CSV_NAME}: {first_line(err)}"
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group != "report" or event.state != WorkerState.SUCCESS:
+        if event.state != WorkerState.SUCCESS:
+            return
+        if event.worker.group == "report-tune":
+            self.tune_read(event.worker.result)
+            return
+        if event.worker.group != "report":
             return
         folder, result = event.worker.result
         if folder != self.folder:  # another folder was asked for since
@@ -162,8 +184,9 @@ class ReportScreen(Screen[None]):
             return
         lines = [summary_line(s) for s in summarise(result)]
         self.summary.update(Text("\n".join(lines), style="bold"))
-        for row in result:
-            self.table.add_row(*cells(row))
+        self.rows = result
+        for index, row in enumerate(result):
+            self.table.add_row(*cells(row), key=str(index))
         self.sort_by(WORST_FIRST[0], reverse=False)
 
     def sort_by(self, column: str, reverse: bool) -> None:
@@ -176,6 +199,36 @@ class ReportScreen(Screen[None]):
         column = str(event.column_key.value)
         was, reversed_ = self.sorted_by
         self.sort_by(column, reverse=not reversed_ if column == was else False)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if self.folder is None or not self.rows:
+            return
+        row = self.rows[int(str(event.row_key.value))]
+        self.read_tune(self.folder, row.tune, Direction(row.direction))
+
+    @work(thread=True, exclusive=True, group="report-tune")
+    def read_tune(
+        self, folder: Path, name: str, direction: Direction
+    ) -> tuple[CompareTune, Direction, str | None] | str:
+        """The row's tune read back from the comparison, or why it cannot be."""
+        path = folder / INPUTS_NAME
+        if not path.is_file():
+            return f"{folder} has no {INPUTS_NAME} (written by compare since this version)"
+        try:
+            tune = read_inputs(path).get(name)
+        except READ_ERRORS as err:
+            return f"cannot read {path}: {first_line(err)}"
+        if tune is None:
+            return f"{name}: not in {path}"
+        return tune, direction, read_checkpoint(folder)
+
+    def tune_read(self, result: tuple[CompareTune, Direction, str | None] | str) -> None:
+        if isinstance(result, str):
+            self.notify(result, severity="error", markup=False)
+        elif self.open_tune is None:
+            self.notify("Open the report from the main screen (m) to open its tunes.")
+        else:
+            self.open_tune(*result)
 
     def action_close(self) -> None:
         self.dismiss()
