@@ -4,13 +4,18 @@ attaching again, refusing a folder that is not a run; one snapshot of a hand-wri
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input
 
 from abcmidi_bgpt.bgpt.train import LOG_FIELDS, TrainConfig, read_log, train
 from abcmidi_bgpt.tui.app import AbcMidiApp
+from abcmidi_bgpt.tui.launch import RunRequest
 from abcmidi_bgpt.tui.screens.help import KEYS
+from abcmidi_bgpt.tui.screens.start_run import StartRunScreen
 from abcmidi_bgpt.tui.screens.training import TrainingScreen
 from abcmidi_bgpt.tui.widgets.curves import CurvePlot
 from tests.support.tui import SIZE, open_screen, pilot_test
@@ -109,6 +114,111 @@ async def test_a_folder_that_is_not_a_run_gives_one_line(tmp_path, tunes):
             await wait_for(pilot, lambda reason=reason: reason in summary(screen))
             assert "\n" not in summary(screen)
             assert plotted(screen, "loss-plot") == {}
+
+
+async def fill_start_dialog(pilot, **fields: str) -> StartRunScreen:
+    await pilot.press("ctrl+n")
+    await pilot.pause()
+    dialog = pilot.app.screen
+    assert isinstance(dialog, StartRunScreen)
+    for name, value in fields.items():
+        dialog.query_one(f"#start-{name}", Input).value = value
+    return dialog
+
+
+def alive(pid: int) -> bool:
+    """The process runs (a finished child of this process is reaped first)."""
+    try:
+        finished, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:  # not ours, or reaped
+        finished = 0
+    if finished:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pilot_test
+async def test_a_run_started_from_the_screen_is_watched_outlives_the_app_and_reattaches(
+    tmp_path, tunes, tiny_corpus
+):
+    """ctrl+n, the dialog filled in, Start: the train command runs as its own process, the
+    screen attaches to its folder and follows it; the app quits and the run goes on; a new
+    app attaches to the finished run."""
+    run = tmp_path / "run"
+    app = AbcMidiApp(tunes)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot, "t", TrainingScreen)
+        await fill_start_dialog(pilot, corpus=str(tiny_corpus), out=str(run), steps="40")
+        await pilot.click("#start")
+        await pilot.pause()
+        assert app.screen is screen and screen.process_id is not None
+        assert screen.query_one("#run-path", Input).value == str(run)
+        pid = screen.process_id
+        # Followed while it runs: the first log rows arrive (torch starts in a few seconds).
+        await wait_for(pilot, lambda: "step " in summary(screen), seconds=120)
+        assert "tiny · abc2mid · split train" in summary(screen)
+    assert alive(pid)  # the app has quit; the run has not
+    for _ in range(1200):
+        if not alive(pid):
+            break
+        time.sleep(0.1)
+    assert not alive(pid)
+    rows = read_log(run / "log.csv")
+    assert max(int(r["step"]) for r in rows) == 40
+    assert "step 40/40" in (run / "train.out").read_text()
+    app = AbcMidiApp(tunes)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot, "t", TrainingScreen)
+        await attach(pilot, str(run))
+        await wait_for(pilot, lambda: "step 40 of 40" in summary(screen))
+        assert plotted(screen, "loss-plot")["train"] == series(rows, "train_loss")
+
+
+@pilot_test
+async def test_the_start_dialog_says_what_is_wrong_before_starting(tmp_path, tunes, tiny_corpus):
+    held = tmp_path / "held"
+    train(
+        TrainConfig(corpus=str(tiny_corpus), out=str(held), model="tiny", batch_patches=256,
+                    max_steps=1, log_every=1, progress=False)
+    )  # fmt: skip
+    app = AbcMidiApp(tunes)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot, "t", TrainingScreen)
+        for fields, reason in [
+            (dict(corpus=str(tunes), out=str(tmp_path / "a")), "is not a built corpus"),
+            (dict(corpus=str(tiny_corpus), out=""), "run folder: needed"),
+            (dict(corpus=str(tiny_corpus), out=str(tmp_path / "a"), steps="ten"),
+             "steps: not a whole number"),
+            (dict(corpus=str(tiny_corpus), out=str(held)), "holds a run: resume it"),
+            (dict(corpus=str(tiny_corpus), out=str(tmp_path / "a"), config="nowhere.toml"),
+             "config: no such file"),
+        ]:  # fmt: skip
+            dialog = await fill_start_dialog(pilot, **fields)
+            await pilot.click("#start")
+            await pilot.pause()
+            assert app.screen is dialog
+            assert reason in str(dialog.query_one("#start-error").render())
+            await pilot.press("escape")
+            await pilot.pause()
+        assert screen.process_id is None and not (tmp_path / "a").exists()
+
+
+def test_a_run_request_is_the_train_command_line(tmp_path):
+    """Options left empty are the config's: they are not on the command line."""
+    request = RunRequest(corpus=tmp_path / "c", out=tmp_path / "r", config=tmp_path / "x.toml")
+    assert request.argv()[1:] == [
+        "-m", "abcmidi_bgpt", "train", "--config", str(tmp_path / "x.toml"),
+        "--corpus", str(tmp_path / "c"), "--out", str(tmp_path / "r"),
+    ]  # fmt: skip
+    full = RunRequest(tmp_path / "c", tmp_path / "r", "small", "both", "train_1e3", 9, None, True)
+    assert full.argv()[6:] == [
+        "--out", str(tmp_path / "r"), "--model", "small", "--direction", "both",
+        "--train-split", "train_1e3", "--max-steps", "9", "--resume",
+    ]  # fmt: skip
 
 
 def test_the_help_screen_lists_the_key():

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
 import math
 import os
 import time
@@ -52,6 +53,7 @@ from abcmidi_bgpt.bgpt.patches import (
 )
 from abcmidi_bgpt.core.direction import Direction
 from abcmidi_bgpt.core.errors import ModelError
+from abcmidi_bgpt.core.io import write_atomic
 
 
 @dataclass
@@ -244,6 +246,10 @@ def setup_distributed(device_name: str) -> tuple[Distributed, torch.device]:
 
 
 # --- logging ---
+
+# The run's settings and length, written when it starts (before its first checkpoint), so that
+# whoever watches the folder knows what runs: {"train": TrainConfig, "total_steps": N}.
+RUN_JSON = "run.json"
 
 LOG_FIELDS = [
     "step",
@@ -470,6 +476,9 @@ def train(cfg: TrainConfig) -> TrainResult:
         if dist_info.master
         else None
     )
+    if dist_info.master:
+        settings = {"train": asdict(cfg), "total_steps": total}
+        write_atomic(out / RUN_JSON, (json.dumps(settings, indent=1) + "\n").encode())
 
     def save_last() -> None:
         save_model(raw_model, last_dir, metadata={"train": asdict(cfg), "step": position["step"]})

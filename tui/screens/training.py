@@ -1,9 +1,12 @@
-"""The training screen: attach to a training run folder and watch its curves as it runs.
+"""The training screen: start a training run, or attach to one by its folder, and watch its
+curves as it runs.
 
 A run (``abcmidi-bgpt train --out RUN``) is a separate process that writes ``log.csv`` and
 its checkpoints (``last/``, ``best/``); this screen only reads them. Every two seconds it
 looks at the log's modification time, and when the log has changed it reads the run again
 in a thread worker (:func:`read_run`), so the interface never waits on the files.
+``ctrl+n`` opens the dialog that starts a run (:mod:`..launch`: the train command as a
+process of its own, which goes on when the interface quits) and attaches to its folder.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from textual.screen import Screen
 from textual.widgets import Header, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
-from abcmidi_bgpt.bgpt.train import read_log
+from abcmidi_bgpt.bgpt.train import RUN_JSON, read_log
 from abcmidi_bgpt.core.errors import first_line
 
+from ..launch import OUTPUT_FILE, CannotStart, RunRequest, start
 from ..widgets.curves import CurvePlot, Series
 from ..widgets.key_footer import KeyFooter
+from .start_run import StartRunScreen
 
 POLL_S = 2.0
 # The validation BPB of each direction's target file: what a converter is judged by.
@@ -36,7 +41,8 @@ TARGET_BPB = {
 }
 READ_ERRORS = (OSError, ValueError, TypeError, KeyError, csv.Error)
 HELP = (
-    "Enter attaches the folder typed; an empty path detaches. The run is a separate process "
+    "ctrl+n starts a run. Enter attaches the folder typed; an empty path detaches. A run is a "
+    "separate process "
     "and this screen only reads its files (log.csv every 2 s, last/), so training goes on "
     "when the screen is closed or the app quits."
 )
@@ -104,12 +110,17 @@ def _read_json(path: Path) -> dict:
 
 
 def read_run(folder: Path) -> RunView:
-    """Read a run folder: its log and its settings (``last/config.json``, the run's
-    TrainConfig as metadata, and ``last/train_state.json``)."""
+    """Read a run folder: its log and its settings (``run.json``, written as the run starts;
+    a run from before it has them in ``last/config.json``, the TrainConfig as metadata, and
+    ``last/train_state.json``)."""
     stamp = log_stamp(folder)
     rows = read_log(folder / "log.csv")
-    settings = _read_json(folder / "last" / "config.json").get("metadata", {}).get("train", {})
+    started = _read_json(folder / RUN_JSON)
+    settings = started.get("train") or (
+        _read_json(folder / "last" / "config.json").get("metadata", {}).get("train", {})
+    )
     position = _read_json(folder / "last" / "train_state.json").get("position", {})
+    total = started.get("total_steps") or settings.get("max_steps") or position.get("total_steps")
     model = settings.get("model", "?") + (f" ({settings['arch']})" if settings.get("arch") else "")
     steps = [int(r["step"]) for r in rows if r.get("step")]
     return RunView(
@@ -119,7 +130,7 @@ def read_run(folder: Path) -> RunView:
         direction=settings.get("direction", "?"),
         split=settings.get("train_split", "?"),
         step=max(steps, default=int(position.get("step", 0))),
-        total_steps=settings.get("max_steps") or position.get("total_steps", 0),
+        total_steps=total or 0,
         elapsed_s=_last(rows, "elapsed_s"),
         bytes_per_s=_last(rows, "bytes_per_s"),
         loss={"train": _series(rows, "train_loss"), "validation": _series(rows, "val_loss")},
@@ -130,13 +141,17 @@ def read_run(folder: Path) -> RunView:
 class TrainingScreen(Screen[None]):
     """Watch a training run: its settings, its progress, its loss and validation BPB."""
 
-    BINDINGS = [Binding("escape", "close", "Back")]
+    BINDINGS = [
+        Binding("ctrl+n", "start_run", "New run"),  # "n" would type into the path field
+        Binding("escape", "close", "Back"),
+    ]
 
     def __init__(self, folder: Path | None = None) -> None:
         super().__init__()
         self.start_folder = folder
         self.folder: Path | None = None  # the run attached
         self.stamp: tuple[int, int] | None = None  # of the log last shown
+        self.process_id: int | None = None  # of the run started here last
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -208,6 +223,26 @@ class TrainingScreen(Screen[None]):
         self.summary.update(Text(result.summary(), style="bold"))
         self.query_one("#loss-plot", CurvePlot).show(result.loss)
         self.query_one("#bpb-plot", CurvePlot).show(result.val_bpb)
+
+    def action_start_run(self) -> None:
+        self.app.push_screen(StartRunScreen(), self.started)
+
+    def started(self, request: RunRequest | None) -> None:
+        """Start the run the dialog returned and attach to its folder."""
+        if request is None:
+            return
+        try:
+            self.process_id = start(request)
+        except (CannotStart, OSError) as err:
+            self.notify(first_line(err), severity="error", markup=False)
+            return
+        self.notify(
+            f"training started (process {self.process_id}); "
+            f"its output: {request.out / OUTPUT_FILE}",
+            markup=False,
+        )
+        self.query_one("#run-path", Input).value = str(request.out)
+        self.attach(request.out)
 
     def action_close(self) -> None:
         self.dismiss()
