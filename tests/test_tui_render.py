@@ -282,7 +282,7 @@ def test_the_help_screen_lists_the_key():
     console = Console(width=120, file=io.StringIO())
     console.print(keys_table())
     text = console.file.getvalue()
-    assert re.search(r"^p +score and audio: write the SVG or WAV, or play it", text, re.M)
+    assert re.search(r"^p +score and audio: SVG, WAV, or play it", text, re.M)
 
 
 # --- snapshot ---------------------------------------------------------------------------------

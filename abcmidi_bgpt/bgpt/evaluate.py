@@ -10,7 +10,7 @@ end-of-file position, never the padding.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -31,6 +31,17 @@ from abcmidi_bgpt.bgpt.patches import (
 from abcmidi_bgpt.core.direction import Direction
 
 LN2 = math.log(2.0)
+
+# Told (sequences scored so far, sequences in all) before each batch and once at the end.
+Progress = Callable[[int, int], None]
+
+
+class EvaluationCancelled(Exception):
+    """An evaluation stopped between batches because its ``should_stop`` said so."""
+
+    def __init__(self, done: int = 0, total: int = 0):
+        super().__init__(f"cancelled after {done} of {total} sequences")
+        self.done, self.total = done, total
 
 
 @dataclass(slots=True)
@@ -91,14 +102,20 @@ def scored_sequences(
     sequences: SequenceSet,
     batch_patches: int = 4096,
     dtype: torch.dtype = torch.float32,
+    before_batch: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[int, EncodedPair, np.ndarray]]:
     """Every sequence of ``sequences`` as ``(index, encoding, nats)``, ``nats`` as in
     :func:`sequence_nats`; run in length-sorted batches of ``batch_patches`` patches, raised to
     one full context so that any sequence that fits the model fits a batch. Put the model in
-    eval mode."""
+    eval mode. ``before_batch``, if given, is called with the number of sequences yielded so
+    far before each batch is run (it may raise to stop there)."""
     layout = sequences.layout
     device = next(model.parameters()).device
+    done = 0
     for batch in length_batches(sequences.n_patches, max(batch_patches, layout.max_patches)):
+        if before_batch is not None:
+            before_batch(done)
+        done += len(batch)
         encoded = [sequences.encode(i) for i in batch]
         ids, n_patches = pad_batch([e.ids for e in encoded], layout)
         ids_t = torch.from_numpy(ids).to(device)
@@ -112,15 +129,43 @@ def score_sequences(
     sequences: SequenceSet,
     batch_patches: int = 4096,
     dtype: torch.dtype = torch.float32,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, DirectionScore]:
-    """BPB_abc, BPB_midi and the loss of ``model`` on ``sequences``, per direction."""
+    """BPB_abc, BPB_midi and the loss of ``model`` on ``sequences``, per direction.
+
+    ``progress`` is told how many sequences are scored before each batch and at the end;
+    ``should_stop`` is asked before each batch, and when it says so the scoring stops there
+    with :class:`EvaluationCancelled` (a batch under way is not interrupted)."""
     was_training = model.training
     model.eval()
+    try:
+        return _score(model, sequences, batch_patches, dtype, progress, should_stop)
+    finally:  # a cancelled evaluation leaves the model as it found it too
+        model.train(was_training)
+
+
+def _score(
+    model: BGPT,
+    sequences: SequenceSet,
+    batch_patches: int,
+    dtype: torch.dtype,
+    progress: Progress | None,
+    should_stop: Callable[[], bool] | None,
+) -> dict[str, DirectionScore]:
     layout = sequences.layout
     p = layout.patch_size
+    total = len(sequences)
+
+    def before_batch(done: int) -> None:
+        if should_stop is not None and should_stop():
+            raise EvaluationCancelled(done, total)
+        if progress is not None:
+            progress(done, total)
+
     present = _directions(sequences)
     scores = {d: DirectionScore(d) for d in Direction if d in present}
-    for i, pair, nats in scored_sequences(model, sequences, batch_patches, dtype):
+    for i, pair, nats in scored_sequences(model, sequences, batch_patches, dtype, before_batch):
         score = scores[sequences.direction_of(i)]
         score.sequences += 1
         score.nats += float(nats.sum(dtype=np.float64))
@@ -135,7 +180,8 @@ def score_sequences(
             segment.bits += float(span_nats) / LN2
             segment.bytes += n_bytes
             segment.positions += len(span)
-    model.train(was_training)
+    if progress is not None:
+        progress(total, total)
     return scores
 
 
@@ -172,16 +218,30 @@ def evaluate_checkpoint(
     batch_patches: int = 4096,
     device: str = "auto",
     dtype: str = "auto",
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> EvaluationReport:
-    """Load a saved model and score it on a corpus split in each direction."""
+    """Load a saved model and score it on a corpus split in each direction. ``progress`` and
+    ``should_stop`` as in :func:`score_sequences`; ``should_stop`` is asked before the model
+    and the pairs are loaded too (:class:`EvaluationCancelled` with 0 done)."""
     from abcmidi_bgpt.bgpt.checkpoint import load_model
     from abcmidi_bgpt.bgpt.model_folder import resolve_checkpoint
 
+    def check() -> None:
+        if should_stop is not None and should_stop():
+            raise EvaluationCancelled()
+
     dev = resolve_device(device)
-    model = load_model(resolve_checkpoint(checkpoint), device=dev)  # a run folder too
+    folder = resolve_checkpoint(checkpoint)  # a run folder too; says at once what is wrong
+    check()
+    model = load_model(folder, device=dev)
+    check()
     pairs = load_pairs(corpus, split, limit)
+    check()
     sequences = SequenceSet.from_pairs(pairs, directions or list(Direction), model.config.layout)
-    scores = score_sequences(model, sequences, batch_patches, resolve_dtype(dtype, dev))
+    scores = score_sequences(
+        model, sequences, batch_patches, resolve_dtype(dtype, dev), progress, should_stop
+    )
     return EvaluationReport(
         str(checkpoint), str(corpus), split, len(pairs), sequences.skipped, scores
     )

@@ -1,4 +1,5 @@
-"""Choosing the conversion engine: symbolic, abc2midi/midi2abc, or bGPT with a checkpoint."""
+"""Choosing the conversion engine: symbolic, abc2midi/midi2abc, or bGPT with a checkpoint,
+typed or picked from the models found on disk (ctrl+o, :mod:`.models`)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from abcmidi_bgpt.engines.registry import (
 
 from ..engines import model_problem
 from ..widgets.toggles import MarkedCheckbox, MarkedRadioButton
+from .models import ModelsScreen
 
 # How the dialog describes each engine (the registry's summary for one not listed here).
 ENGINE_NOTES = {
@@ -33,7 +35,10 @@ ENGINE_NOTES = {
 class EngineScreen(ModalScreen[EngineSpec | None]):
     """A dialog that returns the chosen :class:`EngineSpec`, or None when cancelled."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [
+        Binding("ctrl+o", "models", "Models"),
+        Binding("escape", "cancel", "Cancel"),
+    ]
 
     def __init__(self, current: EngineSpec) -> None:
         super().__init__()
@@ -59,11 +64,13 @@ class EngineScreen(ModalScreen[EngineSpec | None]):
                 id="chords",
             )
             yield Label("Checkpoint (bgpt):")
-            yield Input(
-                str(getattr(options, "checkpoint", None) or ""),
-                placeholder="path to a model checkpoint",
-                id="checkpoint",
-            )
+            with Horizontal(id="checkpoint-row"):
+                yield Input(
+                    str(getattr(options, "checkpoint", None) or ""),
+                    placeholder="path to a model checkpoint",
+                    id="checkpoint",
+                )
+                yield Button("Models…", id="models")
             yield Static(id="engine-error")
             with Horizontal(classes="buttons"):
                 yield Button("Use engine", variant="primary", id="use")
@@ -94,6 +101,20 @@ class EngineScreen(ModalScreen[EngineSpec | None]):
             else None,
         )
         self.dismiss(spec)
+
+    @on(Button.Pressed, "#models")
+    def action_models(self) -> None:
+        self.app.push_screen(ModelsScreen(), self.picked)
+
+    def picked(self, path: Path | None) -> None:
+        """A model picked: its folder in the checkpoint field, bgpt chosen."""
+        if path is None:
+            return
+        self.query_one("#checkpoint", Input).value = str(path)
+        for button in self.query(MarkedRadioButton):
+            if button.name == "bgpt" and not button.disabled:
+                button.value = True
+        self.query_one("#use", Button).focus()
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

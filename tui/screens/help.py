@@ -1,4 +1,4 @@
-"""The help screen: what the panes show and every key."""
+"""The help screen: every key, in two columns, and the researcher's path through the screens."""
 
 from __future__ import annotations
 
@@ -6,32 +6,30 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 KEYS = [
     ("Anywhere", ""),
-    ("c", "convert the selection: a tune to MIDI, a MIDI file to ABC"),
-    ("r", "round trip: MIDI → ABC → MIDI, with note F1 and the differing notes"),
-    ("v", "compare the engines on the selection, side by side"),
+    ("c", "convert: a tune to MIDI, a MIDI file to ABC"),
+    ("r", "round trip MIDI → ABC → MIDI: note F1, diffs"),
+    ("v", "compare the engines on the selection"),
     ("b", "batch-convert the selected folder"),
-    ("e", "choose the engine (symbolic, abc2midi, bgpt + checkpoint)"),
-    ("p", "score and audio: write the SVG or WAV, or play it"),
-    ("t", "watch a training run: its progress and curves"),
-    ("m", "a comparison report: its rows, worst first"),
-    ("ctrl+s", "save the ABC pane's tune or the converted MIDI"),
-    ("1 2 3", "focus the file tree, the ABC pane, the piano roll"),
+    ("e", "engine: symbolic, abc2midi, bgpt + model"),
+    ("p", "score and audio: SVG, WAV, or play it"),
+    ("ctrl+s", "save the ABC pane's tune or the MIDI"),
+    ("1 2 3", "focus the files, the ABC, the piano roll"),
     ("escape", "back to the file tree"),
     ("tab / shift+tab", "next / previous pane"),
     ("f5", "read the folder again"),
     ("? or f1", "this help"),
-    ("q", "quit (asks when there are unsaved edits)"),
+    ("q", "quit (asks first if edits are unsaved)"),
     ("File tree", ""),
-    ("↑ ↓ enter", "move, open a folder or tune book; the panes follow the cursor"),
+    ("↑ ↓ enter", "move, open; the panes follow the cursor"),
     ("ABC pane", ""),
-    ("typing", "edits the tune; the status line re-checks it after a pause"),
-    ("f8", "cursor to the next problem the status line found"),
+    ("typing", "edits; the status line re-checks it"),
+    ("f8", "cursor to the next problem found"),
     ("ctrl+z / ctrl+y", "undo / redo"),
     ("Piano roll", ""),
     ("← → (h l)", "one bar back / on"),
@@ -39,14 +37,29 @@ KEYS = [
     ("home end", "first / last bar"),
     ("↑ ↓ (k j)", "higher / lower pitches"),
     ("+ -", "zoom in / out"),
+    ("Research", ""),
+    ("o", "build a corpus, or look at one"),
+    ("t", "watch a training run and its curves"),
+    ("  ctrl+n", "start a training run (outlives the app)"),
+    ("n", "evaluate a model: BPB per direction"),
+    ("e ctrl+o", "pick the bgpt model among those found"),
+    ("m", "a comparison report: rows, worst first"),
+    ("  enter", "open a row's tune in the compare view"),
 ]
+# The researcher's path through the screens, in order.
+RESEARCH_PATH = (
+    "o builds the pairs; t, ctrl+n trains on them and shows the curves; n scores the model; "
+    "e, ctrl+o makes it the engine; v compares it with the symbolic converter on one tune, "
+    "m reads a whole comparison (abcmidi-bgpt compare --out DIR) and opens its worst tunes."
+)
+SPLIT_AT = ("File tree", "")  # the second column starts here
 
 
-def keys_table() -> Table:
+def keys_table(rows: list[tuple[str, str]] = KEYS) -> Table:
     table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
     table.add_column(style="bold #ffaf00", no_wrap=True)
     table.add_column()
-    for key, what in KEYS:
+    for key, what in rows:
         if what:
             table.add_row(key, what)
         else:
@@ -61,9 +74,13 @@ class HelpScreen(ModalScreen[None]):
     ]
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="dialog"):
+        split = KEYS.index(SPLIT_AT)
+        with VerticalScroll(id="help-dialog"):
             yield Label("abcmidi-bgpt · keys  (escape closes)", classes="dialog-title")
-            yield Static(keys_table())
+            with Horizontal(id="help-columns"):
+                yield Static(keys_table(KEYS[:split]), classes="help-column")
+                yield Static(keys_table(KEYS[split:]), classes="help-column")
+            yield Static(Text.assemble(("Research: ", "bold"), RESEARCH_PATH), id="help-path")
             yield Static(
                 Text(
                     "Red in the piano roll: notes of the input the conversion lost. "

@@ -51,8 +51,10 @@ from ..widgets.library_tree import (
 from ..widgets.midi_pane import MidiPane
 from .batch import BatchScreen
 from .compare import CompareScreen, CompareSubject
+from .corpus import CorpusScreen
 from .dialogs import ConfirmScreen
 from .engine import EngineScreen
+from .evaluation import EvaluationScreen
 from .help import HelpScreen
 from .render import RenderScreen, RenderSubject
 from .report import ReportScreen
@@ -72,6 +74,8 @@ class MainScreen(Screen[None]):
         Binding("p", "render", "Score & audio", show=False),
         Binding("t", "training", "Training", show=False),
         Binding("m", "report", "Comparison report", show=False),
+        Binding("o", "corpus", "Corpus", show=False),
+        Binding("n", "evaluation", "Evaluate model", show=False),
         Binding("ctrl+s", "save", "Save", priority=True),
         Binding("question_mark,f1", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -83,7 +87,7 @@ class MainScreen(Screen[None]):
     # Letter and digit keys type into the ABC editor; their actions wait until it is left.
     TYPED_ACTIONS = frozenset(
         {"convert", "round_trip", "compare", "batch", "choose_engine", "quit", "focus_pane"}
-    ) | {"render", "training", "report"}
+    ) | {"render", "training", "report", "corpus", "evaluation"}
 
     engine_spec: reactive[EngineSpec] = reactive(EngineSpec("symbolic"))
 
@@ -397,6 +401,13 @@ class MainScreen(Screen[None]):
 
     def action_training(self) -> None:
         self.app.push_screen(TrainingScreen())
+
+    def action_corpus(self) -> None:
+        self.app.push_screen(CorpusScreen())
+
+    def action_evaluation(self) -> None:
+        checkpoint = getattr(self.engine_spec.options, "checkpoint", None)
+        self.app.push_screen(EvaluationScreen(model=checkpoint))
 
     def action_report(self) -> None:
         self.app.push_screen(ReportScreen(open_tune=self.open_compared_tune))
