@@ -15,7 +15,7 @@ from abcmidi_bgpt.symbolic.midi_to_abc.keys import Key
 from abcmidi_bgpt.symbolic.midi_to_abc.meter import Meter
 from abcmidi_bgpt.symbolic.midi_to_abc.quantise import Chord
 from abcmidi_bgpt.symbolic.midi_to_abc.ticks import common_denominator, ticks_of
-from abcmidi_bgpt.symbolic.midi_to_abc.writer import Bar, Item
+from abcmidi_bgpt.symbolic.midi_to_abc.writer import Bar, Item, TrilledItem
 
 MAX_TRANSCRIBED_BARS = 20_000  # 40,000 beats (formats.midi.MAX_MIDI_BEATS) of 2/4
 MAX_VOICE_BARS = 400_000  # voices times bars: 16 voices of 20,000 bars, 400 of 1,000
@@ -170,7 +170,7 @@ def _item(p: _Piece, beats: Callable[[int], Fraction]) -> Item:
     c = p.chord
     if c is None:
         return Item(start, length)
-    return Item(
+    return (TrilledItem if c.trill and p.first else Item)(
         start,
         length,
         c.pitches,

@@ -519,6 +519,7 @@ class Chord:
     graces: tuple[int, ...] = ()
     grace_length: Fraction = Fraction(0)  # sounding length of each grace note
     staccato: bool = False
+    trill: bool = False  # a fast alternation with the note above, written as one note (ornaments)
 
     @property
     def offset(self) -> Fraction:

@@ -35,6 +35,7 @@ from abcmidi_bgpt.symbolic.midi_to_abc.meter import (
     melody_events,
     phase_features,
 )
+from abcmidi_bgpt.symbolic.midi_to_abc.ornaments import trill_marker
 from abcmidi_bgpt.symbolic.midi_to_abc.quantise import Chord
 from abcmidi_bgpt.symbolic.midi_to_abc.repeats import find_repeats
 from abcmidi_bgpt.symbolic.midi_to_abc.tempo import span_tempi
@@ -148,7 +149,16 @@ def transcribe(
     notes_per_voice, limits = by_hand(notes_per_voice, programs)
     phase = (phase - timing.shift) % meter.bar
     legato = Fraction(1, 4) if timing.performed else Fraction(0)
-    lines, clipped = lines_within(notes_per_voice, legato, limits)
+    key_map = _key_map(perf, key_est, timing)
+    meter_map = _meter_map(perf, meter, timing, meter_estimated)
+    clock = TempoClock(perf.tempos)
+
+    def seconds(onset: Fraction, length: Fraction) -> float:
+        start = clock.seconds(timing.file_time(onset))
+        return clock.seconds(timing.file_time(onset + length)) - start
+
+    trills = trill_marker(meter_map, phase, key_map, seconds)
+    lines, clipped = lines_within(notes_per_voice, legato, limits, trills)
     if clipped:
         warnings.append(
             f"{clipped} note(s) cut short: more lines overlapped than the voices can hold"
@@ -162,8 +172,6 @@ def transcribe(
     shift = (last_line // bar) * bar if last_line >= bar else Fraction(0)
     if shift:
         warnings.append(f"{float(shift):g} beats of silence before the first note dropped")
-    key_map = _key_map(perf, key_est, timing)
-    meter_map = _meter_map(perf, meter, timing, meter_estimated)
     bars = cut_bars(lines, shift, phase, end, meter_map, key_map, where)
     _play_bars_in_time(bars, perf, timing)
     pickup = bars[0].length if bars and bars[0].length != bars[0].meter.bar else Fraction(0)

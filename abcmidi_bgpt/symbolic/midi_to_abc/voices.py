@@ -5,7 +5,7 @@ track in two hands, and each voice's lines (a held note under moving ones is a l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 
 from abcmidi_bgpt.core.errors import ConversionError
@@ -122,11 +122,15 @@ def by_hand(
 
 
 def lines_within(
-    notes_per_voice: list[list[TimedNote]], legato: Fraction, limits: list[int]
+    notes_per_voice: list[list[TimedNote]],
+    legato: Fraction,
+    limits: list[int],
+    ornament: Callable[[list[Chord]], list[Chord]] | None = None,
 ) -> tuple[list[list[Chord]], int]:
     """Each voice's notes as lines (a held note under moving ones is a second line), at most
     :data:`MAX_PLAYED_VOICES` lines in all: the voice with the most lines gives one up (its
-    notes then cut short where they overlap) until they fit. The lines, and notes cut short."""
+    notes then cut short where they overlap) until they fit. The lines, and notes cut short.
+    ``ornament`` (see ornaments) rewrites each line before its grace notes are found."""
     limits = list(limits)
     split = [
         split_lines(notes, legato, limit)
@@ -138,7 +142,12 @@ def lines_within(
             break
         limits[i] = len(split[i][0]) - 1
         split[i] = split_lines(notes_per_voice[i], legato, limits[i])
-    lines = [absorb_graces(line) for voice_lines, _ in split for line in voice_lines if line]
+    lines = [
+        absorb_graces(ornament(line) if ornament else line)
+        for voice_lines, _ in split
+        for line in voice_lines
+        if line
+    ]
     return lines, sum(cut for _, cut in split)
 
 

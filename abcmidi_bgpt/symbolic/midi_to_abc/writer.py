@@ -68,6 +68,15 @@ class Item:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class TrilledItem(Item):
+    """A note written with the trill sign, ``TA2`` (see ornaments): an item of its own kind,
+    not a field of every item, so that items without one stay what they were."""
+
+    def key(self) -> tuple:
+        return (*Item.key(self), "T")
+
+
 @dataclass(slots=True)
 class Bar:
     start: Fraction  # in beats from the start of the tune
@@ -472,6 +481,8 @@ def _item_text(item: Item, acc: _Accidentals, meter: Meter, unit: Fraction, scal
         tied_in = item.tied_in if k == 0 else True
         if k == 0 and item.staccato and item.pitches:
             text += "."
+        if k == 0 and not tied_in and len(item.pitches) == 1 and isinstance(item, TrilledItem):
+            text += "T"
         if not item.pitches:
             text += "z" + length
         elif len(item.pitches) == 1:
