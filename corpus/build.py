@@ -54,7 +54,7 @@ from .folder import (
     write_dataset,
     write_failures,
 )
-from .manifest import manifest_of
+from .manifest import LiveTally, Tally, manifest_of
 from .naming import name_tunes
 from .pipeline import PipelineSettings
 from .selection import Selection, certain_rounds, unit_order
@@ -76,6 +76,8 @@ WORKER_PRELOAD = (
 
 # progress(stage, done, total): called as work advances; total None while unknown.
 ProgressFn = Callable[[str, int, "int | None"], None]
+# tally(counts so far): called with progress once pairs are being decided.
+TallyFn = Callable[[Tally], None]
 
 
 def _no_progress(stage: str, done: int, total: int | None) -> None:
@@ -176,12 +178,16 @@ def build_corpus(
     jobs: int = 1,
     cache_path: str | Path | None = None,
     progress: ProgressFn | None = None,
+    tally: TallyFn | None = None,
 ) -> BuildReport:
     """Build (or rebuild, resuming from the cache) a corpus in ``out_dir`` from ``sources``
     (``music21``, ``irishman``, ``irishman:PATH``, folders; see :mod:`corpus.sources`).
 
     Bad tunes never stop the build: each failure is recorded with its stage and reason.
-    Raises :class:`SourceError` when a source cannot be read at all.
+    Raises :class:`SourceError` when a source cannot be read at all. ``progress`` is told how
+    each stage advances and ``tally`` what has been decided so far (converted, kept, left out
+    and why); either may raise to stop the build, which leaves the folder marked unfinished and
+    its cache for the next build to resume from.
     """
     settings = settings or BuildSettings()
     if len(set(sources)) != len(sources):
@@ -209,6 +215,8 @@ def build_corpus(
     code = code_fingerprint()
     cache = ResultCache(Path(cache_path) if cache_path else out / CACHE_DIR / "results.sqlite")
     selection = Selection(settings.layout, settings.target if settings.stop_early else None)
+    if tally is not None:
+        progress = _with_tally(progress, LiveTally(selection), tally)
     try:
         with Workers(jobs, settings.pipeline, WORKER_PRELOAD) as workers:
             clock = time.perf_counter()
@@ -260,6 +268,14 @@ def build_corpus(
     write_atomic(out / README, card_text(manifest).encode("utf-8"))
     write_atomic(out / MANIFEST, json_bytes(manifest))  # last: only now is it complete
     return BuildReport(out, manifest, failures, timings, renderer.cached, work, named)
+
+
+def _with_tally(progress: ProgressFn, live: LiveTally, tally: TallyFn) -> ProgressFn:
+    def told(stage: str, done: int, total: int | None) -> None:
+        progress(stage, done, total)
+        tally(live())
+
+    return told
 
 
 def _split(name: str, settings: BuildSettings) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections import Counter
+from dataclasses import dataclass, field
 
 from abcmidi_bgpt import __version__
 from abcmidi_bgpt.bgpt.dataset import FEATURES
@@ -93,6 +94,49 @@ def reason_group(reason: str) -> str:
     text = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", reason)
     text = re.sub(r"\d+(\.\d+)?", "N", text)
     return text[:120]
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """A build's pairs as decided so far, for live progress: tunes (and transpositions)
+    converted, pairs kept, left out as duplicates, as too long, and the other failures by
+    stage and reason (grouped as in the manifest)."""
+
+    converted: int = 0
+    kept: int = 0
+    duplicates: int = 0
+    too_long: int = 0
+    failed: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+class LiveTally:
+    """Counts a :class:`Selection` as it grows: each call reads only the failures added since
+    the last, so telling it after every tune costs no more than the build's own work."""
+
+    def __init__(self, selection: Selection) -> None:
+        self.selection = selection
+        self.seen = 0
+        self.duplicates = self.too_long = 0
+        self.failed: Counter = Counter()
+
+    def __call__(self) -> Tally:
+        failures = self.selection.failures
+        for f in failures[self.seen :]:
+            if f.stage == "duplicate":
+                self.duplicates += 1
+            elif f.stage == "too-long":
+                self.too_long += 1
+            else:
+                self.failed[f.stage, reason_group(f.reason)] += 1
+        self.seen = len(failures)
+        counts = self.selection.counts
+        return Tally(
+            converted=counts.tunes_converted + counts.transpositions_rendered,
+            kept=sum(len(rows) for rows in self.selection.rows.values()),
+            duplicates=self.duplicates,
+            too_long=self.too_long,
+            failed=dict(self.failed),
+        )
 
 
 def _reason_table(failures: list[Failure], top: int = 15) -> dict[str, dict[str, int]]:

@@ -135,6 +135,15 @@ async def test_a_build_shows_its_stages_then_the_corpus_it_wrote(tmp_path, built
         assert total == 50 and kept <= converted < 50
         assert screen.stages["writing dataset"] == (kept, kept)
         assert table_rows(screen, "corpus-stages")[1] == ["naming tunes", "50", "50"]
+        # What was decided, shown as the build went: growing, and at the end the manifest's.
+        shown = screen.tallies
+        assert len(shown) >= 2 and shown[0].converted <= shown[-1].converted
+        counts = manifest["counts"]
+        assert shown[-1].converted == counts["tunes_converted"] and shown[-1].kept == kept
+        assert (shown[-1].duplicates, shown[-1].too_long) == (
+            counts["duplicates"],
+            counts["too_long"],
+        )
         assert table_rows(screen, "corpus-splits") == expected_splits(out)
         summary = str(screen.query_one("#corpus-summary").render())
         assert f"50 tunes found · {manifest['counts']['tunes_converted']} converted" in summary

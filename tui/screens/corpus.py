@@ -43,6 +43,7 @@ from abcmidi_bgpt.bgpt.dataset import MANIFEST, load_corpus, load_manifest
 from abcmidi_bgpt.bgpt.patches import PatchLayout
 from abcmidi_bgpt.core.errors import first_line
 from abcmidi_bgpt.corpus.build import BuildReport, BuildSettings, build_corpus
+from abcmidi_bgpt.corpus.manifest import Tally
 from abcmidi_bgpt.corpus.sources import MUSIC21_COLLECTIONS
 from abcmidi_bgpt.corpus.splits import SPLITS, parse_scale
 from abcmidi_bgpt.corpus.stats import split_lengths
@@ -62,6 +63,17 @@ HELP = (
     "or stopped resumes from the folder's cache (cache/results.sqlite): build again with the "
     "same sources. Enter in the output field reads the corpus there."
 )
+
+
+def tally_text(counts: Tally) -> Text:
+    """What a build under way has decided: converted, kept, left out and why."""
+    text = Text(f"{counts.converted} converted · {counts.kept} pairs kept · ", style="bold")
+    text.append(f"{counts.duplicates} duplicates · {counts.too_long} too long · ")
+    failed = sorted(counts.failed.items(), key=lambda kv: (-kv[1], kv[0]))
+    text.append(f"{sum(n for _, n in failed)} failed")
+    for (stage, reason), n in failed[:3]:
+        text.append(f"\n  {stage}: {reason} ×{n}", style="dim")
+    return text
 
 
 class BuildCancelled(Exception):
@@ -193,6 +205,7 @@ class CorpusScreen(Screen[None]):
         self.start = (out, collections, folder, scales, jobs or batch_workers())
         self.cancel_event = threading.Event()
         self.stages: dict[str, tuple[int, int | None]] = {}  # the build's, as last shown
+        self.tallies: list[Tally] = []  # the build's decisions so far, as shown
         self.confirmed: Path | None = None  # a finished corpus the user chose to rebuild
         self.shown: Path | None = None  # the folder read last
 
@@ -236,7 +249,7 @@ class CorpusScreen(Screen[None]):
         self.query_one("#corpus-stages", DataTable).add_columns("stage", "done", "of")
         columns = ("split", "pairs", "tunes", "transposed", "ABC bytes", "MIDI bytes")
         self.query_one("#corpus-splits", DataTable).add_columns(*columns)
-        self.query_one("#build", Button).focus()
+        self.query_one(MarkedCheckbox).focus()  # the form from its top; ctrl+b builds from anywhere
         self.show_corpus(self.out_dir())
 
     def on_unmount(self) -> None:
@@ -286,7 +299,7 @@ class CorpusScreen(Screen[None]):
             )
         self.confirmed = None
         self.cancel_event = threading.Event()
-        self.stages = {}
+        self.stages, self.tallies = {}, []
         self.show_stages({}, "")
         self.say(f"building {out} from {', '.join(sources)} …")
         self.running = True
@@ -323,13 +336,31 @@ class CorpusScreen(Screen[None]):
                 posted[stage] = now
                 post(self.show_stages, dict(stages), stage)
 
+        last: list[Tally] = []
+
+        def tally(counts: Tally) -> None:
+            last[:] = [counts]
+            now = time.monotonic()
+            if now - posted.get("tally", 0.0) >= POST_S:
+                posted["tally"] = now
+                post(self.show_tally, counts)
+
         try:
-            report = build_corpus(sources, out, settings, jobs=jobs, progress=progress)
+            report = build_corpus(sources, out, settings, jobs=jobs, progress=progress, tally=tally)
         except BuildCancelled:
+            if last:
+                post(self.show_tally, last[0])
             return post(self.ended, stages, out, None, "")
         except Exception as err:  # a bad source, an unwritable folder, the builder's bug
             return post(self.ended, stages, out, None, first_line(err))
+        if last:  # the final counts, whatever the last one posted
+            post(self.show_tally, last[0])
         post(self.ended, stages, out, report, "")
+
+    def show_tally(self, counts: Tally) -> None:
+        if self.running:  # a late one after the end would hide the corpus's summary
+            self.tallies.append(counts)
+            self.query_one("#corpus-summary", Static).update(tally_text(counts))
 
     def show_stages(self, stages: dict[str, tuple[int, int | None]], current: str) -> None:
         self.stages = stages

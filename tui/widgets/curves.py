@@ -30,5 +30,7 @@ class CurvePlot(PlotextPlot):
         plt.xlabel("step")
         plt.ylabel(self.ylabel)
         for name, (steps, values) in self.series.items():
-            plt.plot(steps, values, label=name, marker="braille")
+            # A braille line of one or two points is a speck: those are drawn as dots.
+            marker = "braille" if len(steps) > 2 else "dot"
+            plt.plot(steps, values, label=name, marker=marker)
         self.refresh()
