@@ -96,6 +96,19 @@ def reason_group(reason: str) -> str:
     return text[:120]
 
 
+SPLIT_COLUMNS = ("split", "pairs", "tunes", "transposed", "ABC bytes", "MIDI bytes")
+
+
+def split_rows(manifest: dict) -> list[tuple[str, ...]]:
+    """The manifest's splits as rows of SPLIT_COLUMNS: pairs, tunes, transposed pairs and
+    bytes of each (the command line's table and the TUI's)."""
+    return [
+        (name, str(s["rows"]), str(s["tunes"]), str(s["transposed_rows"]),
+         str(s["abc_bytes"]), str(s["midi_bytes"]))
+        for name, s in manifest["splits"].items()
+    ]  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Tally:
     """A build's pairs as decided so far, for live progress: tunes (and transpositions)

@@ -196,7 +196,7 @@ def print_build_report(report) -> None:
     seconds = sum(report.seconds.values())
     table.add_row("time", f"{seconds:.1f} s")
     console.print(table)
-    console.print(splits_table(manifest["splits"]))
+    console.print(splits_table(manifest))
     for name, u in manifest["unfilled_scales"].items():
         print_warning(
             f"{name} not made: {u['requested']} pairs asked for, "
@@ -261,17 +261,16 @@ def print_manifest(manifest: dict) -> None:
     for key, value in manifest["counts"].items():
         counts.add_row(key.replace("_", " "), str(value))
     console.print(counts)
-    console.print(splits_table(manifest["splits"]))
+    console.print(splits_table(manifest))
 
 
-def splits_table(splits: dict) -> Table:
+def splits_table(manifest: dict) -> Table:
     """The manifest's splits: pairs, tunes, transposed pairs and bytes of each."""
+    from abcmidi_bgpt.corpus.manifest import SPLIT_COLUMNS, split_rows
+
     table = Table(title="Splits", header_style="bold")
-    for column in ("split", "pairs", "tunes", "transposed", "ABC bytes", "MIDI bytes"):
+    for column in SPLIT_COLUMNS:
         table.add_column(column, justify="left" if column == "split" else "right")
-    for name, s in splits.items():
-        table.add_row(
-            name, str(s["rows"]), str(s["tunes"]), str(s["transposed_rows"]),
-            str(s["abc_bytes"]), str(s["midi_bytes"]),
-        )  # fmt: skip
+    for row in split_rows(manifest):
+        table.add_row(*row)
     return table

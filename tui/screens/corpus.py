@@ -43,7 +43,7 @@ from abcmidi_bgpt.bgpt.dataset import MANIFEST, load_corpus, load_manifest
 from abcmidi_bgpt.bgpt.patches import PatchLayout
 from abcmidi_bgpt.core.errors import first_line
 from abcmidi_bgpt.corpus.build import BuildReport, BuildSettings, build_corpus
-from abcmidi_bgpt.corpus.manifest import Tally
+from abcmidi_bgpt.corpus.manifest import SPLIT_COLUMNS, Tally, split_rows
 from abcmidi_bgpt.corpus.sources import MUSIC21_COLLECTIONS
 from abcmidi_bgpt.corpus.splits import SPLITS, parse_scale
 from abcmidi_bgpt.corpus.stats import split_lengths
@@ -115,18 +115,13 @@ def read_corpus(folder: Path) -> CorpusView:
     layout = PatchLayout(manifest["settings"]["patch_size"], manifest["settings"]["max_patches"])
     corpus = load_corpus(folder)
     held = DatasetDict({s: corpus[s] for s in SPLITS if s in corpus})
-    split_rows = [
-        (name, str(s["rows"]), str(s["tunes"]), str(s["transposed_rows"]),
-         str(s["abc_bytes"]), str(s["midi_bytes"]))
-        for name, s in manifest["splits"].items()
-    ]  # fmt: skip
     return CorpusView(
         folder,
         manifest,
         split_lengths(held, layout),
         layout.max_patches,
         summary_text(manifest),
-        split_rows,
+        split_rows(manifest),
     )
 
 
@@ -247,8 +242,7 @@ class CorpusScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#corpus-stages", DataTable).add_columns("stage", "done", "of")
-        columns = ("split", "pairs", "tunes", "transposed", "ABC bytes", "MIDI bytes")
-        self.query_one("#corpus-splits", DataTable).add_columns(*columns)
+        self.query_one("#corpus-splits", DataTable).add_columns(*SPLIT_COLUMNS)
         self.query_one(MarkedCheckbox).focus()  # the form from its top; ctrl+b builds from anywhere
         self.show_corpus(self.out_dir())
 
