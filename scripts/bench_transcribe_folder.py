@@ -12,7 +12,9 @@ For each converter and source: ABC written; ABC that abc2midi renders (the class
 same for every converter's output); note F1 of that rendering against the input's own notes
 (pitch and onset; every voice, drums out; both from their first note on) in the input's beats
 (onset within 0.125 of a beat) and in seconds (within 0.05 s: what is heard); the share of
-awkward note lengths (not a plain or dotted power of two of L:); voices; seconds per file
+awkward note lengths (not a plain or dotted power of two of L:); the share of notes and rests
+written in tuplets (a readable transcription of music in straight time has few); voices;
+seconds per file
 (median).
 
 F1 in the input's beats reads the rendering two ways and keeps the better, the same rule for
@@ -66,6 +68,7 @@ class Row:
     f1_seconds: list[float] = field(default_factory=list)
     lengths: int = 0
     awkward: int = 0
+    in_tuplets: int = 0
     voices: list[int] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
@@ -87,6 +90,7 @@ class Row:
             stat(self.f1_heard, statistics.mean),
             stat(self.f1_seconds, statistics.mean),
             share(self.awkward, self.lengths),
+            share(self.in_tuplets, self.lengths),
             f"{max(self.voices)}" if self.voices else "-",
             f"{statistics.median(self.seconds):.3f}" if self.seconds else "-",
         ]
@@ -165,6 +169,16 @@ _CHORD = re.compile(r"\[[^\]|]*\]")
 _LENGTH = re.compile(r"(?:[_^=]*[A-Ga-gzx][,']*|@)(\d*)(/*)(\d*)")
 
 
+_TUPLET = re.compile(r"\((\d)(?::(\d*))?(?::(\d+))?")
+
+
+def tuplet_notes(abc: str) -> int:
+    """Notes and rests the music lines put in tuplets: ``(p`` takes p, ``(p:q:r`` takes r."""
+    music = "\n".join(x for x in abc.splitlines() if not re.match(r"[A-Za-z+]:", x))
+    music = _NOT_NOTES.sub(" ", music)
+    return sum(int(m.group(3) or m.group(1)) for m in _TUPLET.finditer(music))
+
+
 def note_lengths(abc: str) -> tuple[int, int]:
     """(lengths written, awkward ones) in the music lines of an ABC text: a note's, a rest's or
     a chord's length (grace notes aside) is awkward unless it is a power of two times 1 or 3/2
@@ -233,6 +247,7 @@ def score_file(row: Row, name: str, path: Path, tmp: Path) -> None:
     total, awkward = note_lengths(abc)
     row.lengths += total
     row.awkward += awkward
+    row.in_tuplets += tuplet_notes(abc)
     row.voices.append(voices_of(abc))
     midi = abc2midi_render(abc, tmp, "-NGUI", "-NFER")
     try:
@@ -263,7 +278,7 @@ def run(folder: Path, names: list[str], console: Console, show: int) -> dict:
     table = Table(title=f"MIDI -> ABC on {folder}", header_style="bold")
     for col in (
         "source", "converter", "files", "ABC written", "abc2midi renders", "F1 beats mean",
-        "F1 beats median", "as written", "as heard", "F1 seconds mean", "awkward lengths", "voices (max)", "s/file",
+        "F1 beats median", "as written", "as heard", "F1 seconds mean", "awkward lengths", "in tuplets", "voices (max)", "s/file",
     ):  # fmt: skip
         table.add_column(col, justify="left" if col in ("source", "converter") else "right")
     totals = {name: Row() for name in names}
@@ -276,7 +291,7 @@ def run(folder: Path, names: list[str], console: Console, show: int) -> dict:
                     score_file(row, name, path, Path(tmp_dir))
                 table.add_row(source, name, *row.cells())
                 total = totals[name]
-                for attr in ("files", "written", "rendered", "lengths", "awkward"):
+                for attr in ("files", "written", "rendered", "lengths", "awkward", "in_tuplets"):
                     setattr(total, attr, getattr(total, attr) + getattr(row, attr))
                 for attr in (
                     "f1_beats",
