@@ -190,6 +190,37 @@ def test_a_sequenced_trill_in_a_real_melody_becomes_one_trilled_note(upper_first
     assert without_trills(played) == plain
 
 
+def with_tempo_change(data: bytes, at: F, qpm: float) -> bytes:
+    """The one-track file with the tempo changed at ``at`` quarter notes."""
+    midi = mido.MidiFile(file=io.BytesIO(data))
+    track, tick, now = midi.tracks[0], round(at * midi.ticks_per_beat), 0
+    for k, msg in enumerate(track):
+        if now + msg.time >= tick:
+            track[k] = msg.copy(time=now + msg.time - tick)
+            track.insert(
+                k, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(qpm), time=tick - now)
+            )
+            break
+        now += msg.time
+    out = io.BytesIO()
+    midi.save(file=out)
+    return out.getvalue()
+
+
+def test_a_trill_across_a_tempo_change_stays_notes():
+    """A trill that the file slows down in the middle of would be written "TA-[Q:]A", which
+    abc2midi plays out of time (every later note moved, on a Liszt score): left as notes."""
+    tune = corpus_tune("oneills1850/0051-0100.abc", 71)
+    notes, meter, fifths = melody(tune)
+    i = a_quarter_on_the_beat(notes, fifths)
+    main = notes[i][2]
+    run = with_alternation(notes, i, (main, upper_neighbour(main, Key(fifths))), F(1, 8))
+    steady = midi_of(run, meter, fifths)
+    assert len(trilled(midi_to_abc(steady).abc)) == 1
+    slowed = midi_to_abc(with_tempo_change(steady, notes[i][0] + F(1, 2), 80)).abc
+    assert "Q:1/4=80" in slowed and trilled(slowed) == []
+
+
 def test_a_dotted_quarter_trilled_in_six_eight():
     """In a real 6/8 tune, a dotted quarter played as twelve alternating 32nds."""
     tune = corpus_tune("oneills1850/0051-0100.abc", 53)

@@ -17,7 +17,8 @@ Only where the grid says so. A run of a line's notes is a trill when all of thes
   stay as they are;
 - together one written note (plain or dotted) of at least an eighth (:data:`MIN_TOTAL`),
   starting and ending on the sixteenth grid of its bar (:data:`GRID`) and not crossing a bar
-  line.
+  line, at one tempo (abc2midi plays a trill across an inline ``Q:``, ``TA-[Q:...]A``, out
+  of time: on a Liszt score it moved every later note).
 
 The run becomes one note of the lower pitch (the main note: a trill alternates a note with its
 upper neighbour, whichever of the two it starts on) with the summed length, marked as a trill
@@ -197,6 +198,8 @@ def _is_trill(
     if upper_neighbour(low, key_at(first.onset)) != high:
         return False
     played = seconds(first.onset, each)
+    if any(abs(seconds(line[k].onset, each) - played) > 1e-6 for k in range(i + 1, j)):
+        return False  # a tempo change inside: abc2midi plays "TA-[Q:...]A" out of time
     return played <= FAST_SECONDS or (played <= MAX_SECONDS and written_in >= CONTEXT_RATIO * each)
 
 
