@@ -194,3 +194,12 @@ def test_checkpoints_are_found_in_model_and_run_folders(tmp_path):
         resolve_checkpoint(official)
     with pytest.raises(ModelError, match="not a bGPT model"):
         resolve_checkpoint(tmp_path)
+
+
+def test_the_symbolic_reference_reads_the_track_and_channel_asked_for():
+    """bgpt's symbolic reference and fallback take the track and channel given to bgpt (they
+    were passed by position into the wrong fields: the track became the ABC reader)."""
+    engine = bgpt(trained_model(), track=2, channel=3, chords=False).build()
+    symbolic = engine.symbolic
+    assert (symbolic.track, symbolic.channel, symbolic.chords) == (2, 3, False)
+    assert symbolic.reader == ""

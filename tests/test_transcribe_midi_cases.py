@@ -126,7 +126,9 @@ def test_files_over_the_size_limit_are_refused():
         midi_to_abc(b"MThd" + bytes(MAX_MIDI_FILE_BYTES), "huge.mid")
 
 
-def test_no_notes_and_drums_only_fail_clearly():
+def test_no_notes_fail_clearly_and_drums_only_are_a_percussion_tune():
+    """No notes: a one-line reason. Drum notes only (channel 10): a tune of one percussion
+    voice (see test_transcribe_drums), or with the drums left out, the reason."""
     empty = mido.MidiFile(type=0)
     empty.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000)]))
     buf = io.BytesIO()
@@ -141,17 +143,22 @@ def test_no_notes_and_drums_only_fail_clearly():
     drums.tracks.append(track)
     buf = io.BytesIO()
     drums.save(file=buf)
+    out = midi_to_abc(buf.getvalue(), "drums.mid")
+    assert out.drums and out.voices == 1 and "clef=perc" in out.abc
+    assert sorted({n.pitch for n in rendered_notes(out.abc)}) == [36, 37, 38]
     with pytest.raises(ConversionError, match="only drum notes"):
-        midi_to_abc(buf.getvalue(), "drums.mid")
+        midi_to_abc(buf.getvalue(), "drums.mid", drums="drop")
 
 
-def test_drums_beside_a_melody_are_left_out():
+def test_drums_beside_a_melody_are_a_voice_or_left_out():
     midi = mido.MidiFile(file=io.BytesIO(abc_to_midi(JIG).midi))
     for _ in range(8):
         midi.tracks[0].insert(-1, mido.Message("note_on", channel=9, note=42, velocity=90, time=0))
     buf = io.BytesIO()
     midi.save(file=buf)
     out = midi_to_abc(buf.getvalue())
+    assert out.voices == 2 and out.drums and not any("drum note(s)" in w for w in out.warnings)
+    out = midi_to_abc(buf.getvalue(), drums="drop")
     assert out.voices == 1 and any("drum note(s)" in w for w in out.warnings)
 
 
@@ -362,7 +369,7 @@ def test_a_band_of_twenty_instruments_becomes_at_most_sixteen_voices():
         midi.tracks.append(track)
     buf = io.BytesIO()
     midi.save(file=buf)
-    out = midi_to_abc(buf.getvalue())
+    out = midi_to_abc(buf.getvalue(), drums="drop")
     assert 1 < out.voices <= 16
     assert any("merged into 5 by instrument family" in w for w in out.warnings)
     assert (

@@ -1,4 +1,8 @@
-"""The ``abcmidi-bgpt`` command line: a thin layer over the library."""
+"""The ``abcmidi-bgpt`` command line: a thin layer over the library.
+
+Why one module of over 400 lines: the app and its main command, convert, whose options (both
+directions, every engine, limits, outputs) are most of the product's surface, read together.
+"""
 
 from __future__ import annotations
 
@@ -92,6 +96,11 @@ class Fallback(enum.StrEnum):
     symbolic = "symbolic"
 
 
+class Drums(enum.StrEnum):
+    voice = "voice"
+    drop = "drop"
+
+
 @app.command()
 def convert(
     paths: Annotated[
@@ -147,6 +156,12 @@ def convert(
     channel: Annotated[
         int | None, typer.Option(help="MIDI->ABC: take the melody from this channel.")
     ] = None,
+    drums: Annotated[
+        Drums,
+        typer.Option(
+            help="MIDI->ABC: drums (channel 10) as a percussion voice, or dropped with a note."
+        ),
+    ] = Drums.voice,
     timeout: Annotated[
         float,
         typer.Option(min=0.0, help="Seconds allowed per tune, then it is stopped (0: no limit)."),
@@ -252,7 +267,7 @@ def convert(
             options = (
                 {"chords": bool(chords), "reader": reader.value}
                 if to == Format.mid
-                else {"track": track, "channel": channel}
+                else {"track": track, "channel": channel, "drums": drums.value}
             )
             if engine != "symbolic":
                 options = {}

@@ -83,6 +83,7 @@ class SymbolicOptions:
     reader: str = ""  # ABC -> MIDI: "native" or "abc2xml" ('' the default, native)
     track: int | None = None  # MIDI -> ABC: take the melody from this track
     channel: int | None = None  # MIDI -> ABC: ... or from this channel
+    drums: str = "voice"  # MIDI -> ABC: channel 10 as a percussion voice, or "drop"
 
 
 class SymbolicEngine:
@@ -101,6 +102,7 @@ class SymbolicEngine:
         self.reader = options.reader
         self.track = options.track
         self.channel = options.channel
+        self.drums = options.drums
 
     def abc_to_midi(self, tune: AbcTune) -> EngineOutput:
         from abcmidi_bgpt.symbolic.abc_to_midi.render import abc_to_midi
@@ -111,7 +113,9 @@ class SymbolicEngine:
     def midi_to_abc(self, data: bytes, source: str = "") -> EngineOutput:
         from abcmidi_bgpt.symbolic.midi_to_abc.transcribe import midi_to_abc
 
-        result = midi_to_abc(data, source=source, track=self.track, channel=self.channel)
+        result = midi_to_abc(
+            data, source=source, track=self.track, channel=self.channel, drums=self.drums
+        )
         return EngineOutput(result.abc.encode("utf-8"), result.warnings)
 
 

@@ -106,7 +106,9 @@ class BgptEngine:
         self.max_patches = o.max_patches
         # The corpus renders its MIDI with chord symbols played; the references and the
         # fallback use the same settings.
-        self.symbolic = SymbolicEngine(SymbolicOptions(o.chords, o.track, o.channel))
+        self.symbolic = SymbolicEngine(
+            SymbolicOptions(chords=o.chords, track=o.track, channel=o.channel)
+        )
 
     # --- one input at a time (the Engine protocol) ---
 

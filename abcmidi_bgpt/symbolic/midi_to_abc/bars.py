@@ -11,10 +11,11 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from abcmidi_bgpt.core.errors import ConversionError
+from abcmidi_bgpt.symbolic.midi_to_abc.drums import readable
 from abcmidi_bgpt.symbolic.midi_to_abc.keys import Key
 from abcmidi_bgpt.symbolic.midi_to_abc.meter import Meter
 from abcmidi_bgpt.symbolic.midi_to_abc.quantise import Chord
-from abcmidi_bgpt.symbolic.midi_to_abc.ticks import common_denominator, ticks_of
+from abcmidi_bgpt.symbolic.midi_to_abc.ticks import common_denominator, ticks_of, to_ticks
 from abcmidi_bgpt.symbolic.midi_to_abc.writer import Bar, Item, TrilledItem
 
 MAX_TRANSCRIBED_BARS = 20_000  # 40,000 beats (formats.midi.MAX_MIDI_BEATS) of 2/4
@@ -30,9 +31,11 @@ def cut_bars(
     meter_map: list[tuple[Fraction, Meter]],
     key_map: list[tuple[Fraction, Key]],
     where: str = "",
+    percussion: int | None = None,
 ) -> list[Bar]:
     """The tune from ``start`` cut into bars (bar lines at ``phase`` + whole bars, restarting
-    at each meter change), every voice filled with rests where it is silent. More than
+    at each meter change), every voice filled with rests where it is silent; the hits of the
+    line ``percussion`` (the drums) end at the bar line rather than tie across it. More than
     :data:`MAX_TRANSCRIBED_BARS` bars, or voices times bars over :data:`MAX_VOICE_BARS`, is
     refused before any bar is filled."""
     meters, keys = _Changes(meter_map), _Changes(key_map)
@@ -55,14 +58,17 @@ def cut_bars(
     ]
     # each distinct time made a Fraction once: bars repeat the same places and lengths
     beats = functools.cache(lambda t: Fraction(t, den))
-    for ln in lines:
+    for li, ln in enumerate(lines):
         per_bar: list[list[_Piece]] = [[] for _ in bars]
         onsets, lengths = (
             ticks_of((c.onset for c in ln), den),
             ticks_of((c.length for c in ln), den),
         )
         for c, onset, length in zip(ln, onsets, lengths, strict=True):
-            _place(c, onset, length, starts, ends, per_bar)
+            if li == percussion:
+                _place_hit(c, onset, length, starts, ends, per_bar, den)
+            else:
+                _place(c, onset, length, starts, ends, per_bar)
         for b, start, end, pieces in zip(bars, starts, ends, per_bar, strict=True):
             b.voices.append([_item(p, beats) for p in _fill_rests(pieces, end - start)])
     return bars
@@ -144,6 +150,18 @@ def _place(c: Chord, onset: int, length: int, starts: list[int], ends: list[int]
         remaining -= piece
         t += piece
         i += 1
+
+
+def _place_hit(
+    c: Chord, onset: int, length: int, starts: list[int], ends: list[int], per_bar, den: int
+) -> None:
+    """A drum hit (see drums) in its bar: cut at the bar line, not tied on, and as long as
+    the longest note value that fits (a rest after it, not a tied sliver)."""
+    i = max(0, bisect.bisect_right(starts, onset) - 1)
+    piece = min(ends[i] - onset, length)
+    if piece > 0:
+        piece = to_ticks(readable(Fraction(piece, den)), den)
+        per_bar[i].append(_Piece(onset - starts[i], piece, c))
 
 
 def _fill_rests(pieces: list[_Piece], length: int) -> list[_Piece]:

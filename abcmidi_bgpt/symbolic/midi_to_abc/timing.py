@@ -201,11 +201,14 @@ class Timing:
         return Fraction(round(self.map(x) * 12), 12) - self.shift
 
     def final(
-        self, voices: list[list[Note]], meter: Meter, phase: Fraction
+        self, voices: list[list[Note]], meter: Meter, phase: Fraction, tuned: int | None = None
     ) -> tuple[list[list[TimedNote]], float | None]:
-        """Notated onsets and ends of every note, and the swing ratio if the tune swings."""
+        """Notated onsets and ends of every note, and the swing ratio if the tune swings (as
+        the busiest of the first ``tuned`` voices plays: all of them by default; the drums,
+        last, are not the melody)."""
         floats = self.positions if self.performed else [[float(x) for x in r] for r in self.rough]
-        melody = max(range(len(voices)), key=lambda i: distinct_count(self.rough[i]))
+        among = range(len(voices) if tuned is None else tuned)
+        melody = max(among, key=lambda i: distinct_count(self.rough[i]))
         swing = None
         if not self.performed:
             swing = detect_swing(sorted(set(floats[melody])), meter, phase)

@@ -1,7 +1,8 @@
 """The symbolic MIDI -> ABC converter: a MIDI file back to the notation of its tune.
 
-    MIDI bytes -> notes in beats (formats.midi) -> voices picked, drums dropped, at most 16
-      (voices) -> timing: on the grid, or performed (quantise: tempo tracking, swing, grids)
+    MIDI bytes -> notes in beats (formats.midi) -> voices picked, drums one percussion
+      voice (or dropped), at most 16 voices (voices) -> timing: on the grid, or performed
+      (quantise: tempo tracking, swing, grids)
       -> key (keys) and meter with bar lines (meter), from the file or estimated
       -> piano hands (hands), lines, chords, graces -> bars, each played at the file's time
       (tempo) -> repeats and endings (repeats) -> ABC text (writer)
@@ -10,6 +11,9 @@ The entry point :func:`midi_to_abc` never crashes on bad input: it raises
 :class:`~abcmidi_bgpt.core.errors.ConversionError` with a one-line reason, or transcribes what it can
 and says what it skipped in ``warnings`` (and in the ABC header comments where it concerns the
 notation: which of meter, key and tempo were estimated).
+
+Why one module of over 400 lines: the pipeline above in its order, each step a call into its
+own module, read in one sitting as the order the steps depend on.
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from abcmidi_bgpt.core.errors import ConversionError
-from abcmidi_bgpt.core.performance import Note, Performance, TempoClock
+from abcmidi_bgpt.core.performance import KeyChange, Note, Performance, TempoClock
 from abcmidi_bgpt.formats.midi import MidiContents, midi_contents, read_midi_salvaged
 from abcmidi_bgpt.symbolic.midi_to_abc.bars import (
     bar_ids,
     cut_bars,
 )
+from abcmidi_bgpt.symbolic.midi_to_abc.drums import drum_line
 from abcmidi_bgpt.symbolic.midi_to_abc.keys import Key, KeyEstimate, estimate_key, signature_key
 from abcmidi_bgpt.symbolic.midi_to_abc.meter import (
     FEATURES,
@@ -47,6 +52,7 @@ from abcmidi_bgpt.symbolic.midi_to_abc.ticks import (
 )
 from abcmidi_bgpt.symbolic.midi_to_abc.timing import Timing
 from abcmidi_bgpt.symbolic.midi_to_abc.voices import (
+    MAX_PLAYED_VOICES,
     by_hand,
     line_weight,
     lines_within,
@@ -78,22 +84,31 @@ class MidiToAbc:
     endings: int = 0  # of those, sections with first and second endings
     voices: int = 1
     shift: Fraction = Fraction(0)  # beats of leading silence dropped
+    drums: bool = False  # the last voice is the drums (percussion, MIDI channel 10)
+
+
+DRUMS = ("voice", "drop")  # drums (channel 10): one percussion voice, or left out with a note
 
 
 def midi_to_abc(
-    data: bytes, source: str = "", track: int | None = None, channel: int | None = None
+    data: bytes,
+    source: str = "",
+    track: int | None = None,
+    channel: int | None = None,
+    drums: str = "voice",
 ) -> MidiToAbc:
     """Transcribe MIDI bytes to one ABC tune.
 
     ``track`` and ``channel`` (0-based, as mido counts) keep only the notes of that track or
-    channel; by default every track and channel with pitched notes becomes an ABC voice
-    (drums, channel 10, are left out). Raises :class:`ConversionError` with a one-line reason
+    channel; by default every track and channel with pitched notes becomes an ABC voice, and
+    the drums (channel 10) one percussion voice, written last (see drums), or with ``drums``
+    "drop" are left out, with a note. Raises :class:`ConversionError` with a one-line reason
     for input that holds no tune.
     """
     midi, warnings = read_midi_salvaged(data, source)
     contents = midi_contents(midi, source)
     contents.warnings = warnings + contents.warnings
-    return transcribe(contents, source, track=track, channel=channel)
+    return transcribe(contents, source, track=track, channel=channel, drums=drums)
 
 
 def transcribe(
@@ -101,17 +116,22 @@ def transcribe(
     source: str = "",
     track: int | None = None,
     channel: int | None = None,
+    drums: str = "voice",
 ) -> MidiToAbc:
     """Transcribe the contents of a MIDI file (see :func:`midi_to_abc`)."""
     where = source
+    if drums not in DRUMS:
+        raise ConversionError(f"unknown drums option {drums!r} (use {' or '.join(DRUMS)})")
     warnings = list(contents.warnings)
     perf = contents.performance
     before = len(warnings)
-    voices, programs = merge_by_family(
-        *pick_voices(contents, track, channel, where, warnings), warnings
-    )
+    voices, programs, hits = pick_voices(contents, track, channel, where, warnings, drums)
+    most = MAX_PLAYED_VOICES - 1 if hits else MAX_PLAYED_VOICES  # the drums play on one
+    voices, programs = merge_by_family(voices, programs, warnings, most)
     voice_notes = warnings[before:]  # drums left out, voices merged: said in the header too
-    total = sum(len(v) for v in voices)
+    tuned = len(voices)  # pitched voices; the drums, when kept, are timed after them
+    played = [*voices, hits] if hits else voices
+    total = sum(len(v) for v in played)
     if total > MAX_TRANSCRIBED_NOTES:
         raise ConversionError(
             f"{total} notes, over the limit of {MAX_TRANSCRIBED_NOTES} for transcription", where
@@ -120,32 +140,32 @@ def transcribe(
         warnings.append(
             f"{contents.unended_notes} note(s) had no note-off; each ends at the next note"
         )
-    melody = max(range(len(voices)), key=lambda i: (distinct_count(n.onset for n in voices[i]), -i))
+    melody = max(
+        range(tuned or len(played)), key=lambda i: (distinct_count(n.onset for n in played[i]), -i)
+    )
 
-    # Timing: file beats -> score positions.
-    timing = Timing.of(contents, voices, melody, _file_meter(perf), where)
+    # Timing: file beats -> score positions (the drums' hits too: they keep time).
+    timing = Timing.of(contents, played, melody, _file_meter(perf), where)
     warnings += timing.warnings
 
-    # Key (needs no meter).
-    all_notes = [n for v in voices for n in v]
-    ending_pitch = _ending_pitch(voices[melody])
-    hint = perf.keys[0] if perf.keys and perf.keys[0].onset <= voices[melody][0].onset else None
-    changes = [k.onset for k in perf.keys if k.onset > 0 and hint and k.fifths != hint.fifths]
-    if changes:  # the file's first key holds until its first change: judge it on those notes
-        all_notes = [n for n in all_notes if n.onset < changes[0]] or all_notes
-        ending_pitch = None
-    key_est = estimate_key(all_notes, hint, ending_pitch)
+    # Key (needs no meter), of the pitched voices.
+    hint = perf.keys[0] if perf.keys and perf.keys[0].onset <= played[melody][0].onset else None
+    if tuned:
+        key_est = _estimated_key(perf, voices, melody, hint)
+    else:  # drums alone: no key but the file's (a drum's sound is its key number)
+        key_est = KeyEstimate(signature_key(hint) if hint else Key(0), estimated=hint is None)
     if key_est.message:
         warnings.append(key_est.message)
 
     # Meter and bar lines, on the melody.
-    events = _melody_events(timing.rough[melody], voices[melody], key_est.key)
+    events = _melody_events(timing.rough[melody], played[melody], key_est.key)
     meter, phase, meter_estimated, meter_note = _meter_and_phase(contents, timing, events)
     if meter_note:
         warnings.append(meter_note)
 
     # Final positions, swing, durations.
-    notes_per_voice, swing = timing.final(voices, meter, phase)
+    notes_per_voice, swing = timing.final(played, meter, phase, tuned if hits and tuned else None)
+    drum_notes = notes_per_voice.pop() if hits else []
     notes_per_voice, limits = by_hand(notes_per_voice, programs)
     phase = (phase - timing.shift) % meter.bar
     legato = Fraction(1, 4) if timing.performed else Fraction(0)
@@ -158,12 +178,17 @@ def transcribe(
         return clock.seconds(timing.file_time(onset + length)) - start
 
     trills = trill_marker(meter_map, phase, key_map, seconds)
-    lines, clipped = lines_within(notes_per_voice, legato, limits, trills)
+    lines, clipped = lines_within(notes_per_voice, legato, limits, trills, most)
     if clipped:
         warnings.append(
             f"{clipped} note(s) cut short: more lines overlapped than the voices can hold"
         )
     lines.sort(key=lambda ln: -line_weight(ln))  # the busiest line (the melody) first
+    percussion = None
+    if hits:  # the drums: one line of hits, written last
+        end = _extent(lines)[1] if lines else None
+        lines.append(drum_line(drum_notes, meter_map, phase, end))
+        percussion = len(lines) - 1
 
     # Bars: whole bars of silence before the first note are dropped.
     start, end = _extent(lines)
@@ -172,7 +197,7 @@ def transcribe(
     shift = (last_line // bar) * bar if last_line >= bar else Fraction(0)
     if shift:
         warnings.append(f"{float(shift):g} beats of silence before the first note dropped")
-    bars = cut_bars(lines, shift, phase, end, meter_map, key_map, where)
+    bars = cut_bars(lines, shift, phase, end, meter_map, key_map, where, percussion)
     _play_bars_in_time(bars, perf, timing)
     pickup = bars[0].length if bars and bars[0].length != bars[0].meter.bar else Fraction(0)
     tied = [i for i, b in enumerate(bars) if any(v and v[-1].tie for v in b.voices)]
@@ -207,7 +232,8 @@ def transcribe(
         unit=unit,
         qpm=bars[0].qpm if bars and bars[0].qpm else _tempo(perf, timing),
         comments=comments,
-        bass=frozenset(i for i, ln in enumerate(lines) if low(ln)),
+        bass=frozenset(i for i, ln in enumerate(lines) if i != percussion and low(ln)),
+        percussion=percussion,
     )
     abc = write_abc(header, bars, sections)
     repeats = [s for s in sections if s.repeat]
@@ -225,7 +251,21 @@ def transcribe(
         endings=sum(1 for s in repeats if s.endings),
         voices=len(lines),
         shift=shift,
+        drums=percussion is not None,
     )
+
+
+def _estimated_key(
+    perf: Performance, voices: list[list[Note]], melody: int, hint: KeyChange | None
+) -> KeyEstimate:
+    """The key of the pitched voices: the file's signature when the notes agree with it."""
+    all_notes = [n for v in voices for n in v]
+    ending_pitch: int | None = _ending_pitch(voices[melody])
+    changes = [k.onset for k in perf.keys if k.onset > 0 and hint and k.fifths != hint.fifths]
+    if changes:  # the file's first key holds until its first change: judge it on those notes
+        all_notes = [n for n in all_notes if n.onset < changes[0]] or all_notes
+        ending_pitch = None
+    return estimate_key(all_notes, hint, ending_pitch)
 
 
 def _ending_pitch(notes: list[Note]) -> int:

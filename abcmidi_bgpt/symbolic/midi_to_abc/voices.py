@@ -1,6 +1,7 @@
-"""Voices of a transcription: which MIDI voices are read (drums left out), at most
-:data:`MAX_PLAYED_VOICES` of them (an orchestra's instruments merged by family), a lone piano
-track in two hands, and each voice's lines (a held note under moving ones is a line of its own).
+"""Voices of a transcription: which MIDI voices are read (drums, channel 10, as one percussion
+voice or left out), at most :data:`MAX_PLAYED_VOICES` of them, the drums included (an
+orchestra's instruments merged by family), a lone piano track in two hands, and each voice's
+lines (a held note under moving ones is a line of its own).
 """
 
 from __future__ import annotations
@@ -19,37 +20,49 @@ MAX_PLAYED_VOICES = 16  # ABC voices abc2midi plays (MIDI has 16 channels; one f
 BASS_CLEF_BELOW = 57  # A3: a voice whose median pitch is lower is written in the bass clef
 MAX_LINES_PER_VOICE = 4  # a held note under moving ones: lines of one MIDI voice
 MAX_LINES_PER_HAND = 2  # a piano hand: the two voices one staff shows
+MAX_DRUM_HIT = Fraction(1)  # beats: how long a drum hit sounds at most, for the timing
 
 
 def pick_voices(
-    contents: MidiContents, track, channel, where, warnings
-) -> tuple[list[list[Note]], list[int | None]]:
+    contents: MidiContents, track, channel, where, warnings, drums: str = "drop"
+) -> tuple[list[list[Note]], list[int | None], list[Note]]:
+    """The MIDI voices to transcribe (those of ``track`` and ``channel`` when given), their
+    programs, and the drum notes (channel 10) of those voices, all in one list: none when
+    ``drums`` is "drop" (they are left out, with a note in ``warnings``), else (``drums`` is
+    "voice") the notes of one percussion voice."""
     perf = contents.performance
     candidates = []
-    drums = 0
+    beaten = []  # (track, voice) of the drum voices
+    count = 0
     for v, tr in zip(perf.voices, contents.voice_tracks, strict=True):
         if not v.notes:
             continue
         if v.channel == DRUM_CHANNEL:
-            drums += len(v.notes)
+            count += len(v.notes)
+            beaten.append((tr, v))
             continue
         candidates.append((tr, v))
-    if not candidates:
-        if drums:
+    kept = drums == "voice"
+    if not kept:
+        beaten = []
+    if not candidates and not beaten:
+        if count:
             raise ConversionError("only drum notes (channel 10): no tune to transcribe", where)
         raise ConversionError("no notes in the MIDI file", where)
     if contents.file_format == 2:
-        first = candidates[0][0]
-        if any(tr != first for tr, _ in candidates):
+        first = (candidates or beaten)[0][0]
+        if any(tr != first for tr, _ in candidates + beaten):
             warnings.append("format 2 file (independent sequences): only the first one read")
         candidates = [(tr, v) for tr, v in candidates if tr == first]
-    chosen = [
-        (tr, v)
-        for tr, v in candidates
-        if (track is None or tr == track) and (channel is None or v.channel == channel)
-    ]
-    if not chosen:
-        have = ", ".join(f"track {tr} channel {v.channel}" for tr, v in candidates)
+        beaten = [(tr, v) for tr, v in beaten if tr == first]
+
+    def wanted_voice(tr: int, v) -> bool:
+        return (track is None or tr == track) and (channel is None or v.channel == channel)
+
+    chosen = [(tr, v) for tr, v in candidates if wanted_voice(tr, v)]
+    chosen_drums = [(tr, v) for tr, v in beaten if wanted_voice(tr, v)]
+    if not chosen and not chosen_drums:
+        have = ", ".join(f"track {tr} channel {v.channel}" for tr, v in candidates + beaten)
         wanted = " ".join(
             x
             for x in (
@@ -59,13 +72,37 @@ def pick_voices(
             if x
         )
         raise ConversionError(f"no notes on {wanted} (notes are on: {have})", where)
-    if drums and track is None and channel is None:
-        warnings.append(f"{drums} drum note(s) (channel 10) left out")
+    if count and not kept and track is None and channel is None:
+        warnings.append(f"{count} drum note(s) (channel 10) left out")
     out = []
     for _, v in chosen:
         notes = [n for n in v.notes if n.duration > 0] or v.notes
         out.append(_by_onset_then_high(notes))
-    return out, [v.program for _, v in chosen]
+    return out, [v.program for _, v in chosen], drum_hits([v.notes for _, v in chosen_drums])
+
+
+def drum_hits(voices: list[list[Note]]) -> list[Note]:
+    """The drum notes of several MIDI voices as one voice: a drum struck twice at once (two
+    tracks doubling it) once; each hit sounding until the next one, at most
+    :data:`MAX_DRUM_HIT` (a drum's note-off says nothing of the music: most are a tick long, so
+    the timing reads them as the hits they are, not as grace notes)."""
+    hits: dict[tuple[Fraction, int], Note] = {}
+    for notes in voices:
+        for n in notes:
+            kept = hits.get((n.onset, n.pitch))
+            if kept is None or n.velocity > kept.velocity:
+                hits[(n.onset, n.pitch)] = n
+    if not hits:
+        return []
+    ordered = _by_onset_then_high(list(hits.values()))
+    onsets = sorted({n.onset for n in ordered})
+    following = dict(zip(onsets, onsets[1:], strict=False))
+    out = []
+    for n in ordered:
+        nxt = following.get(n.onset)
+        length = MAX_DRUM_HIT if nxt is None else min(nxt - n.onset, MAX_DRUM_HIT)
+        out.append(Note(n.onset, n.pitch, length, n.velocity, n.voice))
+    return out
 
 
 def _by_onset_then_high(notes: list[Note]) -> list[Note]:
@@ -77,12 +114,16 @@ def _by_onset_then_high(notes: list[Note]) -> list[Note]:
 
 
 def merge_by_family(
-    voices: list[list[Note]], programs: list[int | None], warnings: list[str]
+    voices: list[list[Note]],
+    programs: list[int | None],
+    warnings: list[str],
+    most: int = MAX_PLAYED_VOICES,
 ) -> tuple[list[list[Note]], list[int | None]]:
-    """At most :data:`MAX_PLAYED_VOICES` voices: past that (an orchestra, a band file), the
-    voices of one General MIDI instrument family (strings, brass, reeds...: programs in eights)
-    become one, a note played by two of them (a doubling) once."""
-    if len(voices) <= MAX_PLAYED_VOICES:
+    """At most ``most`` voices (:data:`MAX_PLAYED_VOICES`, one fewer beside a percussion
+    voice): past that (an orchestra, a band file), the voices of one General MIDI instrument
+    family (strings, brass, reeds...: programs in eights) become one, a note played by two of
+    them (a doubling) once."""
+    if len(voices) <= most:
         return voices, programs
     families: dict[int, dict[tuple[Fraction, int], Note]] = {}
     for notes, program in zip(voices, programs, strict=True):
@@ -91,11 +132,21 @@ def merge_by_family(
             kept = family.get((n.onset, n.pitch))
             if kept is None or n.duration > kept.duration:
                 family[(n.onset, n.pitch)] = n
-    merged = [_by_onset_then_high(list(family.values())) for _, family in sorted(families.items())]
+    groups = [family for _, family in sorted(families.items())]
     merged_programs: list[int | None] = [8 * f for f in sorted(families)]
+    if len(groups) > most:  # more families than voices (beside drums): the last ones as one
+        tail: dict[tuple[Fraction, int], Note] = {}
+        for family in groups[most - 1 :]:
+            for at, n in family.items():
+                kept = tail.get(at)
+                if kept is None or n.duration > kept.duration:
+                    tail[at] = n
+        groups, merged_programs = [*groups[: most - 1], tail], merged_programs[:most]
+    merged = [_by_onset_then_high(list(family.values())) for family in groups]
+    beside = " beside the drums" if most < MAX_PLAYED_VOICES else ""
     warnings.append(
         f"{len(voices)} voices merged into {len(merged)} by instrument family "
-        f"(at most {MAX_PLAYED_VOICES} are played)"
+        f"(at most {most} are played{beside})"
     )
     return merged, merged_programs
 
@@ -126,17 +177,18 @@ def lines_within(
     legato: Fraction,
     limits: list[int],
     ornament: Callable[[list[Chord]], list[Chord]] | None = None,
+    most: int = MAX_PLAYED_VOICES,
 ) -> tuple[list[list[Chord]], int]:
     """Each voice's notes as lines (a held note under moving ones is a second line), at most
-    :data:`MAX_PLAYED_VOICES` lines in all: the voice with the most lines gives one up (its
-    notes then cut short where they overlap) until they fit. The lines, and notes cut short.
+    ``most`` lines in all (:data:`MAX_PLAYED_VOICES`, one fewer beside drums): the voice with
+    the most lines gives one up (its notes then cut short where they overlap) until they fit. The lines, and notes cut short.
     ``ornament`` (see ornaments) rewrites each line before its grace notes are found."""
     limits = list(limits)
     split = [
         split_lines(notes, legato, limit)
         for notes, limit in zip(notes_per_voice, limits, strict=True)
     ]
-    while sum(len(lines) for lines, _ in split) > MAX_PLAYED_VOICES:
+    while sum(len(lines) for lines, _ in split) > most:
         i = max(range(len(split)), key=lambda k: (len(split[k][0]), -k))
         if len(split[i][0]) <= 1:
             break

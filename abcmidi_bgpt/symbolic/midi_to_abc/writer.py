@@ -109,6 +109,7 @@ class Header:
     qpm: float | None = None
     comments: list[str] = field(default_factory=list)
     bass: frozenset[int] = frozenset()  # voices (0-based) written in the bass clef
+    percussion: int | None = None  # the drum voice (0-based): clef=perc, on MIDI channel 10
 
 
 def write_abc(header: Header, bars: Sequence[Bar], sections: Sequence[Section]) -> str:
@@ -120,14 +121,27 @@ def write_abc(header: Header, bars: Sequence[Bar], sections: Sequence[Section]) 
     if header.qpm:
         lines.append(_tempo_field(header.meter, header.qpm))
     voices = max((len(b.voices) for b in bars), default=1)
-    if voices > 1:
-        lines += [f"V:{v + 1}" + (" clef=bass" if v in header.bass else "") for v in range(voices)]
+    named = voices > 1 or header.percussion is not None
+    if named:
+        lines += [f"V:{v + 1}" + _clef(header, v) for v in range(voices)]
     lines.append(f"K:{header.key.abc}")
     for v in range(voices):
-        if voices > 1:
+        if named:
             lines.append(f"V:{v + 1}")
+        if v == header.percussion:
+            lines.append(PERCUSSION_CHANNEL)
         lines += _voice_lines(v, header, bars, sections)
     return "\n".join(lines) + "\n"
+
+
+PERCUSSION_CHANNEL = "%%MIDI channel 10"  # abc2midi plays the voice as drums (clef=perc does not)
+
+
+def _clef(header: Header, v: int) -> str:
+    """What a voice's V: line says besides its number: its clef (and name, for the drums)."""
+    if v == header.percussion:
+        return ' name="Drums" clef=perc'
+    return " clef=bass" if v in header.bass else ""
 
 
 # A title from a MIDI track name may be a megabyte of anything; titles and file names are
