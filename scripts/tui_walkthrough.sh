@@ -21,7 +21,10 @@ TUNES=$("$ROOT/.venv/bin/python" -c \
 cp "$TUNES" "$WORK/oneills.abc"
 command -v tmux >/dev/null || { echo "tmux is not installed: apt install tmux" >&2; exit 2; }
 
-start_tui() { tmux new-session -d -s "$SESSION" -x 120 -y 40 "$APP tui $WORK/tunes"; sleep 4; }
+start_tui() {
+  tmux new-session -d -s "$SESSION" -x 120 -y 40 "$APP tui $WORK/tunes"
+  wait_screen "Files" 60
+}
 keys() { tmux send-keys -t "$SESSION" "$@"; sleep 0.4; }
 text() { tmux send-keys -t "$SESSION" -l "$1"; sleep 0.4; }
 screen() { tmux capture-pane -t "$SESSION" -p; }
@@ -43,11 +46,23 @@ expect() {
   tmux kill-session -t "$SESSION" 2>/dev/null || true
   exit 1
 }
+# wait_screen PATTERN [SECONDS]: wait for the screen to show PATTERN (a screen or dialog is up).
+wait_screen() {
+  local i
+  for ((i = 0; i < ${2:-20} * 2; i++)); do
+    screen | grep -qE "$1" && return
+    sleep 0.5
+  done
+  echo "FAILED: no /$1/ on the screen" >&2
+  screen >&2
+  exit 1
+}
 trap 'tmux kill-session -t "$SESSION" 2>/dev/null || true' EXIT
 
 start_tui
 # 1. Corpus: untick the music21 collections, one file of tunes, scales 10 and 20, build.
 keys o
+wait_screen "IrishMAN"
 for _ in 1 2 3 4 5; do keys space Tab; done
 text "$WORK/oneills.abc"
 keys Tab Tab C-u; text "10 20"
@@ -62,7 +77,9 @@ keys Escape
 
 # 2. Training: a run started from the screen and watched.
 keys t
+wait_screen "Run folder"
 keys C-n
+wait_screen "Start a training run"
 text "$WORK/corpus"; keys Tab
 text "$WORK/run"; keys Tab Tab Tab Tab Tab
 text 2000
@@ -76,6 +93,7 @@ pgrep -f "abcmidi_bgpt train .*--out $WORK/run" >/dev/null || { echo "FAILED: th
 echo "ok  run-outlives-the-app"
 start_tui
 keys t
+wait_screen "Run folder"
 text "$WORK/run"; keys Enter
 expect run-reattached "step [1-9][0-9]* of 2000" 60
 pkill -f "abcmidi_bgpt train .*--out $WORK/run" || true
@@ -88,6 +106,7 @@ keys Escape
 "$APP" compare --corpus "$WORK/corpus" --split validation --checkpoint "$WORK/short" \
   --out "$WORK/cmp" >"$WORK/cmp.out" 2>&1 || { echo "FAILED: compare (see $WORK/cmp.out)" >&2; exit 1; }
 keys m
+wait_screen "Comparison"
 text "$WORK/cmp"; keys Enter
 expect report-table "ABC → MIDI · symbolic: [0-9]+ tunes"
 keys Tab Enter
