@@ -255,3 +255,17 @@ def test_snapshot_training_screen(tmp_path, tunes, snap_compare, monkeypatch):
         await pilot.pause()
 
     assert snap_compare(AbcMidiApp(tunes), terminal_size=SIZE, run_before=run_before)
+
+
+def test_snapshot_start_run_dialog(tmp_path, tunes, snap_compare, monkeypatch):
+    """The dialog filled in with relative paths and refused: the corpus is not built."""
+    monkeypatch.chdir(tmp_path)
+
+    async def run_before(pilot):
+        await open_screen(pilot, "t", TrainingScreen)
+        dialog = await fill_start_dialog(pilot, corpus="corpora/none", out="runs/a", steps="300")
+        await pilot.click("#start")
+        await pilot.pause()
+        assert "not a built corpus" in str(dialog.query_one("#start-error").render())
+
+    assert snap_compare(AbcMidiApp(tunes), terminal_size=SIZE, run_before=run_before)
