@@ -129,13 +129,11 @@ def from_first(notes: list[Note]) -> list[Note]:
     return [replace(n, onset=n.onset - first) for n in notes]
 
 
-def in_seconds(notes: list[Note], perf: Performance) -> list[Note]:
-    """The notes with onsets and durations in seconds, through the file's tempo map."""
-    clock = TempoClock(perf.tempos)
+def retimed(notes: list[Note], time) -> list[Note]:
+    """The notes with each onset and end passed through ``time`` (a float to a float)."""
     out = []
     for n in notes:
-        begin = clock.seconds(float(n.onset))
-        end = clock.seconds(float(n.onset + n.duration))
+        begin, end = time(float(n.onset)), time(float(n.onset + n.duration))
         out.append(
             Note(Fraction(begin).limit_denominator(10**6),
                  n.pitch,
@@ -143,6 +141,11 @@ def in_seconds(notes: list[Note], perf: Performance) -> list[Note]:
                  n.velocity, n.voice)
         )  # fmt: skip
     return out
+
+
+def in_seconds(notes: list[Note], perf: Performance) -> list[Note]:
+    """The notes with onsets and durations in seconds, through the file's tempo map."""
+    return retimed(notes, TempoClock(perf.tempos).seconds)
 
 
 def on_beats_of(notes: list[Note], perf: Performance) -> list[Note]:
@@ -151,17 +154,7 @@ def on_beats_of(notes: list[Note], perf: Performance) -> list[Note]:
     clock = TempoClock(perf.tempos)
     first = min((float(n.onset) for n in perf.notes()), default=0.0)
     zero = clock.seconds(first)
-    out = []
-    for n in notes:
-        begin = clock.beat(zero + float(n.onset)) - first
-        end = clock.beat(zero + float(n.onset + n.duration)) - first
-        out.append(
-            Note(Fraction(begin).limit_denominator(10**6),
-                 n.pitch,
-                 Fraction(end - begin).limit_denominator(10**6),
-                 n.velocity, n.voice)
-        )  # fmt: skip
-    return out
+    return retimed(notes, lambda t: clock.beat(zero + t) - first)
 
 
 _NOT_NOTES = re.compile(r'"[^"]*"|![^!]*!|\+[^+\s]*\+|\[[A-Za-z]:[^\]]*\]|%.*|\{[^}]*\}')
