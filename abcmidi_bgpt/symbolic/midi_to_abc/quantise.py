@@ -222,7 +222,19 @@ def common_lead(onsets: Sequence[Fraction], ticks_per_beat: int) -> Fraction:
 
 # --- performed input: scale and tempo ---------------------------------------------------------
 
-_TATUMS = (1 / 4, 1 / 3, 1 / 2, 2 / 3, 3 / 4, 1.0)
+# Note values (in file beats) that the most common time between onsets may be for the file's
+# beat to be taken as the notated one, within TATUM_REACH (a performance with a click wanders a
+# few per cent from it). A third (or two thirds) of the beat must be nearer, TERNARY_REACH: a
+# recording without a click keeps its file's nominal tempo, and its tatum lands within 12 % of
+# a third of that beat about as often as of a quarter; taken as the file's triplet, straight
+# sixteenths come out as triplets everywhere (a Bach fugue whose sixteenths last 0.30 of the
+# file's beat: half of its notes were in tuplets). A triplet is seldom a piece's most common
+# note value; swung eighths (uneven pairs, which look like thirds) are recognised below by
+# their pairs.
+_TATUMS = (1 / 4, 1 / 2, 3 / 4, 1.0)
+_TERNARY_TATUMS = (1 / 3, 2 / 3)
+TATUM_REACH = 1.12
+TERNARY_REACH = 1.05
 
 
 def tatum(onsets: np.ndarray) -> float | None:
@@ -239,10 +251,15 @@ def tatum(onsets: np.ndarray) -> float | None:
 
 def estimate_scale(onsets: np.ndarray) -> float:
     """Score beats per file beat: 1 when the most common time between onsets is a plain note
-    value in the file's beats (the usual case); otherwise (SMPTE files, recordings without a
-    click) the scale that makes it a sixteenth or an eighth, whichever is nearer."""
+    value in the file's beats (the usual case: a binary one, or a triplet only when it is very
+    near, see _TATUMS); otherwise (SMPTE files, recordings without a click) the scale that
+    makes it a sixteenth or an eighth, whichever is nearer."""
     m = tatum(onsets)
-    if m is None or min(abs(math.log(m / v)) for v in _TATUMS) < math.log(1.12):
+    if (
+        m is None
+        or min(abs(math.log(m / v)) for v in _TATUMS) < math.log(TATUM_REACH)
+        or min(abs(math.log(m / v)) for v in _TERNARY_TATUMS) < math.log(TERNARY_REACH)
+    ):
         return 1.0
     # Swung eighths are uneven but come in pairs that make up a beat.
     iois = np.diff(np.unique(np.round(np.asarray(onsets, dtype=float), 4)))
