@@ -9,7 +9,11 @@ Two kinds of input, told apart by their onsets:
   tempo through the onsets that fall near eighth notes, then each beat picks the simplest grid
   (eighths, sixteenths, triplets...) that explains its onsets. A ternary grid has to earn its
   place against a binary one, so straight eighths played loosely do not become triplets (the
-  failure of music21's quantiser).
+  failure of music21's quantiser); and the tuplets of a voice are judged together
+  (snap_voice): where, taken together, they fit only a little better than plain notes (a
+  pianist's freedom with straight sixteenths), only the beats a tuplet fits far better keep
+  one. A recording's nominal tempo is not trusted to make its most common note value a
+  triplet (estimate_scale).
 
 Swing, which both kinds may have (abc2midi swings hornpipes 2:1), is detected per tune and
 written straight: the notation a fiddler reads, with a note in the header.
@@ -452,13 +456,70 @@ def snap_to_beats(
 ) -> tuple[list[Fraction], dict[int, int]]:
     """Performed positions snapped beat by beat to the grid that explains them best; also
     the divisions chosen for each beat (by its index from the phase)."""
+    out, chosen, _ = _snap_beats(positions, meter, phase, sigma, 0.0)
+    return out, chosen
+
+
+# Tuplets for a whole voice (see snap_voice): a voice's tuplet beats are believed when the
+# median of their margins (how much better, in squared timing errors of TIMING_SIGMA, the
+# tuplet grid explains a beat than the best plain one) is at least TUPLET_EVIDENCE; otherwise
+# every tuplet grid costs TUPLET_DOUBT more, and only beats that a tuplet fits far better stay
+# tuplets. A played triplet (three onsets a third of a beat apart) wins by about 5; a beat of
+# straight sixteenths or a dotted rhythm played unevenly now and then wins by 1 or 2, the
+# median of a piano performance's chance tuplets.
+TUPLET_EVIDENCE = 2.5
+TUPLET_DOUBT = 4.0
+# ... judged so only over this many tuplet beats or more: a median of a few is no judgement (a
+# fiddle tune with three triplets played loosely keeps them, beat by beat).
+TUPLETS_JUDGED = 8
+
+
+def snap_voice(
+    positions: Sequence[float], meter: Meter, phase: Fraction, sigma: float = TIMING_SIGMA
+) -> tuple[list[Fraction], dict[int, int]]:
+    """:func:`snap_to_beats` for the notes of one voice, deciding for the voice as a whole
+    whether its tuplets are meant.
+
+    Beat by beat, a tuplet grid is taken wherever it fits a little better than a plain one
+    (eighths, sixteenths in simple time; eighths and sixteenths of the dotted beat in
+    compound time): right for a tune whose triplets are played as triplets, but in a piece
+    played with a pianist's freedom, straight sixteenths and dotted rhythms fit a tuplet grid
+    a little better now and then by chance, and a score would be full of tuplets. So the
+    choice is made twice: if the tuplet beats of the voice (:data:`TUPLETS_JUDGED` or more),
+    taken together, are not clearly tuplets (the median margin by which they won is below
+    :data:`TUPLET_EVIDENCE`), the voice
+    is snapped again with tuplets dearer (:data:`TUPLET_DOUBT`): only the beats that are
+    clearly tuplets stay so."""
+    out, chosen, margins = _snap_beats(positions, meter, phase, sigma, 0.0)
+    if len(margins) >= TUPLETS_JUDGED and float(np.median(margins)) < TUPLET_EVIDENCE:
+        out, chosen, _ = _snap_beats(positions, meter, phase, sigma, TUPLET_DOUBT)
+    return out, chosen
+
+
+def is_tuplet_grid(divisions: int, compound: bool) -> bool:
+    """Whether notes on a beat's grid of ``divisions`` are written as tuplets: the plain
+    grids halve the beat (simple time) or its thirds (compound time) again and again."""
+    natural = 3 if compound else 1
+    if divisions % natural:
+        return True
+    rest = divisions // natural
+    return rest & (rest - 1) != 0
+
+
+def _snap_beats(
+    positions: Sequence[float], meter: Meter, phase: Fraction, sigma: float, doubt: float
+) -> tuple[list[Fraction], dict[int, int], list[float]]:
+    """:func:`snap_to_beats`, with ``doubt`` added to the cost of every tuplet grid; also the
+    margin of each beat where a tuplet grid won (the best plain grid's cost less its own)."""
     beat = grid_beat(meter)
     grids = COMPOUND_GRIDS if meter.compound else SIMPLE_GRIDS
+    tuplet = [is_tuplet_grid(g.divisions, meter.compound) for g in grids]
     fbeat, fphase = float(beat), float(phase)
     early = 0.5 / max(g.divisions for g in grids)  # a position this little before a beat...
     out: list[Fraction | None] = [None] * len(positions)
     groups: dict[int, list[int]] = {}
     chosen: dict[int, int] = {}
+    margins: list[float] = []
     for i, p in enumerate(positions):
         b = math.floor((p - fphase) / fbeat + early)  # ... belongs to that beat
         groups.setdefault(b, []).append(i)
@@ -469,23 +530,32 @@ def snap_to_beats(
         rel = [(float(positions[i]) - fstart) / fbeat for i in idx]
         inside = sum(1 for u in rel if 0.12 < u < 0.88)
         best: tuple[float, Grid] | None = None
-        for g in grids:
+        best_tuplet = math.inf
+        best_plain = math.inf
+        for g, is_tuplet in zip(grids, tuplet, strict=True):
             if g.divisions % 3 == 0 and not meter.compound and inside < 2:
                 continue  # one stray onset is not a triplet: it takes two to make one
             if g.divisions % 2 == 0 and meter.compound and g.divisions != 6 and inside < 2:
                 continue
             cost = grid_cost(rel, g.divisions, fbeat, sigma) + g.cost
+            if is_tuplet:
+                best_tuplet = min(best_tuplet, cost)
+                cost += doubt
+            else:
+                best_plain = min(best_plain, cost)
             if best is None or cost < best[0] - 1e-9:
                 best = (cost, g)
         assert best is not None
         d = best[1].divisions
         chosen[b] = d
+        if best_tuplet < best_plain:
+            margins.append(best_plain - best_tuplet)
         for i, u in zip(idx, rel, strict=True):
             k = round(u * d)
             if (k, d) not in steps:
                 steps[k, d] = beat * Fraction(k, d)
             out[i] = start + steps[k, d]
-    return [p for p in out if p is not None], chosen
+    return [p for p in out if p is not None], chosen, margins
 
 
 def grid_cost(rel: Sequence[float], divisions: int, fbeat: float, sigma: float) -> float:

@@ -40,6 +40,7 @@ from abcmidi_bgpt.symbolic.midi_to_abc.quantise import (
     snap_exact_all,
     snap_near_grid,
     snap_to_beats,
+    snap_voice,
     sounds_swung,
     track_beats,
     tracked_swing,
@@ -232,7 +233,10 @@ class Timing:
                 pos, ends = [straight(p) for p in pos], [straight(e) for e in ends]
             keep = [i for i in range(len(notes)) if i not in graces]
             sigma = TIMING_SIGMA if self.performed else 0.01
-            onsets, grids = snap_to_beats([pos[i] for i in keep], meter, phase, sigma)
+            kept = [pos[i] for i in keep]
+            # (a performance's tuplets are judged for the voice as a whole: see snap_voice)
+            snap = snap_voice if self.performed else snap_to_beats
+            onsets, grids = snap(kept, meter, phase, sigma)
             timed = self._played_ends(
                 [notes[i] for i in keep], onsets, meter, phase, [ends[i] for i in keep], grids
             )
