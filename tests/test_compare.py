@@ -4,9 +4,12 @@ split and on files, with the per-tune CSV, the report and the figures."""
 from __future__ import annotations
 
 import csv
+import json
 import xml.etree.ElementTree as ET
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from abcmidi_bgpt.cli.app import app
@@ -119,6 +122,27 @@ def test_compared_inputs_that_are_not_records_fail_with_the_line(tmp_path):
     path.write_text('{"name": "a", "abc": "no tune here", "midi": "TVRoZA=="}\n')
     assert read_inputs(path)["a"].tune is None  # the text is kept, it is just not a tune
     assert read_checkpoint(tmp_path) is None
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(lines=st.lists(st.one_of(
+    st.text(max_size=60),
+    st.builds(json.dumps, st.dictionaries(st.sampled_from(["name", "abc", "midi"]),
+                                          st.one_of(st.none(), st.integers(), st.text(max_size=20),
+                                                    st.lists(st.integers(), max_size=3))))),
+    max_size=4))  # fmt: skip
+def test_any_inputs_file_is_read_or_refused_with_its_line(tmp_path, lines):
+    """A comparison folder from elsewhere: each line a tune record or ValueError naming it."""
+    path = tmp_path / "inputs.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        tunes = read_inputs(path)
+    except ValueError as err:
+        assert "inputs.jsonl:" in str(err) and "\n" not in str(err)
+    else:
+        assert all(isinstance(t.midi, bytes) for t in tunes.values())
 
 
 def test_compare_needs_files_or_a_corpus_but_not_both(tmp_path):

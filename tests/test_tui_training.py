@@ -102,6 +102,10 @@ async def test_a_real_run_is_shown_and_followed_as_its_log_grows(tmp_path, tunes
 async def test_a_folder_that_is_not_a_run_gives_one_line(tmp_path, tunes):
     (tmp_path / "garbled").mkdir()
     (tmp_path / "garbled" / "log.csv").write_text("step,train_loss\nfour,x\n")
+    for name, settings in [("listed", "[1, 2]"), ("mistyped", '{"train": 5, "total_steps": "x"}')]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "log.csv").write_text(",".join(LOG_FIELDS) + "\n")
+        (tmp_path / name / "run.json").write_text(settings)
     app = AbcMidiApp(tunes)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(pilot, "t", TrainingScreen)
@@ -109,6 +113,8 @@ async def test_a_folder_that_is_not_a_run_gives_one_line(tmp_path, tunes):
             (tunes, "not a training run"),
             (tmp_path / "nowhere", "no such folder"),
             (tmp_path / "garbled", "cannot read the run"),
+            (tmp_path / "listed", "run.json is not a JSON object"),
+            (tmp_path / "mistyped", "cannot read the run"),
         ]:
             await attach(pilot, str(path))
             await wait_for(pilot, lambda reason=reason: reason in summary(screen))

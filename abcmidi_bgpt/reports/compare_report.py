@@ -27,9 +27,10 @@ CSV_FIELDS = [f.name for f in fields(Row) if f.name != "output"]
 CSV_NAME = "tunes.csv"
 INPUTS_NAME = "inputs.jsonl"
 SETTINGS_NAME = "comparison.json"  # what the comparison ran with: {"checkpoint": ...}
-# A comparison of a corpus's test split (264 tunes) writes about 0.5 MB of inputs; a folder
-# from elsewhere is read whole, so its size is bounded before it is.
-MAX_INPUTS_BYTES = 256 * 1024 * 1024
+# A comparison of a corpus's test split (264 tunes) writes about 0.5 MB of inputs, of a whole
+# 12,000-tune training split about 25 MB; a folder from elsewhere is read whole, so its size
+# is bounded before it is.
+MAX_INPUTS_BYTES = 64 * 1024 * 1024
 
 
 def write_csv(rows: Sequence[Row], path: Path) -> None:

@@ -105,8 +105,24 @@ def _last(rows: list[dict], column: str) -> float | None:
     return values[-1] if values else None
 
 
+MAX_JSON_BYTES = 1 << 20  # a run's JSON files are a few KB; a folder typed may hold anything
+
+
 def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.is_file() else {}
+    """A run's JSON object ({} when the file is absent); ValueError when it is not one."""
+    if not path.is_file():
+        return {}
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise ValueError(f"{path.name} is over {MAX_JSON_BYTES} bytes")
+    data = json.loads(path.read_bytes())
+    if not isinstance(data, dict):
+        raise ValueError(f"{path.name} is not a JSON object")
+    return data
+
+
+def _object(value: object) -> dict:
+    """A JSON value that should be an object: {} when it is anything else."""
+    return value if isinstance(value, dict) else {}
 
 
 def read_run(folder: Path) -> RunView:
@@ -116,21 +132,22 @@ def read_run(folder: Path) -> RunView:
     stamp = log_stamp(folder)
     rows = read_log(folder / "log.csv")
     started = _read_json(folder / RUN_JSON)
-    settings = started.get("train") or (
-        _read_json(folder / "last" / "config.json").get("metadata", {}).get("train", {})
-    )
-    position = _read_json(folder / "last" / "train_state.json").get("position", {})
+    metadata = _object(_read_json(folder / "last" / "config.json").get("metadata"))
+    settings = _object(started.get("train")) or _object(metadata.get("train"))
+    position = _object(_read_json(folder / "last" / "train_state.json").get("position"))
     total = started.get("total_steps") or settings.get("max_steps") or position.get("total_steps")
-    model = settings.get("model", "?") + (f" ({settings['arch']})" if settings.get("arch") else "")
+    model = str(settings.get("model", "?"))
+    if settings.get("arch"):
+        model += f" ({settings['arch']})"
     steps = [int(r["step"]) for r in rows if r.get("step")]
     return RunView(
         folder=folder,
         stamp=stamp,
         model=model,
-        direction=settings.get("direction", "?"),
-        split=settings.get("train_split", "?"),
+        direction=str(settings.get("direction", "?")),
+        split=str(settings.get("train_split", "?")),
         step=max(steps, default=int(position.get("step", 0))),
-        total_steps=total or 0,
+        total_steps=int(total or 0),
         elapsed_s=_last(rows, "elapsed_s"),
         bytes_per_s=_last(rows, "bytes_per_s"),
         loss={"train": _series(rows, "train_loss"), "validation": _series(rows, "val_loss")},
