@@ -217,6 +217,20 @@ async def test_bad_input_is_one_line_and_a_finished_corpus_is_not_rebuilt_unaske
         await wait_for(pilot, lambda: "cannot read" in status(screen))
         assert "\n" not in status(screen) and not read(screen)
 
+        # A corpus folder from elsewhere whose manifest is garbled: one line each.
+        for manifest, reason in [
+            ('{"complete": true, "counts": [], "splits": {}, "settings": 3}', "cannot read"),
+            ("[1, 2]", "not a corpus manifest"),
+            ('{"complete": true, "splits": []}', "not a corpus manifest"),
+        ]:
+            garbled = tmp_path / f"garbled{len(reason)}{len(manifest)}"
+            garbled.mkdir()
+            (garbled / "corpus.json").write_text(manifest)
+            screen.query_one("#out").value = str(garbled)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda reason=reason: reason in status(screen))
+            assert "\n" not in status(screen) and not read(screen)
+
         screen.query_one("#out").value = str(built / "built")
         await pilot.press("enter")
         await wait_for(pilot, lambda: read(screen))

@@ -28,6 +28,7 @@ from abcmidi_bgpt.bgpt.patches import DEFAULT_LAYOUT, EncodedPair, PatchLayout, 
 from abcmidi_bgpt.core.errors import ModelError
 
 MANIFEST = "corpus.json"
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024  # a 10^5-pair build's manifest is under 100 KB
 DATASET_DICT = "dataset_dict.json"  # written by DatasetDict.save_to_disk, beside the splits
 LEGACY_DATASET_DIR = "dataset"  # where format_version 1 kept the DatasetDict
 
@@ -52,7 +53,14 @@ def load_manifest(corpus_dir: str | Path) -> dict:
     path = Path(corpus_dir) / MANIFEST
     if not path.exists():
         raise ModelError(f"not a built corpus (no {MANIFEST})", str(corpus_dir))
-    manifest = json.loads(path.read_text())
+    if path.stat().st_size > MAX_MANIFEST_BYTES:  # a corpus from elsewhere is read whole
+        raise ModelError(f"{MANIFEST} is over {MAX_MANIFEST_BYTES} bytes", str(corpus_dir))
+    try:
+        manifest = json.loads(path.read_bytes())
+    except ValueError as err:
+        raise ModelError(f"{MANIFEST} is not JSON: {err}", str(corpus_dir)) from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("splits", {}), dict):
+        raise ModelError(f"{MANIFEST} is not a corpus manifest", str(corpus_dir))
     if not manifest.get("complete"):
         raise ModelError("the corpus build did not finish", corpus_dir)
     return manifest

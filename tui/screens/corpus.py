@@ -39,7 +39,7 @@ from textual.screen import Screen
 from textual.widgets import Button, DataTable, Header, Input, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
-from abcmidi_bgpt.bgpt.dataset import MANIFEST, load_corpus, load_manifest
+from abcmidi_bgpt.bgpt.dataset import MANIFEST, MAX_MANIFEST_BYTES, load_corpus, load_manifest
 from abcmidi_bgpt.bgpt.patches import PatchLayout
 from abcmidi_bgpt.core.errors import first_line
 from abcmidi_bgpt.corpus.build import BuildReport, BuildSettings, build_corpus
@@ -57,7 +57,7 @@ DEFAULT_OUT = Path("corpora") / "music21"  # as the command line's default, from
 DEFAULT_SCALES = "1e3 1e4"
 POST_S = 0.1  # the build's progress reaches the screen at most this often per stage
 HISTOGRAMS = (("abc_bytes", "ABC bytes"), ("midi_bytes", "MIDI bytes"), ("patches", "Patches"))
-READ_ERRORS = (OSError, ValueError, TypeError, KeyError)
+READ_ERRORS = (OSError, ValueError, TypeError, KeyError, AttributeError)  # one line each
 HELP = (
     "Ctrl+B builds into the output folder; Esc cancels a build, then leaves. A build cancelled "
     "or stopped resumes from the folder's cache (cache/results.sqlite): build again with the "
@@ -101,10 +101,15 @@ def folder_state(folder: Path) -> str:
         return "other"
     path = folder / MANIFEST
     if path.is_file():
-        try:
-            return "complete" if json.loads(path.read_text()).get("complete") else "incomplete"
-        except (OSError, ValueError, AttributeError):
-            return "incomplete"
+        try:  # (the builder writes its manifest whole, at once: an unreadable one is not its)
+            if path.stat().st_size > MAX_MANIFEST_BYTES:
+                return "other"
+            manifest = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return "other"
+        if not isinstance(manifest, dict):
+            return "other"
+        return "complete" if manifest.get("complete") else "incomplete"
     return "other" if any(folder.iterdir()) else "empty"
 
 
