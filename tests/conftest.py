@@ -32,6 +32,14 @@ def examples_dir() -> Path:
 
 
 @pytest.fixture
+def app_folder(tmp_path: Path) -> Path:
+    """An empty folder for the TUI to open on (its screens other than the file tree's)."""
+    folder = tmp_path / "tunes"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
 def tiny_corpus(tmp_path: Path) -> Path:
     """A corpus folder of ten real pairs: six train, two validation, two test."""
     from tests.support.corpus_pairs import real_pairs, write_corpus  # music21: only when used

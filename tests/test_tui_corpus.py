@@ -29,7 +29,7 @@ from abcmidi_bgpt.tui.screens.corpus import (
     folder_state,
 )
 from abcmidi_bgpt.tui.screens.help import KEYS
-from tests.support.tui import SIZE, open_screen, pilot_test
+from tests.support.tui import SIZE, open_screen, pilot_test, wait_for
 
 SCALES = (10, 20)
 
@@ -43,15 +43,6 @@ def built(tmp_path_factory) -> Path:
     shutil.copy(music21_corpus_dir() / "oneills1850" / "0001-0050.abc", root / "tunes")
     build_corpus([str(root / "tunes")], root / "built", BuildSettings(scales=SCALES), jobs=2)
     return root
-
-
-async def wait_for(pilot, condition, seconds: float = 90.0) -> None:
-    """Wait until the condition holds, at most ``seconds`` (a busy machine runs late)."""
-    for _ in range(int(seconds * 10)):
-        if condition():
-            return
-        await pilot.pause(0.1)
-    assert condition()
 
 
 def status(screen: CorpusScreen) -> str:

@@ -35,13 +35,6 @@ from tests.support.tui import SIZE, open_screen, pilot_test
 MODEL = TRAINED_MODEL
 
 
-@pytest.fixture
-def tunes(tmp_path: Path) -> Path:
-    folder = tmp_path / "tunes"
-    folder.mkdir()
-    return folder
-
-
 async def open_evaluation(pilot, **kwargs) -> EvaluationScreen:
     await pilot.pause()  # the main screen composes after the app is ready
     screen = EvaluationScreen(**kwargs)
@@ -81,9 +74,9 @@ def table_rows(screen: EvaluationScreen) -> list[list[str]]:
 
 
 @pilot_test
-async def test_the_table_shows_the_report_of_evaluate_checkpoint(tunes, tiny_corpus):
+async def test_the_table_shows_the_report_of_evaluate_checkpoint(app_folder, tiny_corpus):
     expected = evaluate_checkpoint(MODEL, tiny_corpus, "train", list(Direction), limit=4)
-    app = AbcMidiApp(tunes)
+    app = AbcMidiApp(app_folder)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_evaluation(pilot)
         await fill(pilot, screen, MODEL, tiny_corpus, "train", limit="4")
@@ -122,7 +115,7 @@ async def test_the_table_shows_the_report_of_evaluate_checkpoint(tunes, tiny_cor
 
 
 @pilot_test
-async def test_escape_cancels_between_batches(tunes, tiny_corpus, monkeypatch):
+async def test_escape_cancels_between_batches(app_folder, tiny_corpus, monkeypatch):
     # The first batch waits until the test has pressed escape: the cancel then comes between
     # batches whatever the machine's speed. Small batches (one context each) make several.
     started, release = threading.Event(), threading.Event()
@@ -134,7 +127,7 @@ async def test_escape_cancels_between_batches(tunes, tiny_corpus, monkeypatch):
         return real(*args)
 
     monkeypatch.setattr(evaluate, "sequence_nats", gated)
-    app = AbcMidiApp(tunes)
+    app = AbcMidiApp(app_folder)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_evaluation(pilot, batch_patches=1)
         await fill(pilot, screen, MODEL, tiny_corpus, "train")
@@ -158,8 +151,8 @@ async def test_escape_cancels_between_batches(tunes, tiny_corpus, monkeypatch):
 
 
 @pilot_test
-async def test_a_folder_that_is_not_a_model_gives_one_line(tunes, tiny_corpus):
-    app = AbcMidiApp(tunes)
+async def test_a_folder_that_is_not_a_model_gives_one_line(app_folder, tiny_corpus):
+    app = AbcMidiApp(app_folder)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_evaluation(pilot)
         await pilot.press("ctrl+r")  # nothing typed
@@ -224,19 +217,19 @@ def fixed_report() -> EvaluationReport:
     return EvaluationReport("runs/abc2mid", "corpora/essen", "test", 10, 2, scores)
 
 
-def test_snapshot_evaluation_screen(tunes, snap_compare):
+def test_snapshot_evaluation_screen(app_folder, snap_compare):
     async def run_before(pilot):
         screen = await open_evaluation(pilot, model="runs/abc2mid", corpus="corpora/essen")
         screen.show_report(fixed_report())
         await pilot.pause()
 
-    assert snap_compare(AbcMidiApp(tunes), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(AbcMidiApp(app_folder), terminal_size=SIZE, run_before=run_before)
 
 
 @pilot_test
-async def test_n_opens_the_screen_with_the_engines_model(tunes):
+async def test_n_opens_the_screen_with_the_engines_model(app_folder):
     """From the main screen, n: the model field holds the checkpoint of the bgpt engine."""
-    app = AbcMidiApp(tunes, engine=EngineSpec.of("bgpt", checkpoint=str(TRAINED_MODEL)))
+    app = AbcMidiApp(app_folder, engine=EngineSpec.of("bgpt", checkpoint=str(TRAINED_MODEL)))
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(pilot, "n", EvaluationScreen)
         assert screen.query_one("#eval-model", Input).value == str(TRAINED_MODEL)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from abcmidi_bgpt.cli.app import app as cli
@@ -42,13 +41,6 @@ def write_comparison(folder: Path, rows: list[dict] = ROWS) -> Path:
         writer.writeheader()
         for row in rows:
             writer.writerow({"seconds": 0.5, "f1_offset": row["f1"], **row})
-    return folder
-
-
-@pytest.fixture
-def tunes(tmp_path: Path) -> Path:
-    folder = tmp_path / "tunes"
-    folder.mkdir()
     return folder
 
 
@@ -87,9 +79,9 @@ async def click_header(pilot, screen: ReportScreen, column: str) -> None:
 
 
 @pilot_test
-async def test_rows_are_listed_worst_first_and_a_header_resorts(tmp_path, tunes):
+async def test_rows_are_listed_worst_first_and_a_header_resorts(tmp_path, app_folder):
     folder = write_comparison(tmp_path / "cmp")
-    app = AbcMidiApp(tunes)
+    app = AbcMidiApp(app_folder)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(pilot, "m", ReportScreen)
         await load(pilot, str(folder))
@@ -119,9 +111,9 @@ async def test_rows_are_listed_worst_first_and_a_header_resorts(tmp_path, tunes)
 
 
 @pilot_test
-async def test_the_summary_has_one_line_per_direction_and_engine(tmp_path, tunes):
+async def test_the_summary_has_one_line_per_direction_and_engine(tmp_path, app_folder):
     folder = write_comparison(tmp_path / "cmp")
-    app = AbcMidiApp(tunes)
+    app = AbcMidiApp(app_folder)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(pilot, "m", ReportScreen)
         await load(pilot, str(folder))
@@ -134,11 +126,11 @@ async def test_the_summary_has_one_line_per_direction_and_engine(tmp_path, tunes
 
 
 @pilot_test
-async def test_a_folder_without_a_comparison_gives_one_line(tmp_path, tunes):
+async def test_a_folder_without_a_comparison_gives_one_line(tmp_path, app_folder):
     (tmp_path / "empty").mkdir()
     write_comparison(tmp_path / "garbled", [dict(tune="x", direction="sideways", engine="e",
                                                  valid=True, f1=1)])  # fmt: skip
-    app = AbcMidiApp(tunes)
+    app = AbcMidiApp(app_folder)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(pilot, "m", ReportScreen)
         for path, reason in [
@@ -153,7 +145,7 @@ async def test_a_folder_without_a_comparison_gives_one_line(tmp_path, tunes):
 
 
 @pilot_test
-async def test_enter_on_a_row_opens_its_tune_in_the_compare_view(tmp_path, tunes):
+async def test_enter_on_a_row_opens_its_tune_in_the_compare_view(tmp_path, app_folder):
     """A real comparison (the compare command on a real tune book and a MIDI file, rule-based
     engines): Enter on a row opens that tune, in that row's direction, in the compare view."""
     source = tmp_path / "in"
@@ -167,7 +159,7 @@ async def test_enter_on_a_row_opens_its_tune_in_the_compare_view(tmp_path, tunes
         cli, ["compare", str(source), "--out", str(out), "--engine", "symbolic"]
     )
     assert result.exit_code == 0, result.output
-    app = AbcMidiApp(tunes)
+    app = AbcMidiApp(app_folder)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(pilot, "m", ReportScreen)
         await load(pilot, str(out))
@@ -198,9 +190,9 @@ async def test_enter_on_a_row_opens_its_tune_in_the_compare_view(tmp_path, tunes
 
 
 @pilot_test
-async def test_a_comparison_without_its_inputs_says_so(tmp_path, tunes):
+async def test_a_comparison_without_its_inputs_says_so(tmp_path, app_folder):
     folder = write_comparison(tmp_path / "cmp")  # hand-written: no inputs.jsonl
-    app = AbcMidiApp(tunes)
+    app = AbcMidiApp(app_folder)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(pilot, "m", ReportScreen)
         await load(pilot, str(folder))
@@ -216,7 +208,7 @@ def test_the_help_screen_lists_the_key():
     assert any(key == "m" and "comparison" in what for key, what in KEYS)
 
 
-def test_snapshot_report_screen(tmp_path, tunes, snap_compare, monkeypatch):
+def test_snapshot_report_screen(tmp_path, app_folder, snap_compare, monkeypatch):
     write_comparison(tmp_path / "cmp")
     monkeypatch.chdir(tmp_path)  # the path typed, shown on screen, is the same on every machine
 
@@ -225,4 +217,4 @@ def test_snapshot_report_screen(tmp_path, tunes, snap_compare, monkeypatch):
         await load(pilot, "cmp")
         assert screen.table.row_count == len(ROWS)
 
-    assert snap_compare(AbcMidiApp(tunes), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(AbcMidiApp(app_folder), terminal_size=SIZE, run_before=run_before)

@@ -8,7 +8,6 @@ import os
 import time
 from pathlib import Path
 
-import pytest
 from textual.widgets import Input
 
 from abcmidi_bgpt.bgpt.train import LOG_FIELDS, TrainConfig, read_log, train
@@ -18,14 +17,7 @@ from abcmidi_bgpt.tui.screens.help import KEYS
 from abcmidi_bgpt.tui.screens.start_run import StartRunScreen
 from abcmidi_bgpt.tui.screens.training import TrainingScreen
 from abcmidi_bgpt.tui.widgets.curves import CurvePlot
-from tests.support.tui import SIZE, open_screen, pilot_test
-
-
-@pytest.fixture
-def tunes(tmp_path: Path) -> Path:
-    folder = tmp_path / "tunes"
-    folder.mkdir()
-    return folder
+from tests.support.tui import SIZE, open_screen, pilot_test, wait_for
 
 
 async def attach(pilot, path: str) -> None:
@@ -42,15 +34,6 @@ def plotted(screen: TrainingScreen, plot: str) -> dict:
     return screen.query_one(f"#{plot}", CurvePlot).series
 
 
-async def wait_for(pilot, condition, seconds: float = 10.0) -> None:
-    """Wait until the condition holds (the screen polls every 2 s), at most ``seconds``."""
-    for _ in range(int(seconds * 10)):
-        if condition():
-            return
-        await pilot.pause(0.1)
-    assert condition()
-
-
 def series(rows: list[dict], column: str) -> tuple[list[int], list[float]]:
     points = [(int(r["step"]), float(r[column])) for r in rows if r[column]]
     return [s for s, _ in points], [v for _, v in points]
@@ -62,14 +45,14 @@ def append_row(log: Path, **values) -> None:
 
 
 @pilot_test
-async def test_a_real_run_is_shown_and_followed_as_its_log_grows(tmp_path, tunes, tiny_corpus):
+async def test_a_real_run_is_shown_and_followed_as_its_log_grows(tmp_path, app_folder, tiny_corpus):
     run = tmp_path / "run"
     train(
         TrainConfig(corpus=str(tiny_corpus), out=str(run), model="tiny", batch_patches=256,
                     max_steps=4, eval_every=2, log_every=1, progress=False)
     )  # fmt: skip
     rows = read_log(run / "log.csv")
-    app = AbcMidiApp(tunes)
+    app = AbcMidiApp(app_folder)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(pilot, "t", TrainingScreen)
         await attach(pilot, str(run))
@@ -99,18 +82,18 @@ async def test_a_real_run_is_shown_and_followed_as_its_log_grows(tmp_path, tunes
 
 
 @pilot_test
-async def test_a_folder_that_is_not_a_run_gives_one_line(tmp_path, tunes):
+async def test_a_folder_that_is_not_a_run_gives_one_line(tmp_path, app_folder):
     (tmp_path / "garbled").mkdir()
     (tmp_path / "garbled" / "log.csv").write_text("step,train_loss\nfour,x\n")
     for name, settings in [("listed", "[1, 2]"), ("mistyped", '{"train": 5, "total_steps": "x"}')]:
         (tmp_path / name).mkdir()
         (tmp_path / name / "log.csv").write_text(",".join(LOG_FIELDS) + "\n")
         (tmp_path / name / "run.json").write_text(settings)
-    app = AbcMidiApp(tunes)
+    app = AbcMidiApp(app_folder)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(pilot, "t", TrainingScreen)
         for path, reason in [
-            (tunes, "not a training run"),
+            (app_folder, "not a training run"),
             (tmp_path / "nowhere", "no such folder"),
             (tmp_path / "garbled", "cannot read the run"),
             (tmp_path / "listed", "run.json is not a JSON object"),
@@ -149,13 +132,13 @@ def alive(pid: int) -> bool:
 
 @pilot_test
 async def test_a_run_started_from_the_screen_is_watched_outlives_the_app_and_reattaches(
-    tmp_path, tunes, tiny_corpus
+    tmp_path, app_folder, tiny_corpus
 ):
     """ctrl+n, the dialog filled in, Start: the train command runs as its own process, the
     screen attaches to its folder and follows it; the app quits and the run goes on; a new
     app attaches to the finished run."""
     run = tmp_path / "run"
-    app = AbcMidiApp(tunes)
+    app = AbcMidiApp(app_folder)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(pilot, "t", TrainingScreen)
         await fill_start_dialog(pilot, corpus=str(tiny_corpus), out=str(run), steps="40")
@@ -176,7 +159,7 @@ async def test_a_run_started_from_the_screen_is_watched_outlives_the_app_and_rea
     rows = read_log(run / "log.csv")
     assert max(int(r["step"]) for r in rows) == 40
     assert "step 40/40" in (run / "train.out").read_text()
-    app = AbcMidiApp(tunes)
+    app = AbcMidiApp(app_folder)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(pilot, "t", TrainingScreen)
         await attach(pilot, str(run))
@@ -185,17 +168,19 @@ async def test_a_run_started_from_the_screen_is_watched_outlives_the_app_and_rea
 
 
 @pilot_test
-async def test_the_start_dialog_says_what_is_wrong_before_starting(tmp_path, tunes, tiny_corpus):
+async def test_the_start_dialog_says_what_is_wrong_before_starting(
+    tmp_path, app_folder, tiny_corpus
+):
     held = tmp_path / "held"
     train(
         TrainConfig(corpus=str(tiny_corpus), out=str(held), model="tiny", batch_patches=256,
                     max_steps=1, log_every=1, progress=False)
     )  # fmt: skip
-    app = AbcMidiApp(tunes)
+    app = AbcMidiApp(app_folder)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(pilot, "t", TrainingScreen)
         for fields, reason in [
-            (dict(corpus=str(tunes), out=str(tmp_path / "a")), "is not a built corpus"),
+            (dict(corpus=str(app_folder), out=str(tmp_path / "a")), "is not a built corpus"),
             (dict(corpus=str(tiny_corpus), out=""), "run folder: needed"),
             (dict(corpus=str(tiny_corpus), out=str(tmp_path / "a"), steps="ten"),
              "steps: not a whole number"),
@@ -250,7 +235,7 @@ def write_run(folder: Path) -> None:
                        val_abc2mid_bpb_midi=f"{loss * 1.5:.4f}")  # fmt: skip
 
 
-def test_snapshot_training_screen(tmp_path, tunes, snap_compare, monkeypatch):
+def test_snapshot_training_screen(tmp_path, app_folder, snap_compare, monkeypatch):
     write_run(tmp_path / "run")
     monkeypatch.chdir(tmp_path)  # the path typed, shown on screen, is the same on every machine
 
@@ -260,10 +245,10 @@ def test_snapshot_training_screen(tmp_path, tunes, snap_compare, monkeypatch):
         await wait_for(pilot, lambda: "step 120 of 200" in summary(screen))
         await pilot.pause()
 
-    assert snap_compare(AbcMidiApp(tunes), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(AbcMidiApp(app_folder), terminal_size=SIZE, run_before=run_before)
 
 
-def test_snapshot_start_run_dialog(tmp_path, tunes, snap_compare, monkeypatch):
+def test_snapshot_start_run_dialog(tmp_path, app_folder, snap_compare, monkeypatch):
     """The dialog filled in with relative paths and refused: the corpus is not built."""
     monkeypatch.chdir(tmp_path)
 
@@ -274,4 +259,4 @@ def test_snapshot_start_run_dialog(tmp_path, tunes, snap_compare, monkeypatch):
         await pilot.pause()
         assert "not a built corpus" in str(dialog.query_one("#start-error").render())
 
-    assert snap_compare(AbcMidiApp(tunes), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(AbcMidiApp(app_folder), terminal_size=SIZE, run_before=run_before)

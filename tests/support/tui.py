@@ -84,6 +84,16 @@ def notifications(app: AbcMidiApp) -> list[str]:
     return [n.message for n in app._notifications]
 
 
+async def wait_for(pilot, condition, seconds: float = 60.0) -> None:
+    """Wait until ``condition()`` holds, at most ``seconds`` (a busy machine runs late; it
+    does not fail), then check it."""
+    for _ in range(int(seconds * 10)):
+        if condition():
+            return
+        await pilot.pause(0.1)
+    assert condition()
+
+
 async def open_screen(pilot, key: str, screen_type: type):
     """Press ``key`` on the main screen and return the screen it opened, of ``screen_type``."""
     await pilot.pause()  # the main screen composes after the app is ready
