@@ -114,6 +114,8 @@ class ReportScreen(Screen[None]):
         self.open_tune = open_tune
         self.folder: Path | None = None  # the comparison asked for last
         self.rows: list[Row] = []  # of the folder shown, by the table's row keys
+        # The tunes of the last comparison whose row was opened, by (path, mtime, size).
+        self.inputs: tuple[tuple, dict[str, CompareTune]] | None = None
         self.sorted_by: tuple[str, bool] = (WORST_FIRST[0], False)  # column, reversed
 
     def compose(self) -> ComposeResult:
@@ -215,7 +217,11 @@ class ReportScreen(Screen[None]):
         if not path.is_file():
             return f"{folder} has no {INPUTS_NAME} (written by compare since this version)"
         try:
-            tune = read_inputs(path).get(name)
+            stat = path.stat()
+            stamp = (path, stat.st_mtime_ns, stat.st_size)
+            if self.inputs is None or self.inputs[0] != stamp:  # read once a comparison
+                self.inputs = (stamp, read_inputs(path))
+            tune = self.inputs[1].get(name)
         except READ_ERRORS as err:
             return f"cannot read {path}: {first_line(err)}"
         if tune is None:
